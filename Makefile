@@ -1,0 +1,26 @@
+# The two commands a newcomer types: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing cmkt and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	$(BIN)/pip install --disable-pip-version-check -e '.[quickstart,dev]' > $(VENV)/install.log 2>&1 \
+		|| (tail -n 40 $(VENV)/install.log; exit 1)
+	$(BIN)/python -c "import cmkt, torch, torchaudio, sentence_transformers, piper" 
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python recipes/quickstart/run.py --out runs/quickstart
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf runs

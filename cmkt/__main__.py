@@ -1,0 +1,3 @@
+from cmkt.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Data preparation: corpus layouts -> manifests, mixing at SNRs, training datasets."""

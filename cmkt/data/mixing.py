@@ -1,0 +1,51 @@
+"""Mixing speech and noise at a target SNR measured on active speech, not on silence."""
+from __future__ import annotations
+
+import numpy as np
+
+PEAK_LIMIT = 0.99
+
+
+def active_rms(signal: np.ndarray, sample_rate: int, floor_db: float = 40.0, frame_s: float = 0.02) -> float:
+    """RMS over frames within `floor_db` of the loudest frame (pauses do not dilute the level)."""
+    x = np.asarray(signal, dtype=np.float64).reshape(-1)
+    frame = max(1, int(frame_s * sample_rate))
+    n = len(x) // frame
+    if n == 0:
+        return float(np.sqrt(np.mean(x**2)))
+    energy = (x[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
+    peak = energy.max()
+    if peak <= 0:
+        return 0.0
+    active = energy[energy >= peak * 10 ** (-floor_db / 10)]
+    return float(np.sqrt(active.mean()))
+
+
+def fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A noise segment of `length` samples from a random offset, looping short noise."""
+    noise = np.asarray(noise, dtype=np.float32).reshape(-1)
+    if len(noise) >= length:
+        start = int(rng.integers(0, len(noise) - length + 1))
+        return noise[start : start + length]
+    reps = int(np.ceil(length / len(noise))) + 1
+    start = int(rng.integers(0, len(noise)))
+    return np.tile(noise, reps)[start : start + length]
+
+
+def mix_at_snr(
+    clean: np.ndarray, noise: np.ndarray, snr_db: float, sample_rate: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (clean, noisy) at `snr_db`; both are scaled down together if the mix would clip."""
+    clean = np.asarray(clean, dtype=np.float32).reshape(-1)
+    segment = fit_noise(noise, len(clean), rng)
+    speech_level = active_rms(clean, sample_rate)
+    noise_level = float(np.sqrt(np.mean(segment.astype(np.float64) ** 2)))
+    if speech_level <= 0 or noise_level <= 0:
+        raise ValueError("cannot mix silent speech or silent noise at an SNR")
+    gain = speech_level / (noise_level * 10 ** (snr_db / 20))
+    noisy = clean + gain * segment
+    peak = float(np.abs(noisy).max())
+    if peak > PEAK_LIMIT:
+        scale = PEAK_LIMIT / peak
+        clean, noisy = clean * scale, noisy * scale
+    return clean.astype(np.float32), noisy.astype(np.float32)

@@ -1,0 +1,38 @@
+"""Atomic file writing: a reader never sees a half-written output under its final name."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+from cmkt.errors import CmktError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The temporary name keeps the final suffix so that writers which infer the format from the
+    extension (soundfile, torch, matplotlib) behave as for the final file.
+    """
+    final = Path(path)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CmktError(f"{final.parent}: cannot create output folder ({exc.strerror}); choose a writable folder") from exc
+    tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except OSError as exc:
+        raise CmktError(f"{final}: cannot write ({exc.strerror}); check free space and permissions") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a small text file (manifest, JSON, CSV) atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

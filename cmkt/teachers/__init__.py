@@ -1,0 +1,1 @@
+"""Training-time teachers. Nothing here is imported at inference."""
