@@ -1,0 +1,199 @@
+"""The `cmkt` command line: parses, validates and prints; the work is in the library modules."""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from cmkt.errors import CmktError
+
+app = typer.Typer(
+    help="CMKT: speech enhancement trained with linguistic knowledge distillation.\n\n"
+    "prep -> train -> enhance -> score. At inference the model runs alone: no text, no language model.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+
+
+def _console():
+    from cmkt.progress import console
+
+    return console
+
+
+def user_errors(func):
+    """Turn a CmktError into one red line and exit code 1 instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CmktError as exc:
+            _console().print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command(epilog="Example: `cmkt prep --speech corpus/ --noise noise/ -o data/ --snr 0 --snr 5 --snr 10`")
+@user_errors
+def prep(
+    speech: Path = typer.Option(..., help="Folder of clean speech (with .txt/.lab transcripts beside each file) or a TSV/CSV with path,text[,id,lang,speaker,split]."),
+    noise: Path = typer.Option(..., help="Folder of noise recordings; train/valid/test subfolders keep noises apart per split."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder for mixtures, manifests ({split}.jsonl) and the teacher cache."),
+    snr: List[float] = typer.Option([0.0, 5.0, 10.0], help="SNR in dB (repeat for several; each utterance draws one)."),
+    teacher: str = typer.Option("all-MiniLM-L6-v2", help="Sentence-transformers model name or folder for the token-embedding cache, or 'none'."),
+    sample_rate: int = typer.Option(16000, help="Rate that everything is resampled to."),
+    split_by: str = typer.Option("id", help="Key for splits when the corpus gives none: 'id' or 'text' (every take of a sentence in one split)."),
+    seed: int = typer.Option(0, help="Seed of noise choice, offset and SNR."),
+):
+    """Build manifests, noisy mixtures and the cached language-model token embeddings."""
+    from cmkt.data.prep import PrepConfig, prepare
+
+    report = prepare(PrepConfig(str(speech), str(noise), str(out), list(snr), teacher, sample_rate, split_key=split_by, seed=seed))
+    console = _console()
+    for split, path in report.manifests.items():
+        console.print(f"{split}: {report.counts[split]} utterances, {report.hours[split]:.2f} h, "
+                      f"{report.with_text[split]} with text -> {path}")
+    if report.cache:
+        console.print(f"teacher cache: {report.cache}")
+    for problem in report.skipped:
+        console.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Examples: `cmkt train --train data/train.jsonl --valid data/valid.jsonl -o runs/cmkt`; "
+             "baseline: add `--teacher none`; continue a killed run: add `--resume`.")
+@user_errors
+def train(
+    train_manifest: Path = typer.Option(..., "--train", help="Training manifest from `cmkt prep`."),
+    valid_manifest: Path = typer.Option(..., "--valid", help="Validation manifest (PESQ/STOI picks the best checkpoint)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Run folder: model.pt (best), checkpoint.pt (resume), train_log.csv, plots."),
+    teacher: str = typer.Option("auto", help="'auto' (cache beside the manifest), 'none' (baseline) or a teacher-cache folder."),
+    arch: str = typer.Option("stft-mask-gru", help="Backbone from `cmkt models`."),
+    steps: int = typer.Option(2000, help="Optimizer steps."),
+    batch_size: int = typer.Option(8),
+    lr: float = typer.Option(1e-3),
+    alpha: float = typer.Option(0.9, help="Weight of the enhancement loss: L = alpha*L_se + (1-alpha)*L_cma."),
+    shift_ms: float = typer.Option(100.0, help="Largest temporal shift of frames against text (misalignment)."),
+    shift_prob: float = typer.Option(0.5, help="Probability of shifting an utterance."),
+    max_seconds: float = typer.Option(4.0, help="Longer training utterances are cropped (and lose their text loss)."),
+    valid_every: int = typer.Option(250, help="Validate and checkpoint every N steps."),
+    seed: int = typer.Option(0),
+    threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+):
+    """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
+    from cmkt.train import TrainConfig
+    from cmkt.train import train as run_training
+
+    config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, {}, steps, batch_size, lr, alpha,
+                         shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads)
+    best = run_training(config, resume=resume)
+    _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
+
+
+@app.command(epilog="Examples: `cmkt enhance noisy.wav -o out/ --model runs/cmkt/model.pt`; "
+             "`cmkt enhance recordings/ more.flac -o out/ --model runs/cmkt/model.pt --suffix _enh`")
+@user_errors
+def enhance(
+    inputs: List[Path] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
+    out: Path = typer.Option(Path("enhanced"), "-o", "--out", help="Output folder (input folders are mirrored below it)."),
+    model: str = typer.Option(..., help="Checkpoint path or installed model name (see `cmkt models`)."),
+    suffix: str = typer.Option("", help="Appended to each output file's stem."),
+    overwrite: bool = typer.Option(False, help="Replace existing outputs (inputs are never overwritten)."),
+):
+    """Remove noise from speech: any rate and channel count in, the same out."""
+    from cmkt.enhance import enhance_paths
+
+    summary = enhance_paths(inputs, out, model, suffix, overwrite)
+    rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
+    console = _console()
+    console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
+                  f"-> {out}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}")
+    for problem in summary.failed:
+        console.print(f"[red]failed:[/red] {problem}", highlight=False, soft_wrap=True)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Examples: `cmkt score --ref data/test/clean --est out/`; several systems side by side: "
+             "`cmkt score --ref data/test/clean --est noisy=data/test/noisy --est cmkt=out/ -o scores/`")
+@user_errors
+def score(
+    ref: Path = typer.Option(..., help="Clean reference file or folder."),
+    est: List[str] = typer.Option(..., help="Estimate file or folder, optionally NAME=PATH; repeat for several systems."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Folder for scores.csv, summary.md and scores.png."),
+    metrics: str = typer.Option("pesq_wb,pesq_nb,stoi,estoi,si_sdr", help="Comma-separated metrics."),
+    jobs: int = typer.Option(0, help="Parallel worker processes (0: all cores)."),
+):
+    """PESQ (wideband and narrowband), STOI, ESTOI and SI-SDR per file and mean."""
+    import os
+
+    from cmkt.metrics import METRICS
+    from cmkt.report import plot_score_bars, score_table, write_summary
+    from cmkt.score import score_pairs, write_scores_csv
+
+    chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown:
+        raise CmktError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    results = []
+    for spec in est:
+        name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).name, "", spec)
+        results.append(score_pairs(ref, path, name, chosen, jobs or os.cpu_count() or 1))
+    console = _console()
+    console.print(score_table(results, chosen))
+    for result in results:
+        for row in result.failed:
+            console.print(f"[red]failed:[/red] {row['error']}", highlight=False, soft_wrap=True)
+    if out:
+        write_scores_csv(out / "scores.csv", results, chosen)
+        write_summary(out / "summary.md", results, chosen)
+        plot_score_bars(out / "scores.png", results, chosen)
+        console.print(f"per-file scores: {out / 'scores.csv'}; table: {out / 'summary.md'}; plot: {out / 'scores.png'}")
+    if any(r.failed for r in results):
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Example: `cmkt models`; put checkpoints in $CMKT_MODELS to use them by name.")
+@user_errors
+def models():
+    """List registered architectures and installed checkpoints."""
+    from rich.table import Table
+
+    from cmkt.registry import ARCHITECTURES, build_model, installed_models, model_dirs, read_checkpoint
+
+    console = _console()
+    table = Table(title="architectures")
+    for column in ("name", "parameters", "description"):
+        table.add_column(column)
+    for spec in ARCHITECTURES.values():
+        params = sum(p.numel() for p in build_model(spec.name).parameters())
+        table.add_row(spec.name, f"{params / 1e6:.2f} M", spec.description)
+    console.print(table)
+    installed = installed_models()
+    table = Table(title=f"installed checkpoints ({', '.join(str(d) for d in model_dirs())})")
+    for column in ("name", "architecture", "steps", "metrics", "path"):
+        table.add_column(column)
+    for name, path in installed.items():
+        try:
+            meta = read_checkpoint(path)
+            metrics = ", ".join(f"{k}={v:.3f}" for k, v in (meta.get("metrics") or {}).items())
+            table.add_row(name, meta["arch"], str(meta.get("steps", "")), metrics, str(path))
+        except CmktError as exc:
+            table.add_row(name, "[red]unreadable[/red]", "", str(exc), str(path))
+    console.print(table if installed else "no installed checkpoints")
+
+
+def main() -> None:
+    app(prog_name="cmkt")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

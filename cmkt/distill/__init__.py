@@ -1,0 +1,1 @@
+"""The training-only bridge from SE features to language-model token embeddings."""

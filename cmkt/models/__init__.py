@@ -1,0 +1,1 @@
+"""SE backbones. Each returns (enhanced waveform, tap features (batch, frames, tap_dim))."""

@@ -1,0 +1,123 @@
+"""Named architectures and self-describing checkpoints: one registry for train, enhance, models.
+
+A checkpoint holds everything needed to rebuild its model (architecture, config, sample rate)
+and what a person asks about it (training data hash, steps, metrics, package version).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cmkt import __version__
+from cmkt.errors import CmktError
+from cmkt.files import atomic_path
+from cmkt.models.stft_mask import StftMaskConfig, StftMaskNet
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    model: type
+    config: type
+    description: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in [
+        Architecture("stft-mask-gru", StftMaskNet, StftMaskConfig, "causal STFT mask model: conv encoder + GRU + decoder (~1M params)"),
+    ]
+}
+DEFAULT_ARCHITECTURE = "stft-mask-gru"
+
+
+def build_model(arch: str, config: dict[str, Any] | None = None) -> torch.nn.Module:
+    if arch not in ARCHITECTURES:
+        raise CmktError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    spec = ARCHITECTURES[arch]
+    known = {f.name for f in dataclasses.fields(spec.config)}
+    unknown = set(config or {}) - known
+    if unknown:
+        raise CmktError(f"{arch}: unknown config field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    return spec.model(spec.config(**(config or {})))
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, arch: str, **info: Any) -> None:
+    """Save an inference checkpoint (model weights and metadata only), atomically."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "cmkt_version": __version__,
+        "arch": arch,
+        "config": dataclasses.asdict(model.config),
+        "sample_rate": model.config.sample_rate,
+        "state_dict": model.state_dict(),
+        **info,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint's contents with clear errors for truncated or foreign files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CmktError(f"{path}: checkpoint not found; check the path or run `cmkt models`")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several kinds for truncated or foreign files
+        raise CmktError(f"{path}: not a readable CMKT checkpoint ({type(exc).__name__}); it may be truncated: retrain or re-copy it") from exc
+    if not isinstance(payload, dict) or "arch" not in payload or "state_dict" not in payload:
+        raise CmktError(f"{path}: not a CMKT checkpoint (no architecture recorded); pass a file written by `cmkt train`")
+    if payload.get("format", 0) > CHECKPOINT_FORMAT:
+        raise CmktError(f"{path}: written by a newer cmkt ({payload.get('cmkt_version')}); upgrade cmkt")
+    return payload
+
+
+def load_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model stored in a checkpoint; returns (model in eval mode, metadata)."""
+    payload = read_checkpoint(path)
+    model = build_model(payload["arch"], payload["config"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CmktError(f"{path}: weights do not fit architecture {payload['arch']}; the file is damaged or mislabelled") from exc
+    model.eval()
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    return model, meta
+
+
+def model_dirs() -> list[Path]:
+    """Where named checkpoints are looked up: $CMKT_MODELS, then the user cache."""
+    dirs = []
+    if os.environ.get("CMKT_MODELS"):
+        dirs.append(Path(os.environ["CMKT_MODELS"]))
+    dirs.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cmkt" / "models")
+    return dirs
+
+
+def installed_models() -> dict[str, Path]:
+    """Named checkpoints found in the model folders (name = file stem)."""
+    found: dict[str, Path] = {}
+    for folder in model_dirs():
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.pt")):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """A checkpoint path from a file path or an installed model name."""
+    if Path(name_or_path).is_file():
+        return Path(name_or_path)
+    installed = installed_models()
+    if name_or_path in installed:
+        return installed[name_or_path]
+    names = ", ".join(installed) or "none installed"
+    raise CmktError(f"{name_or_path}: no such checkpoint file or installed model ({names}); pass a .pt path from `cmkt train`")

@@ -1,0 +1,188 @@
+"""`cmkt train`: an SE backbone with the LM-embedding teacher, L = a*L_se + (1-a)*L_cma.
+
+Deterministic by construction: the batch order of epoch e and the misalignment shifts of step
+k are drawn from generators seeded by (seed, e) and (seed, k), so `--resume` after a kill
+continues exactly as if the run had never stopped. `teacher="none"` is the baseline with
+everything else identical (same init, same batches).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cmkt.data.dataset import SEDataset, collate
+from cmkt.distill.bridge import AttentionBridge
+from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
+from cmkt.distill.shift import temporal_shift
+from cmkt.errors import CmktError
+from cmkt.files import atomic_path, write_text_atomic
+from cmkt.metrics import score_signals
+from cmkt.progress import console, progress_bar
+from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, save_checkpoint
+
+LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "val_pesq_wb", "val_stoi", "seconds"]
+
+
+@dataclass
+class TrainConfig:
+    train_manifest: str
+    valid_manifest: str
+    out: str
+    teacher: str = "auto"  # "auto": the cache that prep built beside the manifest; "none": baseline; or a cache folder
+    arch: str = DEFAULT_ARCHITECTURE
+    model: dict = field(default_factory=dict)
+    steps: int = 2000
+    batch_size: int = 8
+    lr: float = 1e-3
+    alpha: float = 0.9
+    shift_ms: float = 100.0
+    shift_prob: float = 0.5
+    max_seconds: float = 4.0
+    valid_every: int = 250
+    valid_items: int = 16
+    grad_clip: float = 5.0
+    seed: int = 0
+    threads: int = 0
+
+
+def resolve_cache(config: TrainConfig):
+    """The teacher cache to distil from, or None for the baseline."""
+    if config.teacher.lower() == "none":
+        return None
+    from cmkt.teachers.cache import EmbeddingCache  # reads numpy shards only; no LM is loaded
+
+    if config.teacher != "auto":
+        return EmbeddingCache(config.teacher)
+    root = Path(config.train_manifest).parent / "teacher_cache"
+    folders = sorted(p for p in root.glob("*") if (p / "index.json").is_file()) if root.is_dir() else []
+    if len(folders) != 1:
+        raise CmktError(f"{root}: expected one teacher cache, found {len(folders)}; pass --teacher CACHE_FOLDER or --teacher none")
+    return EmbeddingCache(folders[0])
+
+
+def file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str, float]:
+    """Mean PESQ-WB and STOI of the model on a fixed subset of the validation set."""
+    model.eval()
+    pesq_scores, stoi_scores = [], []
+    with torch.inference_mode():
+        for index in range(min(items, len(dataset))):
+            item = dataset[index]
+            enhanced, _ = model(item["noisy"][None])
+            scores = score_signals(item["clean"].numpy(), enhanced[0].numpy(), dataset.sample_rate, ("pesq_wb", "stoi"))
+            pesq_scores.append(scores["pesq_wb"])
+            stoi_scores.append(scores["stoi"])
+    model.train()
+    return {"val_pesq_wb": float(np.mean(pesq_scores)), "val_stoi": float(np.mean(stoi_scores))}
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    """Train; returns the path of the best inference checkpoint (model.pt in the run folder)."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if not 0.0 <= config.alpha <= 1.0:
+        raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
+    out = Path(config.out)
+    state_path, best_path, log_path = out / "checkpoint.pt", out / "model.pt", out / "train_log.csv"
+    cache = resolve_cache(config)
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch, config.model)
+    bridge = AttentionBridge(model.tap_dim, cache.dim) if cache is not None else None
+    params = list(model.parameters()) + (list(bridge.parameters()) if bridge else [])
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    sample_rate = model.config.sample_rate
+    train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed)
+    valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, None, config.seed)
+    step, best, rows = 0, -math.inf, []
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state["config"] != dataclasses.asdict(config):
+            raise CmktError(f"{state_path}: run was started with other settings; resume with the same flags or use a new --out")
+        model.load_state_dict(state["model"])
+        if bridge:
+            bridge.load_state_dict(state["bridge"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, best, rows = state["step"], state["best"], state["rows"]
+        console.print(f"resuming {out} at step {step}")
+    elif not resume and state_path.exists():
+        raise CmktError(f"{out}: already holds a run; pass --resume to continue it or choose a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2))
+    data_hash = file_hash(config.train_manifest)
+    frames_per_shift = int(round(config.shift_ms / 1000 * model.frame_rate))
+    batches_per_epoch = max(1, len(train_set) // config.batch_size)
+    model.train()
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("training" if bridge else "training (baseline)", total=config.steps, completed=step, status="")
+        while step < config.steps:
+            epoch, position = divmod(step, batches_per_epoch)
+            order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+            train_set.epoch = epoch
+            indices = order[position * config.batch_size : (position + 1) * config.batch_size].tolist()
+            batch = collate([train_set[i] for i in indices])
+            enhanced, tap = model(batch["noisy"])
+            l_se = spectral_mae_loss(enhanced, batch["clean"], batch["lengths"], model.config.n_fft, model.config.hop)
+            l_cma = torch.zeros(())
+            if bridge is not None and batch["token_mask"].any():
+                frames = tap.shape[1]
+                frame_mask = torch.arange(frames)[None, :] * model.config.hop < batch["lengths"][:, None]
+                shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+                tap_s, frame_mask = temporal_shift(tap, frame_mask, frames_per_shift, config.shift_prob, shift_gen)
+                predicted, _ = bridge(tap_s, frame_mask, batch["token_mask"])
+                l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
+                loss = config.alpha * l_se + (1 - config.alpha) * l_cma
+            else:
+                loss = config.alpha * l_se if bridge is not None else l_se
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            step += 1
+            row = {"step": step, "loss": round(loss.item(), 5), "l_se": round(l_se.item(), 5), "l_cma": round(l_cma.item(), 5)}
+            bar.update(task, completed=step, status=f"loss {row['loss']:.4f}")
+            if step % config.valid_every == 0 or step == config.steps:
+                scores = validate(model, valid_set, config.valid_items)
+                row.update({k: round(v, 4) for k, v in scores.items()}, seconds=round(time.perf_counter() - started, 1))
+                if scores["val_pesq_wb"] > best:
+                    best = scores["val_pesq_wb"]
+                    save_checkpoint(best_path, model, config.arch, steps=step, train_data=data_hash, metrics=scores,
+                                    teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha)
+                rows.append(row)
+                _save_state(state_path, model, bridge, optimizer, step, best, rows, config)
+                _write_log(log_path, rows)
+                bar.update(task, status=f"loss {row['loss']:.4f} val PESQ {scores['val_pesq_wb']:.3f}")
+            elif step % 10 == 0:
+                rows.append(row)
+    from cmkt.report import plot_training_curves
+
+    plot_training_curves(log_path, out / "training_curves.png")
+    return best_path
+
+
+def _save_state(path: Path, model, bridge, optimizer, step: int, best: float, rows: list[dict], config: TrainConfig) -> None:
+    state = {"model": model.state_dict(), "bridge": bridge.state_dict() if bridge else None, "optimizer": optimizer.state_dict(),
+             "step": step, "best": best, "rows": rows, "config": dataclasses.asdict(config)}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
