@@ -117,7 +117,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     step, best, rows = 0, -math.inf, []
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=False)
-        if state["config"] != dataclasses.asdict(config):
+        same = {k: v for k, v in state["config"].items() if k != "steps"} == {k: v for k, v in dataclasses.asdict(config).items() if k != "steps"}
+        if not same:
             raise CmktError(f"{state_path}: run was started with other settings; resume with the same flags or use a new --out")
         model.load_state_dict(state["model"])
         if bridge:

@@ -62,10 +62,7 @@ class LMTeacher:
                 "give a local model folder with --teacher, or use the default"
             ) from exc
         self.model.eval()
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0) or self._probe_dim()
-
-    def _probe_dim(self) -> int:
-        return int(self.encode(["a"])[0].shape[1])
+        self.dim = int(self.encode(["a"])[0].shape[1])
 
     def identity(self) -> str:
         """A stable id of the model and the settings that shape its output."""

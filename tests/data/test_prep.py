@@ -1,0 +1,58 @@
+import json
+
+import pytest
+import soundfile as sf
+
+from cmkt.data.prep import PrepConfig, prepare
+from cmkt.errors import CmktError
+from cmkt.manifest import read_manifest
+from cmkt.teachers.cache import EmbeddingCache, build_cache
+
+
+def test_prep_writes_manifests_mixtures_and_cache(prepared, speech_corpus):
+    train = read_manifest(prepared / "train.jsonl")
+    assert len(train) == 8 and all(u.text and u.noisy for u in train)
+    info = sf.info(train[0].noisy)
+    assert info.samplerate == 16000 and info.channels == 1
+    [folder] = list((prepared / "teacher_cache").iterdir())
+    cache = EmbeddingCache(folder)
+    assert cache.dim == 384
+    embedding = cache.get(train[0].text)
+    assert embedding.shape[1] == 384 and 5 <= embedding.shape[0] <= 20
+
+
+def test_cache_is_not_recomputed_when_valid(prepared):
+    from cmkt.teachers.lm import LMTeacher
+
+    class CountingTeacher(LMTeacher):
+        calls = 0
+
+        def encode(self, texts, batch_size=32):
+            CountingTeacher.calls += len(texts)
+            return super().encode(texts, batch_size)
+
+    teacher = CountingTeacher()
+    CountingTeacher.calls = 0
+    texts = [u.text for u in read_manifest(prepared / "train.jsonl")]
+    build_cache(prepared / "teacher_cache", teacher, texts)
+    assert CountingTeacher.calls == 0
+    build_cache(prepared / "teacher_cache", teacher, texts + ["A brand new sentence."])
+    assert CountingTeacher.calls == 1
+
+
+def test_prep_reports_a_missing_corpus_file(tmp_path, noise_folder):
+    (tmp_path / "c.tsv").write_text("path\ttext\nmissing.wav\thello\n")
+    with pytest.raises(CmktError, match="missing.wav not found"):
+        prepare(PrepConfig(str(tmp_path / "c.tsv"), str(noise_folder), str(tmp_path / "out"), teacher=None))
+
+
+def test_prep_skips_a_corrupt_file_and_says_so(tmp_path, noise_folder, speech_corpus):
+    folder = tmp_path / "speech"
+    folder.mkdir()
+    (folder / "good.wav").write_bytes((speech_corpus.parent / "f_0.wav").read_bytes())
+    (folder / "good.txt").write_text("The quick brown fox jumps over the lazy dog.")
+    (folder / "broken.wav").write_bytes(b"not audio at all")
+    report = prepare(PrepConfig(str(folder), str(noise_folder), str(tmp_path / "out"), teacher=None, split_fractions=(1.0, 0.0, 0.0)))
+    assert report.counts["train"] == 1
+    assert len(report.skipped) == 1 and "broken.wav" in report.skipped[0]
+    assert json.loads((tmp_path / "out" / "train.jsonl").read_text().splitlines()[0])["text"].startswith("The quick")

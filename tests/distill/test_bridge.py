@@ -1,0 +1,52 @@
+import torch
+
+from cmkt.distill.bridge import AttentionBridge
+from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
+from cmkt.distill.shift import temporal_shift
+from cmkt.registry import build_model
+
+
+def test_cosine_loss_is_zero_for_identical_and_ignores_padding():
+    z = torch.randn(2, 5, 8)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    assert cosine_distill_loss(z, z, mask).item() < 1e-6
+    garbage = z.clone()
+    garbage[0, 3:] = -z[0, 3:]  # padded positions differ: must not count
+    assert cosine_distill_loss(garbage, z, mask).item() < 1e-6
+    assert abs(cosine_distill_loss(-z, z, mask).item() - 2.0) < 1e-5
+
+
+def test_shift_moves_frames_and_masks_together():
+    tap = torch.arange(10.0).reshape(1, 10, 1)
+    mask = torch.ones(1, 10, dtype=torch.bool)
+    gen = torch.Generator().manual_seed(0)
+    shifted, shifted_mask = temporal_shift(tap, mask, max_shift=3, prob=1.0, generator=gen)
+    offset = int(shifted_mask.float().argmax()) if not shifted_mask[0, 0] else -(10 - int(shifted_mask.sum()))
+    kept = shifted[0, shifted_mask[0], 0]
+    assert len(kept) == 10 - abs(offset) and torch.equal(kept, kept.sort().values)
+    assert torch.equal(temporal_shift(tap, mask, 3, 0.0)[0], tap)
+
+
+def test_gradients_reach_the_tap_and_bridge_with_padding():
+    torch.manual_seed(0)
+    model = build_model("stft-mask-gru", {"hidden": 32})
+    bridge = AttentionBridge(32, 16, heads=2)
+    wave = torch.randn(2, 8000)
+    _, tap = model(wave)
+    frame_mask = torch.ones(2, tap.shape[1], dtype=torch.bool)
+    frame_mask[1, 30:] = False
+    token_mask = torch.tensor([[1, 1, 1], [1, 1, 0]], dtype=torch.bool)
+    predicted, weights = bridge(tap, frame_mask, token_mask)
+    assert predicted.shape == (2, 3, 16)
+    assert weights[1, :, 30:].abs().max() == 0  # padded frames get no attention
+    loss = cosine_distill_loss(predicted, torch.randn(2, 3, 16), token_mask)
+    loss.backward()
+    assert model.gru.weight_hh_l0.grad.abs().sum() > 0
+    assert bridge.project[0].weight.grad.abs().sum() > 0
+
+
+def test_se_loss_is_zero_for_perfect_output():
+    clean = torch.randn(2, 4000)
+    lengths = torch.tensor([4000, 3000])
+    assert spectral_mae_loss(clean, clean, lengths).item() < 1e-6
+    assert spectral_mae_loss(clean * 0.5, clean, lengths).item() > 0.01

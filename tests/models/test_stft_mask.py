@@ -1,0 +1,25 @@
+import torch
+
+from cmkt.registry import build_model
+
+
+def test_size_shapes_and_tap():
+    model = build_model("stft-mask-gru")
+    assert 0.7e6 < sum(p.numel() for p in model.parameters()) < 1.5e6
+    enhanced, tap = model(torch.randn(2, 16000))
+    assert enhanced.shape == (2, 16000)
+    assert tap.shape == (2, 16000 // 128 + 1, model.tap_dim)
+
+
+def test_model_is_causal_in_frames():
+    torch.manual_seed(0)
+    model = build_model("stft-mask-gru", {"hidden": 64}).eval()
+    x = torch.randn(1, 16000)
+    changed = x.clone()
+    changed[:, 8000:] = torch.randn(1, 8000)
+    with torch.no_grad():
+        _, tap_a = model(x)
+        _, tap_b = model(changed)
+    last_untouched = (8000 - 256) // 128  # frames whose window ends before sample 8000
+    assert torch.allclose(tap_a[:, :last_untouched], tap_b[:, :last_untouched])
+    assert not torch.allclose(tap_a[:, last_untouched + 2 :], tap_b[:, last_untouched + 2 :])

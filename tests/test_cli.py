@@ -1,0 +1,32 @@
+import pytest
+from typer.testing import CliRunner
+
+from cmkt.cli import app
+
+runner = CliRunner()
+
+
+def test_top_level_help_lists_the_subcommands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("prep", "train", "enhance", "score", "models"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", ["prep", "train", "enhance", "score", "models"])
+def test_every_subcommand_has_help_with_an_example(command):
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_bad_input_is_one_line_naming_the_file(tmp_path):
+    result = runner.invoke(app, ["train", "--train", str(tmp_path / "nope.jsonl"), "--valid", str(tmp_path / "nope.jsonl"),
+                                 "-o", str(tmp_path / "run"), "--teacher", "none"])
+    assert result.exit_code == 1
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and "nope.jsonl" in lines[0] and "error" in lines[0]
+
+
+def test_models_lists_the_architecture():
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0 and "stft-mask-gru" in result.output

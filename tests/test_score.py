@@ -1,0 +1,64 @@
+import json
+import math
+
+import numpy as np
+import soundfile as sf
+from typer.testing import CliRunner
+
+from cmkt.cli import app
+from cmkt.metrics import pesq_score, score_signals, si_sdr
+from cmkt.score import score_pairs
+from tests.conftest import tone
+
+
+def test_metrics_order_clean_above_noisy(speech_corpus):
+    clean, rate = sf.read(speech_corpus.parent / "f_0.wav")
+    noisy = clean + 0.05 * np.random.default_rng(0).standard_normal(len(clean))
+    good = score_signals(clean, clean, rate)
+    bad = score_signals(clean, noisy, rate)
+    assert good["pesq_wb"] > 4.5 and good["stoi"] > 0.99
+    for metric in ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr"):
+        assert bad[metric] < good[metric]
+
+
+def test_si_sdr_is_scale_invariant_and_known():
+    x = tone()
+    noise = np.random.default_rng(0).standard_normal(len(x)).astype(np.float32)
+    noise *= np.sqrt(np.mean(x**2) / np.mean(noise**2)) / 10  # 20 dB below
+    assert abs(si_sdr(x, 3.0 * x) - si_sdr(x, x)) < 1e-6
+    assert abs(si_sdr(x, x + noise) - 20.0) < 0.3
+
+
+def test_folder_scoring_reports_missing_and_silent_files(tmp_path, speech_corpus):
+    clean, rate = sf.read(speech_corpus.parent / "f_1.wav")
+    for name in ("ref", "est"):
+        (tmp_path / name).mkdir()
+    for stem in ("a", "b", "c"):
+        sf.write(tmp_path / "ref" / f"{stem}.wav", clean, rate)
+    sf.write(tmp_path / "est" / "a.wav", clean, rate)
+    sf.write(tmp_path / "est" / "b.wav", np.zeros_like(clean), rate)
+    result = score_pairs(tmp_path / "ref", tmp_path / "est", metrics=("stoi",))
+    assert len(result.ok) == 1 and len(result.failed) == 2
+    cli = CliRunner().invoke(app, ["score", "--ref", str(tmp_path / "ref"), "--est", f"x={tmp_path / 'est'}", "--metrics", "stoi",
+                                   "-o", str(tmp_path / "report"), "--jobs", "1"])
+    assert cli.exit_code == 1 and "no estimate" in cli.output
+    assert (tmp_path / "report" / "scores.csv").read_text().count("\n") == 4
+
+
+def test_pesq_reproduces_the_reference_values(shared_data):
+    refs = json.loads((shared_data / "scorer_refs" / "ludlows_pesq.json").read_text())
+    ref, rate = sf.read(shared_data / refs["reference"])
+    deg, _ = sf.read(shared_data / refs["degraded"])
+    assert pesq_score(ref, deg, rate, "wb") == refs["expected"]["wb"]
+    assert pesq_score(ref, deg, rate, "nb") == refs["expected"]["nb"]
+
+
+def test_pesq_matches_itu_p862_conformance(shared_data):
+    pairs = json.loads((shared_data / "scorer_refs" / "itu_p862.json").read_text())["pairs"]
+    assert len(pairs) == 40
+    for pair in pairs:
+        ref, rate = sf.read(shared_data / pair["reference"])
+        deg, _ = sf.read(shared_data / pair["degraded"])
+        mos = pesq_score(ref, deg, rate, "nb")
+        raw = (4.6607 - math.log((4.999 - mos) / (mos - 0.999))) / 1.4945
+        assert abs(raw - pair["p862_raw_expected"]) < 1e-3, pair

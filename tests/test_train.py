@@ -1,0 +1,36 @@
+import csv
+
+import torch
+
+from cmkt.registry import load_model
+from cmkt.train import TrainConfig, train
+
+
+def _config(prepared, out, steps, teacher="auto"):
+    return TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), teacher=teacher, steps=steps,
+                       batch_size=2, valid_every=2, valid_items=1, model={"hidden": 32}, seed=3)
+
+
+def test_checkpoint_is_self_describing(trained_model):
+    model, meta = load_model(trained_model)
+    assert meta["arch"] == "stft-mask-gru" and meta["config"]["hidden"] == 64
+    assert meta["sample_rate"] == 16000 and meta["steps"] in (2, 4)
+    assert set(meta["metrics"]) == {"val_pesq_wb", "val_stoi"} and meta["train_data"]
+    rows = list(csv.DictReader(open(trained_model.parent / "train_log.csv")))
+    assert float(rows[-1]["l_cma"]) > 0  # the distillation loss was active
+    assert (trained_model.parent / "training_curves.png").stat().st_size > 0
+
+
+def test_resume_continues_exactly(prepared, tmp_path):
+    train(_config(prepared, tmp_path / "straight", 4))
+    train(_config(prepared, tmp_path / "interrupted", 2))
+    train(_config(prepared, tmp_path / "interrupted", 4), resume=True)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_baseline_has_no_distillation_loss(prepared, tmp_path):
+    train(_config(prepared, tmp_path / "base", 2, teacher="none"))
+    rows = list(csv.DictReader(open(tmp_path / "base" / "train_log.csv")))
+    assert all(float(r["l_cma"]) == 0 for r in rows)
