@@ -1,6 +1,7 @@
 """Speech-quality metrics from the field's reference implementations (pesq, pystoi).
 
-PESQ wideband needs 16 kHz and narrowband 8 kHz: other rates are resampled first.
+PESQ wideband runs at 16 kHz; narrowband at 8 or 16 kHz (the pesq package filters 16 kHz input
+to the telephone band itself). Other rates are resampled to the nearest of those first.
 """
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> fl
 
 
 def pesq_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mode: str) -> float:
-    """PESQ (ITU-T P.862.2 'wb' at 16 kHz, P.862.1 'nb' at 8 kHz) via the pesq package."""
+    """PESQ (ITU-T P.862.2 'wb', P.862.1 'nb' MOS-LQO) via the pesq package."""
     from pesq import pesq
 
-    rate = 16000 if mode == "wb" else 8000
+    rate = 8000 if (mode == "nb" and sample_rate <= 8000) else 16000
     ref = resample(np.asarray(reference, dtype=np.float32), sample_rate, rate)
     est = resample(np.asarray(estimate, dtype=np.float32), sample_rate, rate)
     return float(pesq(rate, ref.astype(np.float64), est.astype(np.float64), mode))
