@@ -103,7 +103,8 @@ def plot_spectrograms(path: str | Path, signals: dict[str, np.ndarray], sample_r
     plt = _pyplot()
     fig, axes = plt.subplots(len(signals), 1, figsize=(8, 2.2 * len(signals)), sharex=True)
     for ax, (name, signal) in zip(np.atleast_1d(axes), signals.items()):
-        ax.specgram(signal, NFFT=512, Fs=sample_rate, noverlap=384, cmap="magma", vmin=-130)
+        with np.errstate(divide="ignore"):  # digital silence has log(0) bins; they plot as the floor
+            ax.specgram(signal, NFFT=512, Fs=sample_rate, noverlap=384, cmap="magma", vmin=-130)
         ax.set_ylabel("Hz")
         ax.set_title(name, fontsize=9)
     np.atleast_1d(axes)[-1].set_xlabel("seconds")
