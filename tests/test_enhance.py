@@ -53,3 +53,17 @@ def test_enhance_array_keeps_shape_and_reduces_nothing_to_nan(trained_model):
     enhancer = load_enhancer(trained_model)
     out = enhance_array(enhancer, np.stack([tone(0.5, 8000), tone(0.5, 8000)]), 8000)
     assert out.shape == (2, 4000) and np.isfinite(out).all()
+
+
+def test_installed_model_is_listed_and_used_by_name(trained_model, tmp_path, monkeypatch):
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(trained_model, models / "tiny-demo.pt")
+    monkeypatch.setenv("CMKT_MODELS", str(models))
+    listing = CliRunner().invoke(app, ["models"], terminal_width=200)
+    assert listing.exit_code == 0 and "tiny-demo" in listing.output
+    sf.write(tmp_path / "a.wav", tone(), 16000)
+    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", "tiny-demo"])
+    assert result.exit_code == 0 and (tmp_path / "out" / "a.wav").is_file()
