@@ -12,3 +12,46 @@ def test_default_teacher_gives_token_embeddings_without_special_tokens():
     assert np.allclose(tokens, full[1:-1], atol=1e-5)
     assert teacher.identity() != with_special.identity()
     assert teacher.identity() == LMTeacher().identity()
+
+
+def _tiny_sentence_transformer(folder):
+    """A 2-layer BERT with its own small vocabulary (English and Russian words), saved as a
+    sentence-transformers folder: a non-default teacher built in the test, no download."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "привет", "мир", "the", "dog"]
+    folder.mkdir(parents=True)
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    bert = BertModel(BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=64, max_position_embeddings=64))
+    bert.save_pretrained(folder / "hf")
+    tokenizer.save_pretrained(folder / "hf")
+    transformer = models.Transformer(str(folder / "hf"), max_seq_length=32)
+    model = SentenceTransformer(modules=[transformer, models.Pooling(32)])
+    model.save(str(folder / "st"))
+    return folder / "st"
+
+
+def test_any_sentence_transformers_folder_works_and_gets_its_own_cache(tmp_path):
+    from cmkt.teachers.cache import EmbeddingCache, build_cache
+
+    path = _tiny_sentence_transformer(tmp_path / "tiny")
+    teacher = LMTeacher(str(path))
+    [english, russian] = teacher.encode(["hello world", "привет мир"])
+    assert english.shape == (2, 32) and russian.shape == (2, 32)
+    tiny_cache = build_cache(tmp_path / "cache", teacher, ["привет мир"])
+    default_cache = build_cache(tmp_path / "cache", LMTeacher(), ["привет мир"])
+    assert tiny_cache != default_cache
+    assert EmbeddingCache(tiny_cache).get("привет мир").shape == (2, 32)
+    assert EmbeddingCache(default_cache).get("привет мир").shape[1] == 384
+
+
+def test_unloadable_teacher_is_a_one_line_error(tmp_path):
+    import pytest
+
+    from cmkt.errors import CmktError
+
+    with pytest.raises(CmktError, match="cannot load"):
+        LMTeacher(str(tmp_path / "no-such-model-folder" / "x"))
