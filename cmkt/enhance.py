@@ -92,6 +92,8 @@ def enhance_paths(
                 if target.exists() and not overwrite:
                     summary.skipped.append(target)
                     continue
+                if not source.exists():
+                    raise CmktError(f"{source}: no such file or folder; check the path")
                 if source.suffix.lower() not in AUDIO_SUFFIXES:
                     raise CmktError(f"{source}: not a WAV/FLAC/OGG file; convert it first")
                 audio = read_audio(source)

@@ -37,8 +37,9 @@ class ScoreResult:
 def pair_files(ref: str | Path, est: str | Path) -> list[tuple[str, Path, Path | None]]:
     """(name, reference, estimate-or-None) pairs; folders are matched by relative path stem."""
     ref, est = Path(ref), Path(est)
-    if ref.is_file() and est.is_file():
-        return [(est.name, ref, est)]
+    if ref.is_file():
+        estimate = est / ref.name if est.is_dir() else est
+        return [(ref.stem, ref, estimate if estimate.is_file() else None)]
     if not ref.is_dir():
         raise CmktError(f"{ref}: reference folder not found; check --ref")
     if not est.is_dir():

@@ -67,3 +67,8 @@ def test_installed_model_is_listed_and_used_by_name(trained_model, tmp_path, mon
     sf.write(tmp_path / "a.wav", tone(), 16000)
     result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", "tiny-demo"])
     assert result.exit_code == 0 and (tmp_path / "out" / "a.wav").is_file()
+
+
+def test_missing_input_is_reported_by_name(trained_model, tmp_path):
+    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "typo_folder"), "-o", str(tmp_path / "out"), "--model", str(trained_model)])
+    assert result.exit_code == 1 and "typo_folder: no such file or folder" in result.output
