@@ -60,7 +60,7 @@ def prep(
         console.print(f"{split}: {report.counts[split]} utterances, {report.hours[split]:.2f} h, "
                       f"{report.with_text[split]} with text -> {path}")
     if report.cache:
-        console.print(f"teacher cache: {report.cache}")
+        console.print(f"teacher cache: {report.cache}", soft_wrap=True)
     for problem in report.skipped:
         console.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
     if report.skipped:
@@ -115,7 +115,7 @@ def enhance(
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
     console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
-                  f"-> {out}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}")
+                  f"-> {out}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
     for problem in summary.failed:
         console.print(f"[red]failed:[/red] {problem}", highlight=False, soft_wrap=True)
     if summary.failed:
@@ -156,7 +156,7 @@ def score(
         write_scores_csv(out / "scores.csv", results, chosen)
         write_summary(out / "summary.md", results, chosen)
         plot_score_bars(out / "scores.png", results, chosen)
-        console.print(f"per-file scores: {out / 'scores.csv'}; table: {out / 'summary.md'}; plot: {out / 'scores.png'}")
+        console.print(f"per-file scores: {out / 'scores.csv'}; table: {out / 'summary.md'}; plot: {out / 'scores.png'}", soft_wrap=True)
     if any(r.failed for r in results):
         raise typer.Exit(1)
 

@@ -54,6 +54,9 @@ class LMTeacher:
         self.drop_special_tokens = drop_special_tokens
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # our own progress bar reports the cache build
 
             self.model = SentenceTransformer(self.location, device=device)
         except Exception as exc:  # the library raises many kinds (OSError, HTTP, ValueError)
