@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as cmkt.train does
     cache = resolve_cache(TrainConfig(str(args.data / "train.jsonl"), "", ""))
     dataset = SEDataset(args.data / "train.jsonl", 16000, 4.0, cache)
     batches = [collate([dataset[(i * args.batch_size + j) % len(dataset)] for j in range(args.batch_size)]) for i in range(args.steps)]

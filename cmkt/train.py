@@ -101,6 +101,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     """Train; returns the path of the best inference checkpoint (model.pt in the run folder)."""
     if config.threads:
         torch.set_num_threads(config.threads)
+    torch.set_flush_denormal(True)  # tiny activations late in training otherwise slow CPU steps ~1.6x
     if not 0.0 <= config.alpha <= 1.0:
         raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
     out = Path(config.out)
