@@ -14,9 +14,8 @@ import torch
 
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.distill.bridge import AttentionBridge
-from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
 from cmkt.registry import build_model
-from cmkt.train import TrainConfig, resolve_cache
+from cmkt.train import TrainConfig, batch_losses, resolve_cache
 
 
 def main() -> None:
@@ -39,11 +38,7 @@ def main() -> None:
         torch.set_flush_denormal(flush)
         start = time.perf_counter()
         for batch in batches:
-            enhanced, tap = model(batch["noisy"])
-            frame_mask = torch.arange(tap.shape[1])[None, :] * 128 < batch["lengths"][:, None]
-            predicted, _ = bridge(tap, frame_mask, batch["token_mask"])
-            loss = 0.9 * spectral_mae_loss(enhanced, batch["clean"], batch["lengths"])
-            loss = loss + 0.1 * cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
+            loss, _, _ = batch_losses(model, bridge, batch, 0.9, 0, 0.0)
             loss.backward()
         times[flush].append((time.perf_counter() - start) / len(batches))
     off, on = sum(times[False]) / 2, sum(times[True]) / 2

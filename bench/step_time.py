@@ -14,10 +14,8 @@ import torch
 
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.distill.bridge import AttentionBridge
-from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
-from cmkt.distill.shift import temporal_shift
 from cmkt.registry import build_model
-from cmkt.train import TrainConfig, resolve_cache
+from cmkt.train import TrainConfig, batch_losses, resolve_cache
 
 
 def main() -> None:
@@ -41,13 +39,8 @@ def main() -> None:
     for step, batch in enumerate(batches):
         for name in ("baseline", "cmkt"):
             start = time.perf_counter()
-            enhanced, tap = models[name](batch["noisy"])
-            loss = spectral_mae_loss(enhanced, batch["clean"], batch["lengths"])
-            if name == "cmkt":
-                frame_mask = torch.arange(tap.shape[1])[None, :] * 128 < batch["lengths"][:, None]
-                tap, frame_mask = temporal_shift(tap, frame_mask, 12, 0.5, torch.Generator().manual_seed(step))
-                predicted, _ = bridge(tap, frame_mask, batch["token_mask"])
-                loss = 0.9 * loss + 0.1 * cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
+            loss, _, _ = batch_losses(models[name], bridge if name == "cmkt" else None, batch, 0.9, 12, 0.5,
+                                      torch.Generator().manual_seed(step))
             optimizers[name].zero_grad()
             loss.backward()
             optimizers[name].step()

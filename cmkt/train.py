@@ -89,6 +89,24 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
     return {"val_pesq_wb": float(np.mean(pesq_scores)), "val_stoi": float(np.mean(stoi_scores))}
 
 
+def batch_losses(
+    model: torch.nn.Module, bridge: AttentionBridge | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, L_se, L_cma) of one batch; without a bridge (baseline) the loss is L_se alone."""
+    enhanced, tap = model(batch["noisy"])
+    l_se = spectral_mae_loss(enhanced, batch["clean"], batch["lengths"], model.config.n_fft, model.config.hop)
+    if bridge is None:
+        return l_se, l_se, torch.zeros(())
+    if not batch["token_mask"].any():
+        return alpha * l_se, l_se, torch.zeros(())
+    frame_mask = torch.arange(tap.shape[1])[None, :] * model.config.hop < batch["lengths"][:, None]
+    tap, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator)
+    predicted, _ = bridge(tap, frame_mask, batch["token_mask"])
+    l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
+    return alpha * l_se + (1 - alpha) * l_cma, l_se, l_cma
+
+
 def _write_log(path: Path, rows: list[dict]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, extrasaction="ignore")
@@ -144,19 +162,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             train_set.epoch = epoch
             indices = order[position * config.batch_size : (position + 1) * config.batch_size].tolist()
             batch = collate([train_set[i] for i in indices])
-            enhanced, tap = model(batch["noisy"])
-            l_se = spectral_mae_loss(enhanced, batch["clean"], batch["lengths"], model.config.n_fft, model.config.hop)
-            l_cma = torch.zeros(())
-            if bridge is not None and batch["token_mask"].any():
-                frames = tap.shape[1]
-                frame_mask = torch.arange(frames)[None, :] * model.config.hop < batch["lengths"][:, None]
-                shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-                tap_s, frame_mask = temporal_shift(tap, frame_mask, frames_per_shift, config.shift_prob, shift_gen)
-                predicted, _ = bridge(tap_s, frame_mask, batch["token_mask"])
-                l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
-                loss = config.alpha * l_se + (1 - config.alpha) * l_cma
-            else:
-                loss = config.alpha * l_se if bridge is not None else l_se
+            shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+            loss, l_se, l_cma = batch_losses(model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob, shift_gen)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
