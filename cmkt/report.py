@@ -65,6 +65,7 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...]) -> None
         ax.bar([r.system for r in results], means, yerr=errors, capsize=4, color=plt.cm.tab10.colors[: len(results)])
         ax.set_title(metric)
         ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("mean per system, bars = 95% interval over files", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 
