@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 from pathlib import Path
 from typing import Iterator
@@ -36,3 +38,13 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write a small text file (manifest, JSON, CSV) atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv_atomic(path: str | Path, fieldnames: list[str], rows: list[dict], delimiter: str = ",") -> None:
+    """Write dict rows as CSV (or TSV with delimiter="\t", unquoted) atomically; unknown keys are ignored."""
+    buffer = io.StringIO()
+    style = {"quoting": csv.QUOTE_NONE, "escapechar": "\\"} if delimiter == "\t" else {}
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, extrasaction="ignore", delimiter=delimiter, **style)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())

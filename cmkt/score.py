@@ -1,8 +1,6 @@
 """`cmkt score`: pair references with estimates (by relative path), score in parallel, summarise."""
 from __future__ import annotations
 
-import csv
-import io
 import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -12,7 +10,7 @@ import numpy as np
 
 from cmkt.audio import find_audio_files, read_audio
 from cmkt.errors import CmktError
-from cmkt.files import write_text_atomic
+from cmkt.files import write_csv_atomic
 from cmkt.metrics import METRICS, score_signals
 from cmkt.progress import progress_bar
 
@@ -23,7 +21,8 @@ class ScoreResult:
     rows: list[dict] = field(default_factory=list)  # one per file: {"file", metrics..., "error"}
 
     def means(self, metrics: tuple[str, ...]) -> dict[str, float]:
-        return {m: float(np.mean([r[m] for r in self.rows if not r.get("error")])) if self.ok else math.nan for m in metrics}
+        ok = self.ok
+        return {m: float(np.mean([r[m] for r in ok])) if ok else math.nan for m in metrics}
 
     @property
     def ok(self) -> list[dict]:
@@ -93,10 +92,9 @@ def score_pairs(ref: str | Path, est: str | Path, system: str = "est", metrics: 
 
 def write_scores_csv(path: str | Path, results: list[ScoreResult], metrics: tuple[str, ...]) -> None:
     """Per-file scores of every system in one CSV (system, file, metrics..., error)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["system", "file", *metrics, "error"], extrasaction="ignore")
-    writer.writeheader()
-    for result in results:
-        for row in result.rows:
-            writer.writerow({"system": result.system, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}})
-    write_text_atomic(path, buffer.getvalue())
+    rows = [
+        {"system": result.system, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}}
+        for result in results
+        for row in result.rows
+    ]
+    write_csv_atomic(path, ["system", "file", *metrics, "error"], rows)

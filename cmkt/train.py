@@ -7,10 +7,8 @@ everything else identical (same init, same batches).
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import math
 import time
@@ -25,7 +23,7 @@ from cmkt.distill.bridge import AttentionBridge
 from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
 from cmkt.distill.shift import temporal_shift
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path, write_text_atomic
+from cmkt.files import atomic_path, write_csv_atomic, write_text_atomic
 from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
 from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, save_checkpoint
@@ -107,14 +105,6 @@ def batch_losses(
     return alpha * l_se + (1 - alpha) * l_cma, l_se, l_cma
 
 
-def _write_log(path: Path, rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
-
-
 def train(config: TrainConfig, resume: bool = False) -> Path:
     """Train; returns the path of the best inference checkpoint (model.pt in the run folder)."""
     if config.threads:
@@ -180,7 +170,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                                     teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha)
                 rows.append(row)
                 _save_state(state_path, model, bridge, optimizer, step, best, rows, config)
-                _write_log(log_path, rows)
+                write_csv_atomic(log_path, LOG_FIELDS, rows)
                 bar.update(task, status=f"loss {row['loss']:.4f} val PESQ {scores['val_pesq_wb']:.3f}")
             elif step % 10 == 0:
                 rows.append(row)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +54,7 @@ def prepare(config: PrepConfig) -> PrepReport:
     noise_cache: dict[Path, np.ndarray] = {}
     by_split: dict[str, list[Utterance]] = {s: [] for s in SPLITS}
     skipped: list[str] = []
+    max_len = int(config.max_duration_s * config.sample_rate)
     with progress_bar() as bar:
         task = bar.add_task("mixing", total=len(items), status="")
         for item in items:
@@ -66,7 +66,6 @@ def prepare(config: PrepConfig) -> PrepReport:
             except CmktError as exc:
                 skipped.append(str(exc))
                 continue
-            max_len = int(config.max_duration_s * config.sample_rate)
             if len(clean) > max_len:
                 start = int(rng.integers(0, len(clean) - max_len + 1))
                 clean, text = clean[start : start + max_len], ""  # a crop no longer matches its transcript
@@ -115,9 +114,8 @@ def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> Path
     from cmkt.teachers.lm import LMTeacher
 
     teacher = LMTeacher(teacher_name)
-    unique = sorted(Counter(t for t in texts if t))
     with progress_bar() as bar:
-        task = bar.add_task("teacher cache", total=max(1, len(unique)), status=teacher_name)
-        folder = build_cache(root, teacher, unique, on_progress=lambda done, total: bar.update(task, completed=done, total=max(1, total)))
+        task = bar.add_task("teacher cache", total=1, status=teacher_name)
+        folder = build_cache(root, teacher, texts, on_progress=lambda done, total: bar.update(task, completed=done, total=max(1, total)))
         bar.update(task, completed=bar.tasks[0].total)
     return folder

@@ -19,6 +19,7 @@ import soundfile as sf
 
 from cmkt.data import noise_gen
 from cmkt.data.synth import Synthesizer, Voice
+from cmkt.files import write_csv_atomic
 from cmkt.report import plot_spectrograms
 
 HERE = Path(__file__).resolve().parent
@@ -53,12 +54,7 @@ def build_corpus(root: Path) -> Path:
             sf.write(root / rel, audio, rate, subtype="PCM_16")
             rows.append({"path": str(rel), "text": text, "id": f"{voice.name}_s{index:03d}", "lang": "en",
                          "speaker": voice.name, "split": sentence_split(text)})
-    tmp = table.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.rename(table)
+    write_csv_atomic(table, list(rows[0]), rows, delimiter="\t")
     return table
 
 
