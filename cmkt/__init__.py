@@ -10,9 +10,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "enhance_array": "cmkt.enhance",
-    "enhance_paths": "cmkt.enhance",
-    "load_enhancer": "cmkt.enhance",
+    "enhance_array": "cmkt.inference.enhancer",
+    "enhance_paths": "cmkt.inference.files",
+    "load_enhancer": "cmkt.inference.enhancer",
     "score_pairs": "cmkt.score",
     "prepare": "cmkt.data.prep",
     "train": "cmkt.train",

@@ -5,8 +5,10 @@ scoring would otherwise fail on much later (empty files, NaN samples, unreadable
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -30,27 +32,48 @@ class Audio:
         return self.samples.shape[-1] / self.sample_rate
 
 
-def read_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool = False) -> Audio:
-    """Read and validate an audio file; optionally down-mix and resample it."""
+@contextlib.contextmanager
+def open_audio(path: str | Path) -> Iterator[sf.SoundFile]:
+    """Open an audio file for reading, turning every way it can be unreadable into one clear error."""
     path = Path(path)
     if not path.is_file():
         raise CmktError(f"{path}: file not found; check the path")
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        subtype = sf.info(str(path)).subtype
+        handle = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise CmktError(f"{path}: not a readable audio file ({exc}); re-encode it as WAV or FLAC") from exc
-    if data.shape[0] == 0:
-        raise CmktError(f"{path}: audio file has no samples; remove it or replace it with a real recording")
-    if not np.isfinite(data).all():
+    with handle:
+        if handle.frames == 0:
+            raise CmktError(f"{path}: audio file has no samples; remove it or replace it with a real recording")
+        try:
+            yield handle
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise CmktError(f"{path}: audio file is damaged ({exc}); re-encode it as WAV or FLAC") from exc
+
+
+def check_finite(path: str | Path, samples: np.ndarray) -> np.ndarray:
+    if not np.isfinite(samples).all():
         raise CmktError(f"{path}: audio contains NaN or infinite samples; re-export the file")
-    audio = Audio(np.ascontiguousarray(data.T), int(sr), subtype)
+    return samples
+
+
+def read_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool = False) -> Audio:
+    """Read and validate an audio file; optionally down-mix and resample it."""
+    with open_audio(path) as handle:
+        data = check_finite(path, handle.read(dtype="float32", always_2d=True))
+        audio = Audio(np.ascontiguousarray(data.T), int(handle.samplerate), handle.subtype)
     if mono and audio.samples.shape[0] > 1:
         audio.samples = audio.samples.mean(axis=0, keepdims=True)
     if sample_rate is not None and sample_rate != audio.sample_rate:
         audio.samples = resample(audio.samples, audio.sample_rate, sample_rate)
         audio.sample_rate = sample_rate
     return audio
+
+
+def read_blocks(handle: sf.SoundFile, block_frames: int) -> Iterator[np.ndarray]:
+    """(channels, n) float32 blocks of an open file, each checked for NaN and inf."""
+    for block in handle.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+        yield check_finite(handle.name, np.ascontiguousarray(block.T))
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -64,14 +87,30 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return out.numpy()
 
 
+def fit_to_subtype(samples: np.ndarray, subtype: str | None) -> np.ndarray:
+    """(channels, n) float samples -> (n, channels) for soundfile, clipped for PCM formats."""
+    data = np.asarray(samples, dtype=np.float32)
+    data = data.T if data.ndim == 2 else data
+    return np.clip(data, -1.0, 1.0) if subtype is None or subtype.startswith("PCM") else data
+
+
+@contextlib.contextmanager
+def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str | None = None) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write (channels, n) blocks to `path` atomically: the file appears only when complete."""
+    with atomic_path(path) as tmp:
+        try:
+            handle = sf.SoundFile(str(tmp), "w", sample_rate, channels, subtype)
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            raise CmktError(f"{path}: cannot write this format ({exc}); choose a .wav or .flac output") from exc
+        with handle:
+            yield lambda block: handle.write(fit_to_subtype(block, subtype))
+
+
 def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
     """Write (channels, n) or (n,) float samples atomically; clips to [-1, 1] for PCM subtypes."""
     data = np.asarray(samples, dtype=np.float32)
-    data = data.T if data.ndim == 2 else data
-    if subtype is None or subtype.startswith("PCM"):
-        data = np.clip(data, -1.0, 1.0)
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), data, sample_rate, subtype=subtype)
+    with audio_writer(path, sample_rate, 1 if data.ndim == 1 else data.shape[0], subtype) as write:
+        write(data)
 
 
 def find_audio_files(folder: str | Path) -> list[Path]:

@@ -99,27 +99,64 @@ def train(
 
 
 @app.command(epilog="Examples: `cmkt enhance noisy.wav -o out/ --model runs/cmkt/model.pt`; "
-             "`cmkt enhance recordings/ more.flac -o out/ --model runs/cmkt/model.pt --suffix _enh`")
+             "`cmkt enhance recordings/ 'more/**/*.flac' --list files.txt -o out/ --model runs/cmkt/model.pt --log out/log.csv`; "
+             "one of four machines: add `--shard 2/4`")
 @user_errors
 def enhance(
-    inputs: List[Path] = typer.Argument(..., help="Audio files and/or folders (searched recursively)."),
-    out: Path = typer.Option(Path("enhanced"), "-o", "--out", help="Output folder (input folders are mirrored below it)."),
+    inputs: Optional[List[str]] = typer.Argument(None, help="Audio files, folders (recursive) and quoted glob patterns."),
+    out: Path = typer.Option(Path("enhanced"), "-o", "--out", help="Output folder (folder and glob trees are mirrored below it)."),
     model: str = typer.Option(..., help="Checkpoint path or installed model name (see `cmkt models`)."),
+    list_file: Optional[Path] = typer.Option(None, "--list", help="Text file with one input path per line."),
     suffix: str = typer.Option("", help="Appended to each output file's stem."),
-    overwrite: bool = typer.Option(False, help="Replace existing outputs (inputs are never overwritten)."),
+    overwrite: bool = typer.Option(False, help="Replace existing outputs (by default they are skipped; inputs are never overwritten)."),
+    shard: Optional[str] = typer.Option(None, help="K/N: do only part K of N of the inputs (several processes or machines)."),
+    log: Optional[Path] = typer.Option(None, help="Per-file log (.csv or .json): duration, compute time, real-time factor, errors."),
+    device: str = typer.Option("cpu", help="torch device: cpu, cuda, cuda:1, ..."),
+    threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
+    block_seconds: float = typer.Option(10.0, help="Audio is read, enhanced and written in blocks of this length: memory stays bounded."),
+    streaming: bool = typer.Option(False, help="Run frame by frame in real-time-sized blocks (--block-ms); same output, reports latency."),
+    block_ms: float = typer.Option(10.0, help="Block length for --streaming."),
 ):
-    """Remove noise from speech: any rate and channel count in, the same out."""
-    from cmkt.enhance import enhance_paths
+    """Remove noise from speech: any length, rate and channel count in, the same out."""
+    from cmkt.inference.files import enhance_paths, read_list_file
+    from cmkt.sharding import parse_shard
 
-    summary = enhance_paths(inputs, out, model, suffix, overwrite)
+    sources = list(inputs or []) + (read_list_file(list_file) if list_file else [])
+    if not sources:
+        raise CmktError("no inputs; give audio files, folders or glob patterns, or --list FILE")
+    summary = enhance_paths(sources, out, model, suffix, overwrite, parse_shard(shard), device, threads,
+                            block_ms / 1000 if streaming else block_seconds, log)
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
     console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
                   f"-> {out}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
+    if streaming:
+        console.print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
+    if log:
+        console.print(f"log: {log}", soft_wrap=True)
     for problem in summary.failed:
         console.print(f"[red]failed:[/red] {problem}", highlight=False, soft_wrap=True)
     if summary.failed:
         raise typer.Exit(1)
+
+
+@app.command(epilog="Examples: `cmkt export runs/cmkt/model.pt --format onnx -o model.onnx`; "
+             "`cmkt export runs/cmkt/model.pt --format torchscript -o model.ts --block-frames 4`")
+@user_errors
+def export(
+    model: str = typer.Argument(..., help="Checkpoint path or installed model name."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output file."),
+    fmt: str = typer.Option("onnx", "--format", help="onnx or torchscript."),
+    block_frames: int = typer.Option(1, help="Hops of new audio per call of the exported step (1 hop = 8 ms by default)."),
+):
+    """Export the inference graph (one streaming step with its state; no bridge, no teacher)."""
+    from cmkt.inference.export import export_model
+
+    if block_frames < 1:
+        raise CmktError("--block-frames must be at least 1")
+    info = export_model(model, fmt, out, block_frames)
+    _console().print(f"wrote {out}: {info['block_samples']} samples per call at {info['sample_rate']} Hz, "
+                     f"output delayed by {info['delay_samples']} samples, latency {info['latency_ms']:.0f} ms", soft_wrap=True)
 
 
 @app.command(epilog="Examples: `cmkt score --ref data/test/clean --est out/`; several systems side by side: "

@@ -1,7 +1,8 @@
 """A small causal STFT-domain mask model: conv encoder + GRU + decoder (about 1M parameters).
 
-Causal in frames: the mask of frame t depends on frames <= t only, so the same network can
-later run frame by frame. Its GRU output is the distillation tap.
+Causal in frames: the mask of frame t depends on frames <= t only, and every layer can take
+its state from the previous call, so the same weights run offline, frame by frame
+(`cmkt.inference.streaming`) and exported. Its GRU output is the distillation tap.
 """
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from cmkt.models.framing import CausalStft
+
+State = list[torch.Tensor]  # [context of each causal conv..., GRU hidden]: flat, so it exports
 
 
 @dataclass
@@ -23,18 +28,24 @@ class StftMaskConfig:
 
 
 class CausalConv1d(nn.Conv1d):
-    """Conv1d over time that only looks back (left padding)."""
+    """Conv1d over time that only looks back; the look-back comes from the previous call."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(nn.functional.pad(x, (self.kernel_size[0] - 1, 0)))
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = self.kernel_size[0] - 1
+        if context is None:
+            context = x.new_zeros(x.shape[0], x.shape[1], keep)
+        full = torch.cat([context, x], dim=-1)
+        return super().forward(full), full[..., full.shape[-1] - keep :]
 
 
 class StftMaskNet(nn.Module):
+    streaming = True
+
     def __init__(self, config: StftMaskConfig):
         super().__init__()
         self.config = config
-        bins = config.n_fft // 2 + 1
-        self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        self.stft = CausalStft(config.n_fft, config.hop)
+        bins = self.stft.bins
         self.input_norm = nn.LayerNorm(bins)
         self.encoder = nn.Sequential(
             CausalConv1d(bins, config.hidden, config.conv_kernel), nn.PReLU(),
@@ -51,15 +62,28 @@ class StftMaskNet(nn.Module):
     def frame_rate(self) -> float:
         return self.config.sample_rate / self.config.hop
 
-    def stft(self, wave: torch.Tensor) -> torch.Tensor:
-        return torch.stft(wave, self.config.n_fft, self.config.hop, window=self.window, return_complex=True)
+    def init_state(self, batch: int) -> State:
+        """Zero state: what offline processing assumes before the first frame."""
+        device = self.input_norm.weight.device
+        convs = [self.encoder[i] for i in range(0, len(self.encoder), 2)]
+        contexts = [torch.zeros(batch, conv.in_channels, conv.kernel_size[0] - 1, device=device) for conv in convs]
+        return contexts + [torch.zeros(self.config.gru_layers, batch, self.config.hidden, device=device)]
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """wave (batch, samples) -> enhanced (batch, samples), tap (batch, frames, hidden)."""
-        spec = self.stft(wave)  # (B, F, N)
-        features = self.input_norm(spec.abs().clamp_min(1e-8).pow(self.config.compress).transpose(1, 2))
-        encoded = self.encoder(features.transpose(1, 2)).transpose(1, 2)  # (B, N, H)
-        tap, _ = self.gru(encoded)
-        mask = torch.sigmoid(self.decoder(tap)).transpose(1, 2)  # (B, F, N)
-        enhanced = torch.istft(spec * mask, self.config.n_fft, self.config.hop, window=self.window, length=wave.shape[-1])
-        return enhanced, tap
+        spec = self.stft.analyze(self.stft.frames(wave))
+        masked, tap, _ = self.process_spectrum(spec)
+        return self.stft.overlap_add(self.stft.synthesize(masked), wave.shape[-1]), tap
+
+    def process_spectrum(self, spec: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """Mask (batch, frames, bins, 2) spectra; `state` carries the past between calls."""
+        magnitude = spec.pow(2).sum(-1).clamp_min(1e-16).pow(self.config.compress / 2)
+        x = self.input_norm(magnitude).transpose(1, 2)  # (B, F, N)
+        new_state = []
+        for index in range(0, len(self.encoder), 2):
+            x, context = self.encoder[index](x, state[index // 2] if state else None)
+            x = self.encoder[index + 1](x)
+            new_state.append(context)
+        tap, hidden = self.gru(x.transpose(1, 2), state[-1] if state else None)
+        mask = torch.sigmoid(self.decoder(tap))
+        return spec * mask.unsqueeze(-1), tap, new_state + [hidden]

@@ -8,7 +8,7 @@ def test_size_shapes_and_tap():
     assert 0.7e6 < sum(p.numel() for p in model.parameters()) < 1.5e6
     enhanced, tap = model(torch.randn(2, 16000))
     assert enhanced.shape == (2, 16000)
-    assert tap.shape == (2, 16000 // 128 + 1, model.tap_dim)
+    assert tap.shape == (2, model.stft.frame_count(16000), model.tap_dim)
 
 
 def test_model_is_causal_in_frames():

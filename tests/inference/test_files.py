@@ -38,7 +38,7 @@ def test_refuses_to_overwrite_inputs(trained_model, tmp_path):
 def test_inference_imports_no_language_model(trained_model, tmp_path):
     sf.write(tmp_path / "a.wav", tone(), 16000)
     code = (
-        "import sys; from cmkt.enhance import enhance_paths; "
+        "import sys; from cmkt.inference.files import enhance_paths; "
         f"s = enhance_paths([{str(tmp_path / 'a.wav')!r}], {str(tmp_path / 'out')!r}, {str(trained_model)!r}); "
         "assert len(s.written) == 1, s.failed; "
         "bad = [m for m in sys.modules if m.startswith(('sentence_transformers', 'transformers', 'cmkt.teachers'))]; "
@@ -48,7 +48,7 @@ def test_inference_imports_no_language_model(trained_model, tmp_path):
 
 
 def test_enhance_array_keeps_shape_and_reduces_nothing_to_nan(trained_model):
-    from cmkt.enhance import enhance_array, load_enhancer
+    from cmkt.inference.enhancer import enhance_array, load_enhancer
 
     enhancer = load_enhancer(trained_model)
     out = enhance_array(enhancer, np.stack([tone(0.5, 8000), tone(0.5, 8000)]), 8000)

@@ -1,0 +1,112 @@
+"""A loaded SE model and the two ways to run it: on an array in memory, or on a file in blocks.
+
+The file path never holds the whole recording: soundfile blocks are resampled to the model's
+rate, enhanced by the streaming model and resampled back, each stage carrying its own state,
+so memory is bounded by the block size and the result equals enhancing the whole array.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cmkt.audio import audio_writer, open_audio, read_blocks, resample
+from cmkt.errors import CmktError
+from cmkt.inference.resampling import BlockResampler
+from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
+from cmkt.registry import load_model, resolve_model
+
+
+@dataclass
+class Enhancer:
+    """A model in eval mode, its sample rate, checkpoint metadata and device."""
+
+    model: torch.nn.Module
+    sample_rate: int
+    meta: dict
+    device: torch.device
+
+    def __call__(self, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
+        return enhance_array(self, samples, sample_rate)
+
+    def stream(self, channels: int = 1) -> StreamingEnhancer:
+        """A frame-in/frame-out stream at the model's sample rate."""
+        return StreamingEnhancer(self.model, channels)
+
+
+def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0) -> Enhancer:
+    """Load a checkpoint by path or installed name onto `device` (threads: 0 keeps torch's default)."""
+    torch.set_flush_denormal(True)  # denormal activations slow CPU inference for no audible gain
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        target = torch.device(device)
+        torch.empty(0, device=target)
+    except (RuntimeError, AssertionError) as exc:
+        raise CmktError(f"device {device!r} is not available here ({exc}); use --device cpu") from exc
+    net, meta = load_model(resolve_model(str(model)))
+    return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target)
+
+
+def enhance_array(enhancer: Enhancer, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
+    """Enhance (n,) or (channels, n) audio at any rate; returns the same shape, rate and type."""
+    as_tensor = torch.is_tensor(samples)
+    audio = samples.detach().cpu().float().numpy() if as_tensor else np.asarray(samples, dtype=np.float32)
+    squeeze = audio.ndim == 1
+    audio = audio[None, :] if squeeze else audio
+    at_model_rate = resample(audio, sample_rate, enhancer.sample_rate)
+    with torch.inference_mode():
+        enhanced, _ = enhancer.model(torch.from_numpy(np.ascontiguousarray(at_model_rate)).to(enhancer.device))
+    out = fit_length(resample(enhanced.cpu().numpy(), enhancer.sample_rate, sample_rate), audio.shape[1])
+    out = out[0] if squeeze else out
+    return torch.from_numpy(out) if as_tensor else out
+
+
+def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad (channels, n) samples to `length` (resampling can round by a sample)."""
+    if samples.shape[1] >= length:
+        return samples[:, :length]
+    return np.pad(samples, ((0, 0), (0, length - samples.shape[1])))
+
+
+@dataclass
+class FileResult:
+    duration_s: float
+    compute_s: float
+
+
+def enhance_file(enhancer: Enhancer, source: str | Path, target: str | Path, block_seconds: float = 10.0) -> FileResult:
+    """Enhance one file block by block into `target` (same rate, channels and subtype), atomically."""
+    if not supports_streaming(enhancer.model):
+        raise CmktError(f"{enhancer.meta.get('arch')}: long-file enhancement needs a causal (streaming) model")
+    compute_s = 0.0
+    with open_audio(source) as handle:
+        rate, channels, frames = handle.samplerate, handle.channels, handle.frames
+        to_model = BlockResampler(rate, enhancer.sample_rate, channels)
+        from_model = BlockResampler(enhancer.sample_rate, rate, channels)
+        stream = enhancer.stream(channels)
+        with audio_writer(target, rate, channels, handle.subtype) as write:
+            written = 0
+
+            def emit(block: np.ndarray) -> None:
+                nonlocal written
+                block = block[:, : frames - written]
+                if block.shape[1]:
+                    write(block)
+                    written += block.shape[1]
+
+            for block in read_blocks(handle, max(1, int(block_seconds * rate))):
+                start = time.perf_counter()
+                out = from_model.push(stream.push(to_model.push(block)))
+                compute_s += time.perf_counter() - start
+                emit(out)
+            start = time.perf_counter()
+            tail = np.concatenate([stream.push(to_model.flush()), stream.flush()], axis=1)
+            out = np.concatenate([from_model.push(tail), from_model.flush()], axis=1)
+            compute_s += time.perf_counter() - start
+            emit(out)
+            emit(np.zeros((channels, frames - written), dtype=np.float32))
+    return FileResult(frames / rate, compute_s)

@@ -1,0 +1,155 @@
+"""`cmkt enhance` over files: which inputs, where outputs go, and a log of what happened.
+
+Inputs are files, folders (recursive), glob patterns and list files; a folder or glob's tree is
+mirrored under the output folder. A bad file is reported and skipped; the others still get done.
+"""
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cmkt.audio import AUDIO_SUFFIXES, find_audio_files
+from cmkt.errors import CmktError
+from cmkt.files import write_csv_atomic, write_text_atomic
+from cmkt.inference.enhancer import enhance_file, load_enhancer
+from cmkt.progress import progress_bar
+from cmkt.sharding import take_shard
+
+GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class FileLog:
+    input: str
+    output: str
+    status: str  # written | skipped | failed
+    duration_s: float = 0.0
+    compute_s: float = 0.0
+    rtf: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class EnhanceSummary:
+    rows: list[FileLog] = field(default_factory=list)
+    latency_ms: float = 0.0  # algorithmic latency of the model's streaming path
+
+    def _with(self, status: str) -> list[FileLog]:
+        return [r for r in self.rows if r.status == status]
+
+    @property
+    def written(self) -> list[Path]:
+        return [Path(r.output) for r in self._with("written")]
+
+    @property
+    def skipped(self) -> list[Path]:
+        return [Path(r.output) for r in self._with("skipped")]
+
+    @property
+    def failed(self) -> list[str]:
+        return [r.error for r in self._with("failed")]
+
+    @property
+    def audio_s(self) -> float:
+        return sum(r.duration_s for r in self.rows)
+
+    @property
+    def compute_s(self) -> float:
+        return sum(r.compute_s for r in self.rows)
+
+
+def read_list_file(path: str | Path) -> list[str]:
+    """Paths one per line; blank lines and '#' comments ignored; relative paths are from the list."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CmktError(f"{path}: cannot read the list file ({exc}); give a UTF-8 text file with one path per line") from exc
+    entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return [str(path.parent / entry) if not Path(entry).is_absolute() else entry for entry in entries]
+
+
+def glob_base(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard: outputs mirror the tree below it."""
+    parts = Path(pattern).parts
+    first_wild = next(i for i, part in enumerate(parts) if GLOB_CHARS & set(part))
+    return Path(*parts[:first_wild]) if first_wild else Path(".")
+
+
+def plan_outputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "") -> list[tuple[Path, Path]]:
+    """(input, output) pairs: folder and glob trees are mirrored under out_dir, a file lands at its name."""
+    out_dir = Path(out_dir)
+    jobs: list[tuple[Path, Path]] = []
+
+    def mirrored(path: Path, base: Path) -> Path:
+        rel = path.relative_to(base)
+        return out_dir / rel.with_name(rel.stem + suffix + rel.suffix)
+
+    for given in inputs:
+        text = str(given)
+        source = Path(text)
+        if source.is_dir():
+            jobs.extend((path, mirrored(path, source)) for path in find_audio_files(source))
+        elif not source.exists() and GLOB_CHARS & set(text):
+            base = glob_base(text)
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).suffix.lower() in AUDIO_SUFFIXES)
+            if not matches:
+                raise CmktError(f"{text}: the pattern matches no audio files; check it (quote it so the shell leaves it alone)")
+            jobs.extend((path, mirrored(path, base)) for path in matches if path.is_file())
+        else:
+            jobs.append((source, out_dir / (source.stem + suffix + source.suffix)))
+    return jobs
+
+
+def write_log(path: str | Path, rows: list[FileLog]) -> None:
+    """Per-file log as CSV or JSON (by the file's suffix)."""
+    records = [asdict(r) for r in rows]
+    if Path(path).suffix.lower() == ".json":
+        write_text_atomic(path, json.dumps(records, indent=1, ensure_ascii=False) + "\n")
+    else:
+        write_csv_atomic(path, list(FileLog.__dataclass_fields__), records)
+
+
+def enhance_paths(
+    inputs: list[str | Path],
+    out_dir: str | Path,
+    model: str | Path,
+    suffix: str = "",
+    overwrite: bool = False,
+    shard: tuple[int, int] | None = None,
+    device: str = "cpu",
+    threads: int = 0,
+    block_seconds: float = 10.0,
+    log: str | Path | None = None,
+) -> EnhanceSummary:
+    """Enhance every input; existing outputs are skipped unless `overwrite`; inputs are never written."""
+    enhancer = load_enhancer(model, device, threads)
+    jobs = take_shard(plan_outputs(inputs, out_dir, suffix), shard)
+    summary = EnhanceSummary(latency_ms=1000.0 * enhancer.model.stft.n_fft / enhancer.sample_rate)
+    input_set = {p.resolve() for p, _ in jobs if p.exists()}
+    with progress_bar() as bar:
+        task = bar.add_task("enhancing", total=len(jobs), status="")
+        for source, target in jobs:
+            bar.update(task, advance=1, status=source.name[:30])
+            row = FileLog(str(source), str(target), "written")
+            try:
+                if target.resolve() in input_set:
+                    raise CmktError(f"{target}: output would overwrite an input; choose another -o folder or a --suffix")
+                if target.exists() and not overwrite:
+                    row.status = "skipped"
+                elif not source.exists():
+                    raise CmktError(f"{source}: no such file or folder; check the path")
+                elif source.suffix.lower() not in AUDIO_SUFFIXES:
+                    raise CmktError(f"{source}: not a WAV/FLAC/OGG file; convert it first")
+                else:
+                    result = enhance_file(enhancer, source, target, block_seconds)
+                    row.duration_s, row.compute_s = result.duration_s, result.compute_s
+                    row.rtf = result.compute_s / result.duration_s
+            except CmktError as exc:
+                row.status, row.error = "failed", str(exc)
+            summary.rows.append(row)
+    if log:
+        write_log(log, summary.rows)
+    return summary
