@@ -1,5 +1,8 @@
+import csv
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -72,3 +75,62 @@ def test_installed_model_is_listed_and_used_by_name(trained_model, tmp_path, mon
 def test_missing_input_is_reported_by_name(trained_model, tmp_path):
     result = CliRunner().invoke(app, ["enhance", str(tmp_path / "typo_folder"), "-o", str(tmp_path / "out"), "--model", str(trained_model)])
     assert result.exit_code == 1 and "typo_folder: no such file or folder" in result.output
+
+
+def _noisy_tree(root):
+    noisy = tone(0.5) + 0.05 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+    for rel in ("a.wav", "b.wav", "deep/c.flac", "deep/d.wav", "deep/notes.txt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".txt"):
+            (root / rel).write_text("not audio")
+        else:
+            sf.write(root / rel, noisy, 16000)
+
+
+def test_globs_and_list_files_choose_inputs_and_mirror_their_tree(trained_model, tmp_path):
+    _noisy_tree(tmp_path / "in")
+    (tmp_path / "files.txt").write_text("# chosen\nin/a.wav\n\nin/deep\n")
+    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in" / "**" / "*.flac"), "--list", str(tmp_path / "files.txt"),
+                                      "-o", str(tmp_path / "out"), "--model", str(trained_model)])
+    assert result.exit_code == 0, result.output
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["a.wav", "c.flac", "d.wav", "deep/c.flac"]
+
+
+def test_shards_split_the_inputs_without_overlap_or_gaps(trained_model, tmp_path):
+    _noisy_tree(tmp_path / "in")
+    seen = []
+    for k in (1, 2, 3):
+        log = tmp_path / f"log{k}.json"
+        result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(trained_model),
+                                          "--shard", f"{k}/3", "--log", str(log)])
+        assert result.exit_code == 0, result.output
+        seen += [row["input"] for row in json.loads(log.read_text())]
+    assert sorted(seen) == sorted(str(p) for p in (tmp_path / "in").rglob("*") if p.suffix in (".wav", ".flac"))
+    bad = CliRunner().invoke(app, ["enhance", str(tmp_path / "in"), "--model", str(trained_model), "--shard", "4/3"])
+    assert bad.exit_code == 1 and "--shard '4/3'" in bad.output
+
+
+def test_existing_outputs_are_skipped_and_the_log_says_so(trained_model, tmp_path):
+    _noisy_tree(tmp_path / "in")
+    args = ["enhance", str(tmp_path / "in" / "a.wav"), str(tmp_path / "in" / "b.wav"), "-o", str(tmp_path / "out"), "--model", str(trained_model)]
+    assert CliRunner().invoke(app, args[:2] + args[3:]).exit_code == 0  # a.wav only
+    stamp = (tmp_path / "out" / "a.wav").stat().st_mtime_ns
+    result = CliRunner().invoke(app, args + ["--log", str(tmp_path / "log.csv")])
+    assert result.exit_code == 0 and "skipped 1 existing" in result.output
+    rows = {Path(r["input"]).name: r for r in csv.DictReader((tmp_path / "log.csv").open())}
+    assert rows["a.wav"]["status"] == "skipped" and rows["b.wav"]["status"] == "written"
+    assert float(rows["b.wav"]["rtf"]) > 0 and float(rows["b.wav"]["duration_s"]) == 0.5
+    assert (tmp_path / "out" / "a.wav").stat().st_mtime_ns == stamp
+
+
+def test_streaming_mode_gives_the_same_file_and_states_the_latency(trained_model, tmp_path):
+    _noisy_tree(tmp_path / "in")
+    src = str(tmp_path / "in" / "a.wav")
+    base = ["enhance", src, "--model", str(trained_model)]
+    assert CliRunner().invoke(app, base + ["-o", str(tmp_path / "offline")]).exit_code == 0
+    result = CliRunner().invoke(app, base + ["-o", str(tmp_path / "stream"), "--streaming", "--block-ms", "10"])
+    assert result.exit_code == 0 and "latency 32.0 ms" in result.output
+    a, _ = sf.read(tmp_path / "offline" / "a.wav")
+    b, _ = sf.read(tmp_path / "stream" / "a.wav")
+    np.testing.assert_allclose(a, b, atol=1e-4)
