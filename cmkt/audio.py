@@ -70,6 +70,12 @@ def read_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool =
     return audio
 
 
+def audio_seconds(path: str | Path) -> float:
+    """Duration from the header alone (validated like a read)."""
+    with open_audio(path) as handle:
+        return handle.frames / handle.samplerate
+
+
 def read_blocks(handle: sf.SoundFile, block_frames: int) -> Iterator[np.ndarray]:
     """(channels, n) float32 blocks of an open file, each checked for NaN and inf."""
     for block in handle.blocks(blocksize=block_frames, dtype="float32", always_2d=True):

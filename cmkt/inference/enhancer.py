@@ -55,14 +55,28 @@ def enhance_array(enhancer: Enhancer, samples: np.ndarray | torch.Tensor, sample
     """Enhance (n,) or (channels, n) audio at any rate; returns the same shape, rate and type."""
     as_tensor = torch.is_tensor(samples)
     audio = samples.detach().cpu().float().numpy() if as_tensor else np.asarray(samples, dtype=np.float32)
-    squeeze = audio.ndim == 1
-    audio = audio[None, :] if squeeze else audio
-    at_model_rate = resample(audio, sample_rate, enhancer.sample_rate)
-    with torch.inference_mode():
-        enhanced, _ = enhancer.model(torch.from_numpy(np.ascontiguousarray(at_model_rate)).to(enhancer.device))
-    out = fit_length(resample(enhanced.cpu().numpy(), enhancer.sample_rate, sample_rate), audio.shape[1])
-    out = out[0] if squeeze else out
+    out = enhance_clips(enhancer, [(audio.reshape(1, -1) if audio.ndim == 1 else audio, sample_rate)])[0]
+    out = out.reshape(audio.shape)
     return torch.from_numpy(out) if as_tensor else out
+
+
+def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Enhance several (channels, n) clips, each at its own rate, in one batch.
+
+    Every channel becomes a batch row, zero-padded on the right to the longest; a causal model's
+    output does not depend on what follows, so each clip comes out as if enhanced alone.
+    """
+    rows = [resample(samples, rate, enhancer.sample_rate) for samples, rate in clips]
+    longest = max(row.shape[1] for row in rows)
+    batch = np.concatenate([np.pad(row, ((0, 0), (0, longest - row.shape[1]))) for row in rows])
+    with torch.inference_mode():
+        enhanced = enhancer.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(enhancer.device))[0].cpu().numpy()
+    outputs, first = [], 0
+    for (samples, rate), row in zip(clips, rows):
+        mine = enhanced[first : first + row.shape[0], : row.shape[1]]
+        outputs.append(fit_length(resample(mine, enhancer.sample_rate, rate), samples.shape[1]))
+        first += row.shape[0]
+    return outputs
 
 
 def fit_length(samples: np.ndarray, length: int) -> np.ndarray:

@@ -9,8 +9,12 @@ The metadata says the sample rate, hop, delay and state shapes.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -62,13 +66,21 @@ def export_model(model: str | Path, fmt: str, out: str | Path, block_frames: int
     }
     input_names = ["noisy", "input_tail", "output_tail"] + [f"state_{i}" for i in range(state_count)]
     output_names = ["enhanced", "next_input_tail", "next_output_tail"] + [f"next_state_{i}" for i in range(state_count)]
-    with atomic_path(out) as tmp, torch.no_grad():
+    with atomic_path(out) as tmp, torch.no_grad(), quiet_exporters():
         if fmt == "onnx":
             _write_onnx(graph, inputs, tmp, input_names, output_names, info)
         else:
             traced = torch.jit.trace(graph, inputs)
             torch.jit.save(traced, str(tmp), _extra_files={"cmkt.json": json.dumps(info)})
     return info
+
+
+@contextlib.contextmanager
+def quiet_exporters() -> Iterator[None]:
+    """The exporters print progress and warn about tracing choices made on purpose here (fixed shapes)."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _write_onnx(graph, inputs, path: Path, input_names, output_names, info: dict) -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import glob
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cmkt.audio import AUDIO_SUFFIXES, find_audio_files
+from cmkt.audio import AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, read_audio, write_audio
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
-from cmkt.inference.enhancer import enhance_file, load_enhancer
+from cmkt.inference.enhancer import enhance_clips, enhance_file, load_enhancer
 from cmkt.progress import progress_bar
 from cmkt.sharding import take_shard
 
@@ -123,17 +124,38 @@ def enhance_paths(
     threads: int = 0,
     block_seconds: float = 10.0,
     log: str | Path | None = None,
+    batch_size: int = 1,
 ) -> EnhanceSummary:
-    """Enhance every input; existing outputs are skipped unless `overwrite`; inputs are never written."""
+    """Enhance every input; existing outputs are skipped unless `overwrite`; inputs are never written.
+
+    Files longer than a block go block by block; with batch_size > 1, shorter files are read whole
+    and enhanced `batch_size` at a time (worth it on a GPU; on CPU it gains little).
+    """
     enhancer = load_enhancer(model, device, threads)
     jobs = take_shard(plan_outputs(inputs, out_dir, suffix), shard)
     summary = EnhanceSummary(latency_ms=1000.0 * enhancer.model.stft.n_fft / enhancer.sample_rate)
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
+    batch: list[tuple[FileLog, Audio]] = []
+
+    def run_batch() -> None:
+        start = time.perf_counter()
+        outputs = enhance_clips(enhancer, [(audio.samples, audio.sample_rate) for _, audio in batch])
+        share = (time.perf_counter() - start) / len(batch)
+        for (row, audio), enhanced in zip(batch, outputs):
+            try:
+                write_audio(row.output, enhanced, audio.sample_rate, audio.subtype)
+                row.duration_s, row.compute_s = audio.duration_s, share
+                row.rtf = share / audio.duration_s
+            except CmktError as exc:
+                row.status, row.error = "failed", str(exc)
+        batch.clear()
+
     with progress_bar() as bar:
         task = bar.add_task("enhancing", total=len(jobs), status="")
         for source, target in jobs:
             bar.update(task, advance=1, status=source.name[:30])
             row = FileLog(str(source), str(target), "written")
+            summary.rows.append(row)
             try:
                 if target.resolve() in input_set:
                     raise CmktError(f"{target}: output would overwrite an input; choose another -o folder or a --suffix")
@@ -143,13 +165,18 @@ def enhance_paths(
                     raise CmktError(f"{source}: no such file or folder; check the path")
                 elif source.suffix.lower() not in AUDIO_SUFFIXES:
                     raise CmktError(f"{source}: not a WAV/FLAC/OGG file; convert it first")
+                elif batch_size > 1 and audio_seconds(source) <= block_seconds:
+                    batch.append((row, read_audio(source)))
+                    if len(batch) == batch_size:
+                        run_batch()
                 else:
                     result = enhance_file(enhancer, source, target, block_seconds)
                     row.duration_s, row.compute_s = result.duration_s, result.compute_s
                     row.rtf = result.compute_s / result.duration_s
             except CmktError as exc:
                 row.status, row.error = "failed", str(exc)
-            summary.rows.append(row)
+        if batch:
+            run_batch()
     if log:
         write_log(log, summary.rows)
     return summary
