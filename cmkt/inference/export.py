@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -78,9 +79,15 @@ def export_model(model: str | Path, fmt: str, out: str | Path, block_frames: int
 @contextlib.contextmanager
 def quiet_exporters() -> Iterator[None]:
     """The exporters print progress and warn about tracing choices made on purpose here (fixed shapes)."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _write_onnx(graph, inputs, path: Path, input_names, output_names, info: dict) -> None:
@@ -99,10 +106,12 @@ def _write_onnx(graph, inputs, path: Path, input_names, output_names, info: dict
 class OnnxStream:
     """Run an exported step with onnxruntime over a whole signal (mono, at the model's rate)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, threads: int = 0):
         import onnxruntime
 
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         self.sample_rate, self.block = int(meta["sample_rate"]), int(meta["block_samples"])
         self.delay = int(meta["delay_samples"])
