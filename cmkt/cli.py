@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from cmkt.errors import CmktError
+from cmkt.metrics import DEFAULT_METRICS, METRICS  # names only; the metric libraries load when used
 
 app = typer.Typer(
     help="CMKT: speech enhancement trained with linguistic knowledge distillation.\n\n"
@@ -160,43 +161,117 @@ def export(
                      f"output delayed by {info['delay_samples']} samples, latency {info['latency_ms']:.0f} ms", soft_wrap=True)
 
 
-@app.command(epilog="Examples: `cmkt score --ref data/test/clean --est out/`; several systems side by side: "
-             "`cmkt score --ref data/test/clean --est noisy=data/test/noisy --est cmkt=out/ -o scores/`")
+@app.command(epilog="Examples: `cmkt score --ref data/test/clean --est out/`; with groups and the noisy row: "
+             "`cmkt score --manifest data/test.jsonl --est cmkt=out/ --by lang,snr -o scores/`; "
+             "one of four machines: add `--shard 3/4`, then `cmkt compare scores_*/ -o scores/`")
 @user_errors
 def score(
-    ref: Path = typer.Option(..., help="Clean reference file or folder."),
-    est: List[str] = typer.Option(..., help="Estimate file or folder, optionally NAME=PATH; repeat for several systems."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Folder for scores.csv, summary.md and scores.png."),
-    metrics: str = typer.Option("pesq_wb,pesq_nb,stoi,estoi,si_sdr", help="Comma-separated metrics."),
+    ref: Optional[Path] = typer.Option(None, help="Clean reference file or folder (estimates matched by relative path)."),
+    manifest: Optional[Path] = typer.Option(None, help="A `cmkt prep` manifest instead of --ref: references, noisy inputs and groups."),
+    est: List[str] = typer.Option([], help="Estimate file or folder, optionally NAME=PATH; repeat for several systems."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Folder for scores.csv, summary.md, summary.json and scores.png."),
+    metrics: str = typer.Option(",".join(DEFAULT_METRICS), help="Comma-separated, from: " + ", ".join(METRICS) + "."),
+    by: str = typer.Option("", help="Group means by manifest columns, e.g. lang,snr,noise,speaker."),
+    noisy_row: bool = typer.Option(True, "--noisy/--no-noisy", help="With --manifest, also score the noisy input as system 'noisy'."),
     jobs: int = typer.Option(0, help="Parallel worker processes (0: all cores)."),
+    shard: Optional[str] = typer.Option(None, help="K/N: score only part K of N of the files (merge with `cmkt compare`)."),
 ):
-    """PESQ (wideband and narrowband), STOI, ESTOI and SI-SDR per file and mean."""
+    """PESQ (wideband, narrowband), STOI, ESTOI, SI-SDR, SNR gain, DNSMOS: per file, mean, per group."""
     import os
 
-    from cmkt.metrics import METRICS
-    from cmkt.report import plot_score_bars, score_table, write_summary
-    from cmkt.score import score_pairs, write_scores_csv
+    from cmkt.metrics import DNSMOS_METRICS, METRIC_INPUTS, dnsmos_available
+    from cmkt.report import grouped_tables, plot_score_bars, score_table, write_summary
+    from cmkt.score import GROUP_COLUMNS, pairs_from_folders, pairs_from_manifest, score_pairs, write_scores_csv
+    from cmkt.sharding import parse_shard
 
+    console = _console()
     chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
-    unknown = [m for m in chosen if m not in METRICS]
+    unknown = [m for m in chosen if m not in METRIC_INPUTS]
     if unknown:
-        raise CmktError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
-    results = []
+        raise CmktError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRIC_INPUTS)}")
+    if any(m in DNSMOS_METRICS for m in chosen) and not dnsmos_available():
+        console.print("[yellow]note:[/yellow] DNSMOS skipped: it needs the optional extra, pip install 'cmkt[dnsmos]'")
+        chosen = tuple(m for m in chosen if m not in DNSMOS_METRICS)
+    if (ref is None) == (manifest is None):
+        raise CmktError("give either --ref (folders or files) or --manifest (from `cmkt prep`)")
+    if "snr_gain" in chosen and manifest is None:
+        raise CmktError("snr_gain needs the noisy inputs: score with --manifest instead of --ref")
+    if manifest is None and not est:
+        raise CmktError("give at least one --est (an enhanced folder or file)")
+    groups = [c.strip() for c in by.split(",") if c.strip()]
+    if groups and manifest is None:
+        raise CmktError("--by needs --manifest (the groups are manifest columns)")
+    bad_groups = [g for g in groups if g not in GROUP_COLUMNS]
+    if bad_groups:
+        raise CmktError(f"--by {', '.join(bad_groups)}: not a manifest column; choose from {', '.join(GROUP_COLUMNS)}")
+    systems: list[tuple[str, object]] = [("noisy", None)] if manifest is not None and noisy_row else []
     for spec in est:
         name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).name, "", spec)
-        results.append(score_pairs(ref, path, name, chosen, jobs or os.cpu_count() or 1))
-    console = _console()
+        systems.append((name, path))
+    parts, workers = parse_shard(shard), jobs or os.cpu_count() or 1
+    results = []
+    for name, path in systems:
+        pairs = pairs_from_manifest(manifest, path) if manifest is not None else pairs_from_folders(ref, path)
+        results.append(score_pairs(pairs, name, chosen, workers, parts))
     console.print(score_table(results, chosen))
+    for table in grouped_tables(results, chosen, groups):
+        console.print(table)
+    warnings = sum(1 for r in results for row in r.rows if row.get("warning"))
+    if warnings:
+        console.print(f"[yellow]warning:[/yellow] {warnings} file(s) differed in length from their reference by more than "
+                      "20 ms and were scored on the common part (see the warning column)")
     for result in results:
         for row in result.failed:
             console.print(f"[red]failed:[/red] {row['error']}", highlight=False, soft_wrap=True)
     if out:
         write_scores_csv(out / "scores.csv", results, chosen)
-        write_summary(out / "summary.md", results, chosen)
-        plot_score_bars(out / "scores.png", results, chosen)
-        console.print(f"per-file scores: {out / 'scores.csv'}; table: {out / 'summary.md'}; plot: {out / 'scores.png'}", soft_wrap=True)
+        write_summary(out, results, chosen, groups)
+        plot_score_bars(out / "scores.png", results, chosen, groups[0] if groups else None)
+        console.print(f"per-file scores: {out / 'scores.csv'}; tables: {out / 'summary.md'}, {out / 'summary.json'}; "
+                      f"plot: {out / 'scores.png'}", soft_wrap=True)
     if any(r.failed for r in results):
         raise typer.Exit(1)
+
+
+@app.command(epilog="Examples: `cmkt compare scores/ -o report/` (systems of one run); "
+             "`cmkt compare runs/a/scores runs/b/scores --reference baseline --by lang -o report/`; "
+             "shards: `cmkt compare scores_1/ scores_2/ scores_3/ -o scores/`")
+@user_errors
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Folders written by `cmkt score -o` (or their scores.csv); shards are joined."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for report.md, comparison.png and the merged scores.csv / summary.json."),
+    reference: Optional[str] = typer.Option(None, help="System the others are tested against (default: the first that is not 'noisy')."),
+    by: str = typer.Option("", help="Also group by these columns, e.g. lang,snr."),
+    metrics: str = typer.Option("", help="Comma-separated subset of the metrics in the runs (default: all)."),
+):
+    """Systems side by side: means with intervals, paired differences with a significance test, per-language gains."""
+    from cmkt.files import write_text_atomic
+    from cmkt.report import comparison_markdown, grouped_tables, plot_score_bars, score_table, write_summary
+    from cmkt.score import merge_results, read_scores_csv, write_scores_csv
+
+    loaded = [(str(run), *read_scores_csv(run)) for run in runs]
+    results = merge_results([(source, found) for source, found, _ in loaded])
+    available = tuple(dict.fromkeys(m for _, _, ms in loaded for m in ms))
+    chosen = tuple(m.strip() for m in metrics.split(",") if m.strip()) or available
+    missing = [m for m in chosen if m not in available]
+    if missing:
+        raise CmktError(f"metric(s) {', '.join(missing)} are not in these runs; they have {', '.join(available)}")
+    names = [r.system for r in results]
+    reference = reference or next((n for n in names if n != "noisy"), names[0])
+    if reference not in names:
+        raise CmktError(f"--reference {reference!r} is not among the systems ({', '.join(names)})")
+    groups = [c.strip() for c in by.split(",") if c.strip()]
+    console = _console()
+    console.print(score_table(results, chosen))
+    for table in grouped_tables(results, chosen, groups):
+        console.print(table)
+    report = comparison_markdown(results, chosen, reference)
+    write_text_atomic(out / "report.md", "# Comparison\n\n" + report)
+    write_scores_csv(out / "scores.csv", results, chosen)
+    write_summary(out, results, chosen, groups)
+    plot_score_bars(out / "comparison.png", results, chosen, groups[0] if groups else None)
+    console.print(report, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"report: {out / 'report.md'}; plot: {out / 'comparison.png'}; merged scores: {out / 'scores.csv'}", soft_wrap=True)
 
 
 @app.command(epilog="Example: `cmkt models`; put checkpoints in $CMKT_MODELS to use them by name.")

@@ -1,15 +1,27 @@
-"""Speech-quality metrics from the field's reference implementations (pesq, pystoi).
+"""Speech-quality metrics from the field's reference implementations (pesq, pystoi, DNSMOS).
 
-PESQ wideband runs at 16 kHz; narrowband at 8 or 16 kHz (the pesq package filters 16 kHz input
-to the telephone band itself). Other rates are resampled to the nearest of those first.
+PESQ wideband runs at 16 kHz; narrowband at 8 kHz for 8 kHz input and at 16 kHz otherwise (the
+pesq package filters 16 kHz input to the telephone band itself), so wideband recordings can be
+scored narrowband on request. Other rates are resampled first. DNSMOS (reference-free, P.835
+SIG/BAK/OVRL) is an optional extra: `pip install cmkt[dnsmos]`.
 """
 from __future__ import annotations
+
+import importlib.util
+from typing import Callable
 
 import numpy as np
 
 from cmkt.audio import resample
 
-METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr")
+# name -> what it needs besides the estimate: "ref", "ref+noisy" or nothing ("")
+METRIC_INPUTS = {
+    "pesq_wb": "ref", "pesq_nb": "ref", "stoi": "ref", "estoi": "ref", "si_sdr": "ref", "snr": "ref",
+    "snr_gain": "ref+noisy", "dnsmos_sig": "", "dnsmos_bak": "", "dnsmos_ovrl": "",
+}
+METRICS = tuple(METRIC_INPUTS)
+DEFAULT_METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr")
+DNSMOS_METRICS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> float:
@@ -19,6 +31,13 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> fl
     target = (np.dot(est, ref) / (np.dot(ref, ref) + eps)) * ref
     noise = est - target
     return float(10 * np.log10((np.dot(target, target) + eps) / (np.dot(noise, noise) + eps)))
+
+
+def snr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-12) -> float:
+    """Plain SNR in dB: the residual (estimate - reference) is the noise; no rescaling."""
+    ref = np.asarray(reference, dtype=np.float64)
+    residual = np.asarray(estimate, dtype=np.float64) - ref
+    return float(10 * np.log10((np.dot(ref, ref) + eps) / (np.dot(residual, residual) + eps)))
 
 
 def pesq_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mode: str) -> float:
@@ -37,22 +56,46 @@ def stoi_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, ex
     return float(stoi(np.asarray(reference, dtype=np.float64), np.asarray(estimate, dtype=np.float64), sample_rate, extended=extended))
 
 
-def score_signals(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, metrics: tuple[str, ...] = METRICS) -> dict[str, float]:
-    """All requested metrics for one mono pair, trimmed to the shorter length."""
-    n = min(len(reference), len(estimate))
-    ref, est = np.asarray(reference[:n]), np.asarray(estimate[:n])
+def dnsmos_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("speechmos", "onnxruntime", "librosa"))
+
+
+def dnsmos_scores(estimate: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """DNSMOS P.835 (SIG, BAK, OVRL) of one signal, at 16 kHz, with no reference."""
+    from speechmos import dnsmos
+
+    audio = np.clip(resample(np.asarray(estimate, dtype=np.float32), sample_rate, 16000), -1.0, 1.0)
+    result = dnsmos.run(audio, 16000)
+    return {"dnsmos_sig": float(result["sig_mos"]), "dnsmos_bak": float(result["bak_mos"]), "dnsmos_ovrl": float(result["ovrl_mos"])}
+
+
+_WITH_REFERENCE: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
+    "pesq_wb": lambda ref, est, rate: pesq_score(ref, est, rate, "wb"),
+    "pesq_nb": lambda ref, est, rate: pesq_score(ref, est, rate, "nb"),
+    "stoi": lambda ref, est, rate: stoi_score(ref, est, rate),
+    "estoi": lambda ref, est, rate: stoi_score(ref, est, rate, extended=True),
+    "si_sdr": lambda ref, est, rate: si_sdr(ref, est),
+    "snr": lambda ref, est, rate: snr(ref, est),
+}
+
+
+def score_signals(
+    reference: np.ndarray, estimate: np.ndarray, sample_rate: int, metrics: tuple[str, ...] = DEFAULT_METRICS,
+    noisy: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The requested metrics for one mono pair (already of equal length); `noisy` enables snr_gain."""
+    unknown = [m for m in metrics if m not in METRIC_INPUTS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     scores: dict[str, float] = {}
     for name in metrics:
-        if name == "pesq_wb":
-            scores[name] = pesq_score(ref, est, sample_rate, "wb")
-        elif name == "pesq_nb":
-            scores[name] = pesq_score(ref, est, sample_rate, "nb")
-        elif name == "stoi":
-            scores[name] = stoi_score(ref, est, sample_rate)
-        elif name == "estoi":
-            scores[name] = stoi_score(ref, est, sample_rate, extended=True)
-        elif name == "si_sdr":
-            scores[name] = si_sdr(ref, est)
-        else:
-            raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
-    return scores
+        if name in _WITH_REFERENCE:
+            scores[name] = _WITH_REFERENCE[name](reference, estimate, sample_rate)
+        elif name == "snr_gain":
+            if noisy is None:
+                raise ValueError("snr_gain needs the noisy input: score with --manifest")
+            scores[name] = snr(reference, estimate) - snr(reference, noisy)
+    if any(m in DNSMOS_METRICS for m in metrics):
+        everything = dnsmos_scores(estimate, sample_rate)
+        scores.update({m: everything[m] for m in metrics if m in DNSMOS_METRICS})
+    return {m: scores[m] for m in metrics}

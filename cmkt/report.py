@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import csv
+import json
+import math
 from pathlib import Path
 
 import numpy as np
 from rich.table import Table
 
 from cmkt.files import atomic_path, write_text_atomic
+from cmkt.stats import mean_ci, paired_difference
 
 
 def _pyplot():
@@ -25,49 +28,152 @@ def _save(fig, path: str | Path) -> None:
     _pyplot().close(fig)
 
 
-def score_table(results, metrics: tuple[str, ...]) -> Table:
-    """Systems as rows, metric means as columns, with counts of scored and failed files."""
-    table = Table(title="mean scores")
+def score_table(results, metrics: tuple[str, ...], title: str = "mean scores (± 95% interval over files)") -> Table:
+    """Systems as rows, metric means with intervals as columns, with counts of scored and failed files."""
+    table = Table(title=title)
     table.add_column("system")
     for metric in metrics:
         table.add_column(metric, justify="right")
     table.add_column("files", justify="right")
     table.add_column("failed", justify="right")
     for result in results:
-        means = result.means(metrics)
-        table.add_row(result.system, *[f"{means[m]:.3f}" for m in metrics], str(len(result.ok)), str(len(result.failed)))
+        table.add_row(result.system, *[mean_ci(result.values(m).values()).text() for m in metrics],
+                      str(len(result.ok)), str(len(result.failed)))
     return table
 
 
-def score_markdown(results, metrics: tuple[str, ...]) -> str:
+def group_values(results, column: str) -> list[str]:
+    return sorted({r.get(column, "") for result in results for r in result.ok} - {""}, key=_natural)
+
+
+def _natural(value: str):
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def grouped_tables(results, metrics: tuple[str, ...], by: list[str]) -> list[Table]:
+    """One table per grouping column: (value, system) rows with means ± 95% intervals."""
+    tables = []
+    for column in by:
+        table = Table(title=f"by {column} (± 95% interval)")
+        for name in (column, "system", *metrics, "files"):
+            table.add_column(name, justify="right" if name in metrics or name == "files" else "left")
+        for value in group_values(results, column):
+            for result in results:
+                rows = [r for r in result.ok if r.get(column) == value]
+                if rows:
+                    table.add_row(value, result.system, *[mean_ci([r[m] for r in rows]).text() for m in metrics], str(len(rows)))
+        tables.append(table)
+    return tables
+
+
+def summary_dict(results, metrics: tuple[str, ...], by: list[str] = ()) -> dict:
+    """Everything the tables show, as JSON-ready numbers."""
+    def block(rows):
+        out = {}
+        for m in metrics:
+            est = mean_ci([r[m] for r in rows])
+            out[m] = {"mean": _num(est.mean), "ci95": _num(est.half_width), "n": est.n}
+        return out
+
+    summary = {"metrics": list(metrics), "systems": {}, "groups": {}}
+    for result in results:
+        summary["systems"][result.system] = {**block(result.ok), "files": len(result.rows), "failed": len(result.failed),
+                                             "warnings": sum(1 for r in result.rows if r.get("warning"))}
+    for column in by:
+        summary["groups"][column] = {
+            value: {result.system: block([r for r in result.ok if r.get(column) == value]) for result in results}
+            for value in group_values(results, column)
+        }
+    return summary
+
+
+def _num(value: float):
+    return None if value != value else round(value, 4)  # NaN -> null in JSON
+
+
+def score_markdown(results, metrics: tuple[str, ...], by: list[str] = ()) -> str:
     lines = ["| system | " + " | ".join(metrics) + " | files |", "|---" * (len(metrics) + 2) + "|"]
     for result in results:
-        means = result.means(metrics)
-        lines.append(f"| {result.system} | " + " | ".join(f"{means[m]:.3f}" for m in metrics) + f" | {len(result.ok)} |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {result.system} | " + " | ".join(mean_ci(result.values(m).values()).text() for m in metrics)
+                     + f" | {len(result.ok)} |")
+    for column in by:
+        lines += ["", f"By {column}:", "", f"| {column} | system | " + " | ".join(metrics) + " | files |",
+                  "|---" * (len(metrics) + 3) + "|"]
+        for value in group_values(results, column):
+            for result in results:
+                rows = [r for r in result.ok if r.get(column) == value]
+                if rows:
+                    lines.append(f"| {value} | {result.system} | " + " | ".join(mean_ci([r[m] for r in rows]).text() for m in metrics)
+                                 + f" | {len(rows)} |")
+    return "\n".join(lines) + "\n\nMeans ± half-width of the 95% t-interval over files.\n"
 
 
-def write_summary(path: str | Path, results, metrics: tuple[str, ...]) -> None:
-    write_text_atomic(path, score_markdown(results, metrics))
+def write_summary(folder: str | Path, results, metrics: tuple[str, ...], by: list[str] = ()) -> None:
+    """summary.md (tables) and summary.json (the same numbers) in `folder`."""
+    folder = Path(folder)
+    write_text_atomic(folder / "summary.md", score_markdown(results, metrics, by))
+    write_text_atomic(folder / "summary.json", json.dumps(summary_dict(results, metrics, by), indent=1) + "\n")
 
 
-def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...]) -> None:
-    """One panel per metric: mean with a 95% interval per system."""
+def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: str | None = None) -> None:
+    """One panel per metric: mean with its 95% interval per system (per group value side by side)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2))
-    axes = np.atleast_1d(axes)
-    for ax, metric in zip(axes, metrics):
-        means, errors = [], []
-        for result in results:
-            values = np.array([r[metric] for r in result.ok])
-            means.append(values.mean() if len(values) else np.nan)
-            errors.append(1.96 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0)
-        ax.bar([r.system for r in results], means, yerr=errors, capsize=4, color=plt.cm.tab10.colors[: len(results)])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.4), squeeze=False)
+    values = group_values(results, group) if group else [None]
+    width = 0.8 / len(results)
+    for ax, metric in zip(axes[0], metrics):
+        for index, result in enumerate(results):
+            estimates = [mean_ci([r[metric] for r in result.ok if value is None or r.get(group) == value]) for value in values]
+            positions = np.arange(len(values)) + (index - (len(results) - 1) / 2) * width
+            ax.bar(positions, [e.mean for e in estimates], width, yerr=[np.nan_to_num(e.half_width) for e in estimates],
+                   capsize=3, label=result.system, color=plt.cm.tab10.colors[index % 10])
+        ax.set_xticks(np.arange(len(values)), [str(v) for v in values] if group else [""])
         ax.set_title(metric)
-        ax.tick_params(axis="x", rotation=30)
+        if group:
+            ax.set_xlabel(group)
+    axes[0][0].legend(fontsize=8)
     fig.suptitle("mean per system, bars = 95% interval over files", fontsize=9)
     fig.tight_layout()
     _save(fig, path)
+
+
+def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy: str = "noisy") -> str:
+    """Side by side, paired differences against `reference`, and per-language gains over `noisy`."""
+    by_name = {r.system: r for r in results}
+    lines = [score_markdown(results, metrics)]
+    lines += [f"## Paired differences against {reference}", "",
+              "| system | " + " | ".join(f"Δ {m}" for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for result in results:
+        if result.system == reference:
+            continue
+        cells = []
+        for m in metrics:
+            diff = paired_difference(result.values(m), by_name[reference].values(m))
+            cells.append(f"{diff.difference.text()} (p={diff.p_value:.3g}, n={diff.difference.n})")
+        lines.append(f"| {result.system} | " + " | ".join(cells) + " |")
+    lines += ["", "Δ = system − reference on the files both scored: mean ± 95% t-interval; "
+              "p = two-sided Wilcoxon signed-rank test.", ""]
+    languages = group_values(results, "lang")
+    if noisy in by_name and len(languages) > 1:
+        lines += [f"## Gain over {noisy} per language", "",
+                  "| system | metric | " + " | ".join(languages) + " | gap (max − min) |", "|---" * (len(languages) + 3) + "|"]
+        for result in results:
+            if result.system == noisy:
+                continue
+            for m in metrics:
+                gains = []
+                for lang in languages:
+                    mine = {r["file"]: r[m] for r in result.ok if r.get("lang") == lang}
+                    gains.append(paired_difference(mine, by_name[noisy].values(m)).difference)
+                means = [g.mean for g in gains if g.n]
+                gap = max(means) - min(means) if means else math.nan
+                lines.append(f"| {result.system} | {m} | " + " | ".join(g.text() for g in gains) + f" | {gap:.3f} |")
+        lines += ["", "Gain = system − noisy per file, averaged within each language (± 95% t-interval); the gap is how "
+                  "unevenly the system helps across languages (METHOD.md section 4).", ""]
+    return "\n".join(lines)
 
 
 def plot_training_curves(log_csv: str | Path, path: str | Path) -> None:

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from cmkt.cli import app
 from cmkt.metrics import pesq_score, score_signals, si_sdr
-from cmkt.score import score_pairs
+from cmkt.score import pairs_from_folders, score_pairs
 from tests.conftest import tone
 
 
@@ -19,6 +19,25 @@ def test_metrics_order_clean_above_noisy(speech_corpus):
     assert good["pesq_wb"] > 4.5 and good["stoi"] > 0.99
     for metric in ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr"):
         assert bad[metric] < good[metric]
+
+
+def test_si_sdr_matches_torchmetrics():
+    import torch
+    from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
+
+    rng = np.random.default_rng(5)
+    for level in (0.01, 0.3, 2.0):
+        clean = rng.standard_normal(16000)
+        estimate = clean + level * rng.standard_normal(16000)
+        theirs = scale_invariant_signal_distortion_ratio(torch.from_numpy(estimate), torch.from_numpy(clean), zero_mean=True)
+        assert abs(si_sdr(clean, estimate) - float(theirs)) < 1e-4
+
+
+def test_snr_gain_of_halving_the_noise_is_six_db():
+    clean = tone()
+    noise = 0.1 * np.random.default_rng(0).standard_normal(len(clean))
+    scores = score_signals(clean, clean + noise / 2, 16000, ("snr", "snr_gain"), noisy=clean + noise)
+    assert abs(scores["snr_gain"] - 20 * math.log10(2)) < 1e-6
 
 
 def test_si_sdr_is_scale_invariant_and_known():
@@ -37,7 +56,7 @@ def test_folder_scoring_reports_missing_and_silent_files(tmp_path, speech_corpus
         sf.write(tmp_path / "ref" / f"{stem}.wav", clean, rate)
     sf.write(tmp_path / "est" / "a.wav", clean, rate)
     sf.write(tmp_path / "est" / "b.wav", np.zeros_like(clean), rate)
-    result = score_pairs(tmp_path / "ref", tmp_path / "est", metrics=("stoi",))
+    result = score_pairs(pairs_from_folders(tmp_path / "ref", tmp_path / "est"), metrics=("stoi",))
     assert len(result.ok) == 1 and len(result.failed) == 2
     cli = CliRunner().invoke(app, ["score", "--ref", str(tmp_path / "ref"), "--est", f"x={tmp_path / 'est'}", "--metrics", "stoi",
                                    "-o", str(tmp_path / "report"), "--jobs", "1"])
