@@ -93,6 +93,15 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return out.numpy()
 
 
+def output_subtype(target: str | Path, input_subtype: str | None, requested: str | None = None) -> str | None:
+    """The subtype to write: the one asked for, else the input's if the target's container takes it,
+    else None (soundfile's default for that container)."""
+    if requested:
+        return requested
+    container = Path(target).suffix[1:].upper()
+    return input_subtype if input_subtype and sf.check_format(container, input_subtype) else None
+
+
 def fit_to_subtype(samples: np.ndarray, subtype: str | None) -> np.ndarray:
     """(channels, n) float samples -> (n, channels) for soundfile, clipped for PCM formats."""
     data = np.asarray(samples, dtype=np.float32)

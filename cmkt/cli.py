@@ -118,6 +118,9 @@ def enhance(
     streaming: bool = typer.Option(False, help="Run frame by frame in real-time-sized blocks (--block-ms); same output, reports latency."),
     block_ms: float = typer.Option(10.0, help="Block length for --streaming."),
     batch_size: int = typer.Option(1, help="Enhance files shorter than a block this many at a time (helps on GPUs)."),
+    rate: Optional[int] = typer.Option(None, help="Output sample rate (default: each input's)."),
+    subtype: Optional[str] = typer.Option(None, help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: each input's)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Output container: wav, flac or ogg (default: each input's)."),
 ):
     """Remove noise from speech: any length, rate and channel count in, the same out."""
     from cmkt.inference.files import enhance_paths, read_list_file
@@ -127,7 +130,7 @@ def enhance(
     if not sources:
         raise CmktError("no inputs; give audio files, folders or glob patterns, or --list FILE")
     summary = enhance_paths(sources, out, model, suffix, overwrite, parse_shard(shard), device, threads,
-                            block_ms / 1000 if streaming else block_seconds, log, batch_size)
+                            block_ms / 1000 if streaming else block_seconds, log, batch_size, rate, subtype, fmt)
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
     console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cmkt.audio import audio_writer, open_audio, read_blocks, resample
+from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
 from cmkt.errors import CmktError
 from cmkt.inference.resampling import BlockResampler
 from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
@@ -92,17 +92,23 @@ class FileResult:
     compute_s: float
 
 
-def enhance_file(enhancer: Enhancer, source: str | Path, target: str | Path, block_seconds: float = 10.0) -> FileResult:
-    """Enhance one file block by block into `target` (same rate, channels and subtype), atomically."""
+def enhance_file(
+    enhancer: Enhancer, source: str | Path, target: str | Path, block_seconds: float = 10.0,
+    out_rate: int | None = None, out_subtype: str | None = None,
+) -> FileResult:
+    """Enhance one file block by block into `target`, atomically; rate and subtype are the input's
+    unless given (the container follows target's suffix)."""
     if not supports_streaming(enhancer.model):
         raise CmktError(f"{enhancer.meta.get('arch')}: long-file enhancement needs a causal (streaming) model")
     compute_s = 0.0
     with open_audio(source) as handle:
-        rate, channels, frames = handle.samplerate, handle.channels, handle.frames
+        rate, channels = handle.samplerate, handle.channels
+        out_rate = out_rate or rate
+        frames = -(-handle.frames * out_rate // rate)  # the length resampling the whole file gives
         to_model = BlockResampler(rate, enhancer.sample_rate, channels)
-        from_model = BlockResampler(enhancer.sample_rate, rate, channels)
+        from_model = BlockResampler(enhancer.sample_rate, out_rate, channels)
         stream = enhancer.stream(channels)
-        with audio_writer(target, rate, channels, handle.subtype) as write:
+        with audio_writer(target, out_rate, channels, output_subtype(target, handle.subtype, out_subtype)) as write:
             written = 0
 
             def emit(block: np.ndarray) -> None:
@@ -123,4 +129,4 @@ def enhance_file(enhancer: Enhancer, source: str | Path, target: str | Path, blo
             compute_s += time.perf_counter() - start
             emit(out)
             emit(np.zeros((channels, frames - written), dtype=np.float32))
-    return FileResult(frames / rate, compute_s)
+    return FileResult(handle.frames / rate, compute_s)

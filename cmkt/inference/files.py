@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cmkt.audio import AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, read_audio, write_audio
+from cmkt.audio import AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, output_subtype, read_audio, resample, write_audio
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.inference.enhancer import enhance_clips, enhance_file, load_enhancer
@@ -79,14 +79,17 @@ def glob_base(pattern: str) -> Path:
     return Path(*parts[:first_wild]) if first_wild else Path(".")
 
 
-def plan_outputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "") -> list[tuple[Path, Path]]:
-    """(input, output) pairs: folder and glob trees are mirrored under out_dir, a file lands at its name."""
+def plan_outputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "", extension: str | None = None) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: folder and glob trees are mirrored under out_dir, a file lands at its name.
+
+    `extension` ("flac", ...) changes the output container; by default it is the input's.
+    """
     out_dir = Path(out_dir)
     jobs: list[tuple[Path, Path]] = []
 
     def mirrored(path: Path, base: Path) -> Path:
         rel = path.relative_to(base)
-        return out_dir / rel.with_name(rel.stem + suffix + rel.suffix)
+        return out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
 
     for given in inputs:
         text = str(given)
@@ -100,7 +103,7 @@ def plan_outputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = ""
                 raise CmktError(f"{text}: the pattern matches no audio files; check it (quote it so the shell leaves it alone)")
             jobs.extend((path, mirrored(path, base)) for path in matches if path.is_file())
         else:
-            jobs.append((source, out_dir / (source.stem + suffix + source.suffix)))
+            jobs.append((source, mirrored(source, source.parent)))
     return jobs
 
 
@@ -125,14 +128,19 @@ def enhance_paths(
     block_seconds: float = 10.0,
     log: str | Path | None = None,
     batch_size: int = 1,
+    out_rate: int | None = None,
+    out_subtype: str | None = None,
+    out_format: str | None = None,
 ) -> EnhanceSummary:
     """Enhance every input; existing outputs are skipped unless `overwrite`; inputs are never written.
 
     Files longer than a block go block by block; with batch_size > 1, shorter files are read whole
     and enhanced `batch_size` at a time (worth it on a GPU; on CPU it gains little).
     """
+    if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
+        raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
     enhancer = load_enhancer(model, device, threads)
-    jobs = take_shard(plan_outputs(inputs, out_dir, suffix), shard)
+    jobs = take_shard(plan_outputs(inputs, out_dir, suffix, out_format.lower() if out_format else None), shard)
     summary = EnhanceSummary(latency_ms=1000.0 * enhancer.model.stft.n_fft / enhancer.sample_rate)
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
     batch: list[tuple[FileLog, Audio]] = []
@@ -143,7 +151,9 @@ def enhance_paths(
         share = (time.perf_counter() - start) / len(batch)
         for (row, audio), enhanced in zip(batch, outputs):
             try:
-                write_audio(row.output, enhanced, audio.sample_rate, audio.subtype)
+                rate = out_rate or audio.sample_rate
+                subtype = output_subtype(row.output, audio.subtype, out_subtype)
+                write_audio(row.output, resample(enhanced, audio.sample_rate, rate), rate, subtype)
                 row.duration_s, row.compute_s = audio.duration_s, share
                 row.rtf = share / audio.duration_s
             except CmktError as exc:
@@ -170,7 +180,7 @@ def enhance_paths(
                     if len(batch) == batch_size:
                         run_batch()
                 else:
-                    result = enhance_file(enhancer, source, target, block_seconds)
+                    result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype)
                     row.duration_s, row.compute_s = result.duration_s, result.compute_s
                     row.rtf = result.compute_s / result.duration_s
             except CmktError as exc:

@@ -114,16 +114,19 @@ def main() -> None:
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
         cmkt("train", *common, "--teacher", teacher, "-o", str(run), *resume)
         cmkt("enhance", str(data / "test" / "noisy"), "-o", str(out / "enhanced" / name), "--model", str(run / "model.pt"), "--overwrite")
-    cmkt("score", "--ref", str(data / "test" / "clean"), "--est", f"noisy={data / 'test' / 'noisy'}",
-         "--est", f"baseline={out / 'enhanced' / 'baseline'}", "--est", f"cmkt={out / 'enhanced' / 'cmkt'}", "-o", str(out / "scores"))
+    cmkt("score", "--manifest", str(data / "test.jsonl"), "--est", f"baseline={out / 'enhanced' / 'baseline'}",
+         "--est", f"cmkt={out / 'enhanced' / 'cmkt'}", "--metrics", "pesq_wb,pesq_nb,stoi,estoi,si_sdr,snr_gain",
+         "--by", "snr,noise", "-o", str(out / "scores"))
+    cmkt("compare", str(out / "scores"), "--reference", "baseline", "-o", str(out / "compare"))
     example = sorted((data / "test" / "clean").glob("*.wav"))[0]
     signals = {"clean": sf.read(example)[0], "noisy": sf.read(data / "test" / "noisy" / example.name)[0]}
     for name in ("baseline", "cmkt"):
         signals[f"enhanced ({name})"] = sf.read(out / "enhanced" / name / example.name)[0]
     plot_spectrograms(out / "spectrograms.png", signals, 16000)
     print(f"\nquickstart finished in {(time.perf_counter() - start) / 60:.1f} min. Outputs:")
-    for label, path in [("score table", out / "scores" / "summary.md"), ("per-file scores", out / "scores" / "scores.csv"),
-                        ("score plot", out / "scores" / "scores.png"), ("spectrograms", out / "spectrograms.png"),
+    for label, path in [("score tables", out / "scores" / "summary.md"), ("per-file scores", out / "scores" / "scores.csv"),
+                        ("score plot", out / "scores" / "scores.png"), ("paired tests", out / "compare" / "report.md"),
+                        ("spectrograms", out / "spectrograms.png"),
                         ("training curves", out / "runs" / "*" / "training_curves.png"), ("models", out / "runs" / "*" / "model.pt"),
                         ("enhanced audio", out / "enhanced")]:
         print(f"  {label:16s} {path}")

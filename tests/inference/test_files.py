@@ -149,3 +149,16 @@ def test_batches_of_short_files_give_what_single_files_give(trained_model, tmp_p
         b, rate_b = sf.read(tmp_path / "batched" / Path(name).name)
         assert rate_a == rate_b and a.shape == b.shape
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_output_rate_subtype_and_container_can_be_chosen(trained_model, tmp_path):
+    sf.write(tmp_path / "a.wav", np.stack([tone(1.0, 44100)] * 2, axis=1), 44100, subtype="PCM_24")
+    for extra in ([], ["--batch-size", "2"]):
+        out = tmp_path / f"out{len(extra)}"
+        result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(out), "--model", str(trained_model),
+                                          "--rate", "16000", "--format", "flac", "--subtype", "PCM_16", *extra])
+        assert result.exit_code == 0, result.output
+        info = sf.info(str(out / "a.flac"))
+        assert (info.samplerate, info.channels, info.subtype, info.frames) == (16000, 2, "PCM_16", 16000)
+    bad = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "x"), "--model", str(trained_model), "--format", "mp3"])
+    assert bad.exit_code == 1 and "--format mp3" in bad.output
