@@ -40,6 +40,14 @@ def user_errors(func):
     return wrapper
 
 
+def exit_if_problems(problems: list[str], label: str = "failed", colour: str = "red") -> None:
+    """List what went wrong, one line each, and exit 1 if anything did (after all else was done)."""
+    for problem in problems:
+        _console().print(f"[{colour}]{label}:[/{colour}] {problem}", highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command(epilog="Example: `cmkt prep --speech corpus/ --noise noise/ -o data/ --snr 0 --snr 5 --snr 10`")
 @user_errors
 def prep(
@@ -62,10 +70,7 @@ def prep(
                       f"{report.with_text[split]} with text -> {path}")
     if report.cache:
         console.print(f"teacher cache: {report.cache}", soft_wrap=True)
-    for problem in report.skipped:
-        console.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
-    if report.skipped:
-        raise typer.Exit(1)
+    exit_if_problems(report.skipped, "skipped", "yellow")
 
 
 @app.command(epilog="Examples: `cmkt train --train data/train.jsonl --valid data/valid.jsonl -o runs/cmkt`; "
@@ -139,10 +144,7 @@ def enhance(
         console.print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
     if log:
         console.print(f"log: {log}", soft_wrap=True)
-    for problem in summary.failed:
-        console.print(f"[red]failed:[/red] {problem}", highlight=False, soft_wrap=True)
-    if summary.failed:
-        raise typer.Exit(1)
+    exit_if_problems(summary.failed)
 
 
 @app.command(epilog="Examples: `cmkt export runs/cmkt/model.pt --format onnx -o model.onnx`; "
@@ -223,17 +225,13 @@ def score(
     if warnings:
         console.print(f"[yellow]warning:[/yellow] {warnings} file(s) differed in length from their reference by more than "
                       "20 ms and were scored on the common part (see the warning column)")
-    for result in results:
-        for row in result.failed:
-            console.print(f"[red]failed:[/red] {row['error']}", highlight=False, soft_wrap=True)
     if out:
         write_scores_csv(out / "scores.csv", results, chosen)
         write_summary(out, results, chosen, groups)
         plot_score_bars(out / "scores.png", results, chosen, groups[0] if groups else None)
         console.print(f"per-file scores: {out / 'scores.csv'}; tables: {out / 'summary.md'}, {out / 'summary.json'}; "
                       f"plot: {out / 'scores.png'}", soft_wrap=True)
-    if any(r.failed for r in results):
-        raise typer.Exit(1)
+    exit_if_problems([row["error"] for result in results for row in result.failed])
 
 
 @app.command(epilog="Examples: `cmkt compare scores/ -o report/` (systems of one run); "

@@ -34,6 +34,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed) so that concurrent builders take turns.
+
+    Advisory (fcntl.flock): every cmkt process that writes the guarded files takes it.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write a small text file (manifest, JSON, CSV) atomically."""
     with atomic_path(path) as tmp:

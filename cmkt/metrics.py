@@ -69,6 +69,14 @@ def dnsmos_scores(estimate: np.ndarray, sample_rate: int) -> dict[str, float]:
     return {"dnsmos_sig": float(result["sig_mos"]), "dnsmos_bak": float(result["bak_mos"]), "dnsmos_ovrl": float(result["ovrl_mos"])}
 
 
+def preload(metrics: tuple[str, ...]) -> None:
+    """Import the metric libraries now, so that forked workers inherit them instead of each importing."""
+    if any(m.startswith("pesq") for m in metrics):
+        import pesq  # noqa: F401
+    if any(m in ("stoi", "estoi") for m in metrics):
+        import pystoi  # noqa: F401
+
+
 _WITH_REFERENCE: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
     "pesq_wb": lambda ref, est, rate: pesq_score(ref, est, rate, "wb"),
     "pesq_nb": lambda ref, est, rate: pesq_score(ref, est, rate, "nb"),

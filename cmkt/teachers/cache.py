@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path, write_text_atomic
+from cmkt.files import atomic_path, file_lock, write_text_atomic
 
 
 def text_key(text: str) -> str:
@@ -68,7 +68,11 @@ def build_cache(root: str | Path, teacher, texts: list[str], on_progress=None, b
     """
     identity = teacher.identity()
     folder = cache_folder(root, teacher.name, identity)
-    folder.mkdir(parents=True, exist_ok=True)
+    with file_lock(folder / ".lock"):  # a second builder waits, then finds the texts done
+        return _build_locked(folder, identity, teacher, texts, on_progress, batch_size)
+
+
+def _build_locked(folder: Path, identity: str, teacher, texts: list[str], on_progress, batch_size: int) -> Path:
     index_path = folder / "index.json"
     if index_path.is_file():
         index = json.loads(index_path.read_text(encoding="utf-8"))
