@@ -70,6 +70,8 @@ def prep(
                       f"{report.with_text[split]} with text -> {path}")
     if report.cache:
         console.print(f"teacher cache: {report.cache}", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     exit_if_problems(report.skipped, "skipped", "yellow")
 
 
@@ -82,6 +84,7 @@ def train(
     out: Path = typer.Option(..., "-o", "--out", help="Run folder: model.pt (best), checkpoint.pt (resume), train_log.csv, plots."),
     teacher: str = typer.Option("auto", help="'auto' (cache beside the manifest), 'none' (baseline) or a teacher-cache folder."),
     arch: str = typer.Option("stft-mask-gru", help="Backbone from `cmkt models`."),
+    model_config: str = typer.Option("{}", help='Backbone settings as JSON, e.g. \'{"hidden": 128}\' (see the config of each backbone).'),
     steps: int = typer.Option(2000, help="Optimizer steps."),
     batch_size: int = typer.Option(8),
     lr: float = typer.Option(1e-3),
@@ -98,7 +101,15 @@ def train(
     from cmkt.train import TrainConfig
     from cmkt.train import train as run_training
 
-    config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, {}, steps, batch_size, lr, alpha,
+    import json
+
+    try:
+        settings = json.loads(model_config)
+    except json.JSONDecodeError as exc:
+        raise CmktError(f"--model-config is not valid JSON ({exc.msg}); write it like '{{\"hidden\": 128}}'") from None
+    if not isinstance(settings, dict):
+        raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
+    config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
                          shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads)
     best = run_training(config, resume=resume)
     _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")

@@ -13,6 +13,13 @@ from cmkt.errors import CmktError
 from cmkt.files import write_text_atomic
 
 REQUIRED_KEYS = ("id", "clean")
+_TEXT, _NUMBER, _NONE = (str,), (int, float), (type(None),)
+# JSON types each key may hold, and how to say so
+KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **{key: (_TEXT, "a string") for key in ("id", "clean", "text", "split", "lang", "speaker", "noise")},
+    "noisy": (_TEXT + _NONE, "a string or null"), "snr_db": (_NUMBER + _NONE, "a number or null"),
+    "duration_s": (_NUMBER, "a number"), "sample_rate": ((int,), "an integer"), "extra": ((dict,), "an object"),
+}
 
 
 @dataclass
@@ -71,6 +78,10 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> list[Utteran
         missing = [k for k in REQUIRED_KEYS if not record.get(k)]
         if missing:
             raise CmktError(f"{where}: missing key(s) {', '.join(missing)}; every line needs id and clean")
+        for key, value in record.items():
+            allowed, description = KEY_TYPES.get(key, ((object,), ""))
+            if not isinstance(value, allowed) or (isinstance(value, bool) and allowed != (object,)):
+                raise CmktError(f"{where}: {key} must be {description}, not {json.dumps(value)}; fix the line")
         extra = {k: record.pop(k) for k in list(record) if k not in known}
         record.setdefault("extra", {}).update(extra)
         utt = Utterance(**record).resolved(path.parent)

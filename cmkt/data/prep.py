@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from cmkt.audio import read_audio, write_audio
 from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders, load_speech_corpus
 from cmkt.data.mixing import mix_at_snr
 from cmkt.errors import CmktError
+from cmkt.files import write_text_atomic
 from cmkt.manifest import Utterance, write_manifest
 from cmkt.progress import progress_bar
 
@@ -37,6 +39,7 @@ class PrepReport:
     with_text: dict[str, int]
     cache: Path | None
     skipped: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def _utterance_rng(seed: int, utt_id: str) -> np.random.Generator:
@@ -44,8 +47,19 @@ def _utterance_rng(seed: int, utt_id: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
+def mixing_fingerprint(config: PrepConfig) -> str:
+    """What decides the mixtures' content: the same fingerprint means an existing mixture is still right."""
+    settings = {k: v for k, v in asdict(config).items() if k not in ("out", "teacher")}
+    settings["speech"], settings["noise"] = str(Path(config.speech).resolve()), str(Path(config.noise).resolve())
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
 def prepare(config: PrepConfig) -> PrepReport:
-    """Write mixtures and manifests (and the teacher cache) under `config.out`."""
+    """Write mixtures and manifests (and the teacher cache) under `config.out`.
+
+    A rerun with the same settings keeps the mixtures already written (each appears atomically,
+    so an existing one is complete) and computes only what is missing; other settings rewrite all.
+    """
     out = Path(config.out)
     items = load_speech_corpus(config.speech)
     noises = load_noise_folders(config.noise)
@@ -55,6 +69,10 @@ def prepare(config: PrepConfig) -> PrepReport:
     by_split: dict[str, list[Utterance]] = {s: [] for s in SPLITS}
     skipped: list[str] = []
     max_len = int(config.max_duration_s * config.sample_rate)
+    state_path = out / ".prep_state.json"
+    fingerprint = mixing_fingerprint(config)
+    reuse = state_path.is_file() and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+    write_text_atomic(state_path, json.dumps({"fingerprint": fingerprint}))
     with progress_bar() as bar:
         task = bar.add_task("mixing", total=len(items), status="")
         for item in items:
@@ -81,8 +99,9 @@ def prepare(config: PrepConfig) -> PrepReport:
                 skipped.append(f"{item.path}: silent audio, cannot mix at an SNR; remove the file")
                 continue
             clean_rel, noisy_rel = Path(split, "clean", f"{item.id}.wav"), Path(split, "noisy", f"{item.id}.wav")
-            write_audio(out / clean_rel, clean, config.sample_rate, "PCM_16")
-            write_audio(out / noisy_rel, noisy, config.sample_rate, "PCM_16")
+            if not (reuse and (out / clean_rel).is_file() and (out / noisy_rel).is_file()):
+                write_audio(out / clean_rel, clean, config.sample_rate, "PCM_16")
+                write_audio(out / noisy_rel, noisy, config.sample_rate, "PCM_16")
             by_split[split].append(
                 Utterance(
                     id=item.id, clean=str(clean_rel), noisy=str(noisy_rel), text=text, split=split, lang=item.lang,
@@ -95,9 +114,9 @@ def prepare(config: PrepConfig) -> PrepReport:
         if utterances:
             manifests[split] = out / f"{split}.jsonl"
             write_manifest(manifests[split], utterances)
-    cache = None
+    cache, notes = None, []
     if config.teacher and config.teacher.lower() != "none":
-        cache = build_teacher_cache(out / "teacher_cache", config.teacher, [u.text for us in by_split.values() for u in us])
+        cache, notes = build_teacher_cache(out / "teacher_cache", config.teacher, [u.text for us in by_split.values() for u in us])
     return PrepReport(
         manifests=manifests,
         counts={s: len(u) for s, u in by_split.items()},
@@ -105,11 +124,13 @@ def prepare(config: PrepConfig) -> PrepReport:
         with_text={s: sum(bool(x.text) for x in u) for s, u in by_split.items()},
         cache=cache,
         skipped=skipped,
+        notes=notes,
     )
 
 
-def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> Path:
-    """Load the teacher (only here, never at inference) and cache what is missing."""
+def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> tuple[Path, list[str]]:
+    """Load the teacher (only here, never at inference) and cache what is missing; returns the
+    folder and notes on transcripts the teacher could not take whole."""
     from cmkt.teachers.cache import build_cache
     from cmkt.teachers.lm import LMTeacher
 
@@ -118,4 +139,4 @@ def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> Path
         task = bar.add_task("teacher cache", total=1, status=teacher_name)
         folder = build_cache(root, teacher, texts, on_progress=lambda done, total: bar.update(task, completed=done, total=max(1, total)))
         bar.update(task, completed=bar.tasks[0].total)
-    return folder
+    return folder, teacher.notes

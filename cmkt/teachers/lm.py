@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +64,7 @@ class LMTeacher:
                 "give a local model folder with --teacher, or use the default"
             ) from exc
         self.model.eval()
+        self.notes: list[str] = []  # transcripts the teacher could not take whole, said once in the prep report
         self.dim = int(self.encode(["a"])[0].shape[1])
 
     def identity(self) -> str:
@@ -83,11 +83,16 @@ class LMTeacher:
             outputs = self.model.encode(texts, output_value="token_embeddings", batch_size=batch_size)
         masks = self.model.tokenizer(list(texts), return_special_tokens_mask=True, truncation=True, max_length=max_len)
         full = self.model.tokenizer(list(texts), truncation=False)["input_ids"]
+        unknown_id = self.model.tokenizer.unk_token_id
         result = []
         for text, emb, special, ids in zip(texts, outputs, masks["special_tokens_mask"], full):
             emb = emb.float().cpu().numpy()
             if len(ids) > max_len:
-                warnings.warn(f"transcript truncated to the teacher's {max_len} tokens: {text[:40]!r}...", stacklevel=2)
+                self.notes.append(f"transcript longer than the teacher's {max_len} tokens, truncated: {text[:40]!r}...")
+            content = [i for i in ids if i not in self.model.tokenizer.all_special_ids]
+            if unknown_id is not None and content and sum(i == unknown_id for i in content) > len(content) / 2:
+                self.notes.append(f"transcript mostly unknown to the teacher (another script or language? use a "
+                                  f"multilingual --teacher): {text[:40]!r}")
             if self.drop_special_tokens and len(special) == emb.shape[0]:
                 keep = np.asarray(special) == 0
                 if keep.any():
