@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import io
 import os
 from pathlib import Path
@@ -23,6 +24,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CmktError(f"{final.parent}: cannot create output folder ({exc.strerror}); choose a writable folder") from exc
+    remove_stale_temporaries(final)
     tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
     try:
         yield tmp
@@ -32,6 +34,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temporaries(final: Path) -> None:
+    """Delete temporaries of `final` left by processes that died (kill -9, power loss) before renaming."""
+    for tmp in final.parent.glob(f".{glob.escape(final.stem)}.tmp*{glob.escape(final.suffix)}"):
+        pid_text = tmp.name[len(final.stem) + 5 : len(tmp.name) - len(final.suffix)]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            tmp.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ SIG/BAK/OVRL) is an optional extra: `pip install cmkt[dnsmos]`.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from typing import Callable
 
@@ -72,9 +73,9 @@ def dnsmos_scores(estimate: np.ndarray, sample_rate: int) -> dict[str, float]:
 def preload(metrics: tuple[str, ...]) -> None:
     """Import the metric libraries now, so that forked workers inherit them instead of each importing."""
     if any(m.startswith("pesq") for m in metrics):
-        import pesq  # noqa: F401
+        importlib.import_module("pesq")
     if any(m in ("stoi", "estoi") for m in metrics):
-        import pystoi  # noqa: F401
+        importlib.import_module("pystoi")
 
 
 _WITH_REFERENCE: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {

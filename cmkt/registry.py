@@ -60,8 +60,16 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, arch: str, **info:
         "state_dict": model.state_dict(),
         **info,
     }
+    save_torch(path, payload)
+
+
+def save_torch(path: str | Path, payload: Any) -> None:
+    """torch.save, atomically; a failed write (full disk, quota) is a clear error and the old file stays."""
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:  # torch reports a short write as RuntimeError, not OSError
+            raise CmktError(f"{path}: cannot write ({str(exc).strip()[:80]}); check free space and permissions") from exc
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from cmkt.distill.bridge import AttentionBridge
 from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
 from cmkt.distill.shift import temporal_shift
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path, write_csv_atomic, write_text_atomic
+from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
-from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, save_checkpoint
+from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, save_checkpoint, save_torch
 
 LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "val_pesq_wb", "val_stoi", "seconds"]
 
@@ -183,5 +183,4 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 def _save_state(path: Path, model, bridge, optimizer, step: int, best: float, rows: list[dict], config: TrainConfig) -> None:
     state = {"model": model.state_dict(), "bridge": bridge.state_dict() if bridge else None, "optimizer": optimizer.state_dict(),
              "step": step, "best": best, "rows": rows, "config": dataclasses.asdict(config)}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(path, state)
