@@ -22,6 +22,8 @@ def test_round_trip_resolves_relative_paths(tmp_path):
         (['{"id": "a"}'], "missing key"),
         (['{"id": "a", "clean": "nowhere.wav"}'], "not found"),
         (['{"id": "a", "clean": "a.wav"}', '{"id": "a", "clean": "a.wav"}'], "duplicate id"),
+        (['{"id": "a", "clean": 5}'], "clean must be a string, not 5"),
+        (['{"id": "a", "clean": "a.wav", "snr_db": "loud"}'], "snr_db must be a number or null"),
     ],
 )
 def test_bad_lines_name_the_line(tmp_path, lines, message):

@@ -82,14 +82,14 @@ class LMTeacher:
         with torch.inference_mode():
             outputs = self.model.encode(texts, output_value="token_embeddings", batch_size=batch_size)
         masks = self.model.tokenizer(list(texts), return_special_tokens_mask=True, truncation=True, max_length=max_len)
-        full = self.model.tokenizer(list(texts), truncation=False)["input_ids"]
+        full = self.model.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
         unknown_id = self.model.tokenizer.unk_token_id
         result = []
         for text, emb, special, ids in zip(texts, outputs, masks["special_tokens_mask"], full):
             emb = emb.float().cpu().numpy()
             if len(ids) > max_len:
                 self.notes.append(f"transcript longer than the teacher's {max_len} tokens, truncated: {text[:40]!r}...")
-            content = [i for i in ids if i not in self.model.tokenizer.all_special_ids]
+            content = [i for i in ids if i == unknown_id or i not in self.model.tokenizer.all_special_ids]
             if unknown_id is not None and content and sum(i == unknown_id for i in content) > len(content) / 2:
                 self.notes.append(f"transcript mostly unknown to the teacher (another script or language? use a "
                                   f"multilingual --teacher): {text[:40]!r}")
