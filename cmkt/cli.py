@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -48,28 +48,56 @@ def exit_if_problems(problems: list[str], label: str = "failed", colour: str = "
         raise typer.Exit(1)
 
 
-@app.command(epilog="Example: `cmkt prep --speech corpus/ --noise noise/ -o data/ --snr 0 --snr 5 --snr 10`")
+@app.command(epilog="Examples: `cmkt prep --speech corpus/ --noise noise/ -o data/ --snr 0 --snr 5 --snr 10`; "
+             "`cmkt prep --speech LibriSpeech/ --layout librispeech --noise noise/ --snr-range -5 20 --rir rirs/ -o data/`; "
+             "validate only: add `--check`; on 4 machines: `--shard K/4` each, then `cmkt prep --merge data1 --merge data2 ... -o data/`")
 @user_errors
 def prep(
-    speech: Path = typer.Option(..., help="Folder of clean speech (with .txt/.lab transcripts beside each file) or a TSV/CSV with path,text[,id,lang,speaker,split]."),
-    noise: Path = typer.Option(..., help="Folder of noise recordings; train/valid/test subfolders keep noises apart per split."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder for mixtures, manifests ({split}.jsonl) and the teacher cache."),
+    speech: Optional[Path] = typer.Option(None, help="Corpus: a folder (layouts below) or a TSV/CSV with path,text[,id,lang,speaker,split]."),
+    layout: str = typer.Option("auto", help="auto, folder (audio + .txt/.lab), table, librispeech, aishell or voicebank (clean_*/noisy_* pairs)."),
+    noise: Optional[Path] = typer.Option(None, help="Folder of noise recordings; train/valid/test subfolders keep noises apart per split."),
     snr: List[float] = typer.Option([0.0, 5.0, 10.0], help="SNR in dB (repeat for several; each utterance draws one)."),
+    snr_range: Optional[Tuple[float, float]] = typer.Option(None, help="Draw the SNR uniformly from LO HI dB instead."),
+    gain_db: Optional[Tuple[float, float]] = typer.Option(None, help="Random level of each mixture, LO HI dB (before the clipping guard)."),
+    rir: Optional[Path] = typer.Option(None, help="Folder of room impulse responses: speech is reverberated (the target stays dry)."),
+    rir_prob: float = typer.Option(0.5, help="Share of utterances that get a room."),
     teacher: str = typer.Option("all-MiniLM-L6-v2", help="Sentence-transformers model name or folder for the token-embedding cache, or 'none'."),
-    sample_rate: int = typer.Option(16000, help="Rate that everything is resampled to."),
+    sample_rate: int = typer.Option(16000, help="Rate that everything is resampled to (the source rate is kept in the manifest)."),
     split_by: str = typer.Option("id", help="Key for splits when the corpus gives none: 'id' or 'text' (every take of a sentence in one split)."),
-    seed: int = typer.Option(0, help="Seed of noise choice, offset and SNR."),
+    seed: int = typer.Option(0, help="Seed of noise choice, offset, SNR, level and room."),
+    shard: Optional[str] = typer.Option(None, help="K/N: prepare only part K of N (join the parts with --merge)."),
+    check: bool = typer.Option(False, "--check", help="Validate the corpus and noise and report, writing nothing."),
+    merge: List[Path] = typer.Option([], help="Join the shard outputs in these folders into --out (repeat); nothing else is done."),
 ):
     """Build manifests, noisy mixtures and the cached language-model token embeddings."""
+    from cmkt.sharding import parse_shard
+
+    console = _console()
+    if merge:
+        from cmkt.data.shards import merge_shards
+
+        for split, path in merge_shards(list(merge), out).items():
+            console.print(f"{split}: {path}", soft_wrap=True)
+        return
+    if speech is None:
+        raise CmktError("give --speech (the corpus), or --merge with shard folders")
     from cmkt.data.prep import PrepConfig, prepare
 
-    report = prepare(PrepConfig(str(speech), str(noise), str(out), list(snr), teacher, sample_rate, split_key=split_by, seed=seed))
-    console = _console()
-    for split, path in report.manifests.items():
-        console.print(f"{split}: {report.counts[split]} utterances, {report.hours[split]:.2f} h, "
-                      f"{report.with_text[split]} with text -> {path}")
+    config = PrepConfig(str(speech), str(noise) if noise else None, str(out), list(snr), None if check else teacher, sample_rate,
+                        split_key=split_by, seed=seed, layout=layout, snr_range=snr_range, gain_db=gain_db,
+                        rir=str(rir) if rir else None, rir_prob=rir_prob, shard=parse_shard(shard))
+    report = prepare(config, check=check)
+    for split in report.counts:
+        if report.counts[split]:
+            languages = ", ".join(report.languages.get(split, [])) or "-"
+            target = "(checked, nothing written)" if check else f"-> {report.manifests[split]}"
+            console.print(f"{split}: {report.counts[split]} utterances, {report.hours[split]:.2f} h, {report.speakers.get(split, 0)} "
+                          f"speakers, languages {languages}, {report.with_text[split]} with text {target}", soft_wrap=True)
     if report.cache:
         console.print(f"teacher cache: {report.cache}", soft_wrap=True)
+    if report.snr_plot:
+        console.print(f"SNR histogram: {report.snr_plot}", soft_wrap=True)
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     exit_if_problems(report.skipped, "skipped", "yellow")

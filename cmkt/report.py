@@ -217,3 +217,19 @@ def plot_spectrograms(path: str | Path, signals: dict[str, np.ndarray], sample_r
     np.atleast_1d(axes)[-1].set_xlabel("seconds")
     fig.tight_layout()
     _save(fig, path)
+
+
+def plot_snr_histogram(path: str | Path, snrs_by_split: dict[str, list[float]]) -> None:
+    """How the mixtures' SNRs are spread, per split."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    values = [v for vs in snrs_by_split.values() for v in vs]
+    bins = np.linspace(min(values) - 0.5, max(values) + 0.5, min(40, max(5, len(set(values)) * 2)) + 1)
+    for split, snrs in snrs_by_split.items():
+        if snrs:
+            ax.hist(snrs, bins=bins, alpha=0.6, label=f"{split} ({len(snrs)})")
+    ax.set_xlabel("SNR (dB, on active speech)")
+    ax.set_ylabel("utterances")
+    ax.legend()
+    fig.tight_layout()
+    _save(fig, path)

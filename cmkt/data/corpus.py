@@ -22,6 +22,7 @@ class SpeechItem:
     lang: str = ""
     speaker: str = ""
     split: str = ""
+    noisy: Path | None = None  # a corpus that ships its own noisy version (VoiceBank-DEMAND): nothing to mix
 
 
 def _read_sidecar(audio: Path) -> str:

@@ -33,19 +33,41 @@ def fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.nd
 
 
 def mix_at_snr(
-    clean: np.ndarray, noise: np.ndarray, snr_db: float, sample_rate: int, rng: np.random.Generator
+    clean: np.ndarray, noise: np.ndarray, snr_db: float, sample_rate: int, rng: np.random.Generator,
+    *, heard: np.ndarray | None = None, gain_db: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (clean, noisy) at `snr_db`; both are scaled down together if the mix would clip."""
+    """Return (target, noisy) at `snr_db`; both are scaled down together if the mix would clip.
+
+    `heard` is the speech as the microphone gets it (e.g. reverberant; default: `clean`): the SNR
+    is measured on it and it goes into the mix, while the target stays `clean`, at the same scale.
+    `gain_db` scales the whole mixture (level randomisation) before the clipping guard.
+    """
     clean = np.asarray(clean, dtype=np.float32).reshape(-1)
-    segment = fit_noise(noise, len(clean), rng)
-    speech_level = active_rms(clean, sample_rate)
+    heard = clean if heard is None else np.asarray(heard, dtype=np.float32).reshape(-1)
+    segment = fit_noise(noise, len(heard), rng)
+    speech_level = active_rms(heard, sample_rate)
     noise_level = float(np.sqrt(np.mean(segment.astype(np.float64) ** 2)))
     if speech_level <= 0 or noise_level <= 0:
         raise ValueError("cannot mix silent speech or silent noise at an SNR")
     gain = speech_level / (noise_level * 10 ** (snr_db / 20))
-    noisy = clean + gain * segment
+    level = 10 ** (gain_db / 20)
+    noisy = (heard + gain * segment) * level
+    clean = clean * level
     peak = float(np.abs(noisy).max())
     if peak > PEAK_LIMIT:
         scale = PEAK_LIMIT / peak
         clean, noisy = clean * scale, noisy * scale
     return clean.astype(np.float32), noisy.astype(np.float32)
+
+
+def reverberate(clean: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """Speech convolved with a room impulse response (torchaudio's fftconvolve), aligned at the
+    RIR's direct path and cut to the speech's length, so the target stays time-aligned."""
+    import torch
+    import torchaudio.functional as AF
+
+    rir = np.asarray(rir, dtype=np.float32).reshape(-1)
+    peak = int(np.argmax(np.abs(rir)))
+    rir = rir / (np.abs(rir[peak]) + 1e-12)
+    wet = AF.fftconvolve(torch.from_numpy(np.asarray(clean, dtype=np.float32)), torch.from_numpy(rir)).numpy()
+    return wet[peak : peak + len(clean)]

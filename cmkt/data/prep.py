@@ -8,19 +8,24 @@ from pathlib import Path
 
 import numpy as np
 
-from cmkt.audio import read_audio, write_audio
-from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders, load_speech_corpus
-from cmkt.data.mixing import mix_at_snr
+from cmkt.audio import Audio, find_audio_files, read_audio, resample, write_audio
+from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders
+from cmkt.data.layouts import load_corpus
+from cmkt.data.mixing import mix_at_snr, reverberate
 from cmkt.errors import CmktError
 from cmkt.files import write_text_atomic
 from cmkt.manifest import Utterance, write_manifest
 from cmkt.progress import progress_bar
+from cmkt.report import plot_snr_histogram
+from cmkt.sharding import take_shard
+
+LENGTH_TOLERANCE_S = 0.05  # a shipped clean/noisy pair may differ by this much (codec padding)
 
 
 @dataclass
 class PrepConfig:
     speech: str
-    noise: str
+    noise: str | None
     out: str
     snrs: list[float] = field(default_factory=lambda: [0.0, 5.0, 10.0])
     teacher: str | None = "all-MiniLM-L6-v2"
@@ -29,6 +34,12 @@ class PrepConfig:
     split_key: str = "id"  # "id" or "text": the latter keeps every take of a sentence in one split
     max_duration_s: float = 20.0
     seed: int = 0
+    layout: str = "auto"
+    snr_range: tuple[float, float] | None = None  # uniform in [lo, hi] instead of the snrs list
+    gain_db: tuple[float, float] | None = None  # random level of the whole mixture
+    rir: str | None = None  # folder of room impulse responses
+    rir_prob: float = 0.5
+    shard: tuple[int, int] | None = None
 
 
 @dataclass
@@ -40,6 +51,9 @@ class PrepReport:
     cache: Path | None
     skipped: list[str]
     notes: list[str] = field(default_factory=list)
+    speakers: dict[str, int] = field(default_factory=dict)
+    languages: dict[str, list[str]] = field(default_factory=dict)
+    snr_plot: Path | None = None
 
 
 def _utterance_rng(seed: int, utt_id: str) -> np.random.Generator:
@@ -49,30 +63,72 @@ def _utterance_rng(seed: int, utt_id: str) -> np.random.Generator:
 
 def mixing_fingerprint(config: PrepConfig) -> str:
     """What decides the mixtures' content: the same fingerprint means an existing mixture is still right."""
-    settings = {k: v for k, v in asdict(config).items() if k not in ("out", "teacher")}
-    settings["speech"], settings["noise"] = str(Path(config.speech).resolve()), str(Path(config.noise).resolve())
+    settings = {k: v for k, v in asdict(config).items() if k not in ("out", "teacher", "shard")}
+    for key in ("speech", "noise", "rir"):
+        settings[key] = str(Path(settings[key]).resolve()) if settings[key] else None
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
-def prepare(config: PrepConfig) -> PrepReport:
+def manifest_name(split: str, shard: tuple[int, int] | None) -> str:
+    return f"{split}.jsonl" if shard is None else f"{split}.shard-{shard[0]}-of-{shard[1]}.jsonl"
+
+
+class Mixer:
+    """The noise, SNR, level and room drawn for one utterance: the same code for every split."""
+
+    def __init__(self, config: PrepConfig):
+        self.config = config
+        self.noises = load_noise_folders(config.noise) if config.noise else None
+        self.rirs = find_audio_files(config.rir) if config.rir else []
+        if config.rir and not self.rirs:
+            raise CmktError(f"{config.rir}: no impulse responses (WAV/FLAC) found; check --rir")
+        if not config.snrs and not config.snr_range:
+            raise CmktError("no SNR given; pass --snr values or --snr-range LO HI")
+        self._audio: dict[Path, np.ndarray] = {}
+
+    def _load(self, path: Path) -> np.ndarray:
+        if path not in self._audio:
+            self._audio[path] = read_audio(path, sample_rate=self.config.sample_rate, mono=True).samples[0]
+        return self._audio[path]
+
+    def mix(self, clean: np.ndarray, split: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(target, noisy, what was drawn) for one utterance of `split`."""
+        if self.noises is None:
+            raise CmktError("this corpus has no noisy version of its own; pass --noise with a folder of noise recordings")
+        config = self.config
+        noise_path = self.noises[split][int(rng.integers(0, len(self.noises[split])))]
+        if config.snr_range:
+            snr = round(float(rng.uniform(*config.snr_range)), 2)
+        else:
+            snr = float(config.snrs[int(rng.integers(0, len(config.snrs)))])
+        gain = round(float(rng.uniform(*config.gain_db)), 2) if config.gain_db else 0.0
+        heard, room = None, ""
+        if self.rirs and rng.random() < config.rir_prob:
+            rir_path = self.rirs[int(rng.integers(0, len(self.rirs)))]
+            heard, room = reverberate(clean, self._load(rir_path)), rir_path.stem
+        target, noisy = mix_at_snr(clean, self._load(noise_path), snr, config.sample_rate, rng, heard=heard, gain_db=gain)
+        return target, noisy, {"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": room}
+
+
+def prepare(config: PrepConfig, check: bool = False) -> PrepReport:
     """Write mixtures and manifests (and the teacher cache) under `config.out`.
 
     A rerun with the same settings keeps the mixtures already written (each appears atomically,
     so an existing one is complete) and computes only what is missing; other settings rewrite all.
+    With `shard` = (K, N) only every N-th utterance from the K-th is done, into shard manifests
+    that `merge_shards` joins. With `check`, every file is read and mixed but nothing is written.
     """
     out = Path(config.out)
-    items = load_speech_corpus(config.speech)
-    noises = load_noise_folders(config.noise)
-    if not config.snrs:
-        raise CmktError("no SNR given; pass at least one --snr value")
-    noise_cache: dict[Path, np.ndarray] = {}
+    items = take_shard(sorted(load_corpus(config.speech, config.layout), key=lambda item: item.id), config.shard)
+    mixer = Mixer(config) if config.noise or any(item.noisy is None for item in items) else None
     by_split: dict[str, list[Utterance]] = {s: [] for s in SPLITS}
     skipped: list[str] = []
     max_len = int(config.max_duration_s * config.sample_rate)
-    state_path = out / ".prep_state.json"
+    state_path = out / (".prep_state.json" if config.shard is None else f".prep_state.shard-{config.shard[0]}.json")
     fingerprint = mixing_fingerprint(config)
     reuse = state_path.is_file() and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
-    write_text_atomic(state_path, json.dumps({"fingerprint": fingerprint}))
+    if not check:
+        write_text_atomic(state_path, json.dumps({"fingerprint": fingerprint}))
     with progress_bar() as bar:
         task = bar.add_task("mixing", total=len(items), status="")
         for item in items:
@@ -80,43 +136,61 @@ def prepare(config: PrepConfig) -> PrepReport:
             split = item.split or hash_split(item.text if config.split_key == "text" and item.text else item.id, config.split_fractions)
             rng = _utterance_rng(config.seed, item.id)
             try:
-                clean = read_audio(item.path, sample_rate=config.sample_rate, mono=True).samples[0]
+                source = read_audio(item.path)
+                clean = to_model_audio(source, config.sample_rate)
+                given_noisy = to_model_audio(read_audio(item.noisy), config.sample_rate) if item.noisy else None
             except CmktError as exc:
                 skipped.append(str(exc))
                 continue
+            if given_noisy is not None and abs(len(given_noisy) - len(clean)) > LENGTH_TOLERANCE_S * config.sample_rate:
+                skipped.append(f"{item.noisy}: {abs(len(given_noisy) - len(clean)) / config.sample_rate:.2f} s longer or shorter "
+                               f"than its clean file {item.path}; the pair does not match, fix or remove it")
+                continue
+            text = item.text
             if len(clean) > max_len:
                 start = int(rng.integers(0, len(clean) - max_len + 1))
                 clean, text = clean[start : start + max_len], ""  # a crop no longer matches its transcript
+                given_noisy = given_noisy[start : start + max_len] if given_noisy is not None else None
+            drawn: dict = {"noise": "", "snr_db": None}
+            if given_noisy is not None:
+                length = min(len(clean), len(given_noisy))
+                clean, noisy = clean[:length], given_noisy[:length]
             else:
-                text = item.text
-            noise_path = noises[split][int(rng.integers(0, len(noises[split])))]
-            if noise_path not in noise_cache:
-                noise_cache[noise_path] = read_audio(noise_path, sample_rate=config.sample_rate, mono=True).samples[0]
-            snr = float(config.snrs[int(rng.integers(0, len(config.snrs)))])
-            try:
-                clean, noisy = mix_at_snr(clean, noise_cache[noise_path], snr, config.sample_rate, rng)
-            except ValueError:
-                skipped.append(f"{item.path}: silent audio, cannot mix at an SNR; remove the file")
-                continue
+                try:
+                    clean, noisy, drawn = mixer.mix(clean, split, rng)
+                except ValueError:
+                    skipped.append(f"{item.path}: silent audio, cannot mix at an SNR; remove the file")
+                    continue
             clean_rel, noisy_rel = Path(split, "clean", f"{item.id}.wav"), Path(split, "noisy", f"{item.id}.wav")
-            if not (reuse and (out / clean_rel).is_file() and (out / noisy_rel).is_file()):
+            if not check and not (reuse and (out / clean_rel).is_file() and (out / noisy_rel).is_file()):
                 write_audio(out / clean_rel, clean, config.sample_rate, "PCM_16")
                 write_audio(out / noisy_rel, noisy, config.sample_rate, "PCM_16")
+            extra = {k: v for k, v in drawn.items() if k in ("gain_db", "rir") and v}
+            if source.sample_rate != config.sample_rate or source.samples.shape[0] > 1:
+                extra.update(source_rate=source.sample_rate, source_channels=int(source.samples.shape[0]))
             by_split[split].append(
                 Utterance(
                     id=item.id, clean=str(clean_rel), noisy=str(noisy_rel), text=text, split=split, lang=item.lang,
-                    speaker=item.speaker, noise=noise_path.stem, snr_db=snr,
-                    duration_s=round(len(clean) / config.sample_rate, 3), sample_rate=config.sample_rate,
+                    speaker=item.speaker, noise=drawn["noise"], snr_db=drawn["snr_db"],
+                    duration_s=round(len(clean) / config.sample_rate, 3), sample_rate=config.sample_rate, extra=extra,
                 )
             )
     manifests = {}
     for split, utterances in by_split.items():
-        if utterances:
-            manifests[split] = out / f"{split}.jsonl"
+        if utterances and not check:
+            manifests[split] = out / manifest_name(split, config.shard)
             write_manifest(manifests[split], utterances)
     cache, notes = None, []
     if config.teacher and config.teacher.lower() != "none":
         cache, notes = build_teacher_cache(out / "teacher_cache", config.teacher, [u.text for us in by_split.values() for u in us])
+    without_text = sum(1 for us in by_split.values() for u in us if not u.text)
+    if without_text:
+        notes.append(f"{without_text} utterance(s) have no transcript (none given, or cropped); they get no distillation loss")
+    snrs = {s: [u.snr_db for u in us if u.snr_db is not None] for s, us in by_split.items()}
+    snr_plot = None
+    if any(snrs.values()) and not check:
+        snr_plot = out / ("snr_histogram.png" if config.shard is None else f"snr_histogram.shard-{config.shard[0]}.png")
+        plot_snr_histogram(snr_plot, snrs)
     return PrepReport(
         manifests=manifests,
         counts={s: len(u) for s, u in by_split.items()},
@@ -125,7 +199,16 @@ def prepare(config: PrepConfig) -> PrepReport:
         cache=cache,
         skipped=skipped,
         notes=notes,
+        speakers={s: len({x.speaker for x in u if x.speaker}) for s, u in by_split.items()},
+        languages={s: sorted({x.lang for x in u if x.lang}) for s, u in by_split.items()},
+        snr_plot=snr_plot,
     )
+
+
+def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:
+    """Down-mixed and resampled to the rate everything is prepared at."""
+    samples = audio.samples.mean(axis=0) if audio.samples.shape[0] > 1 else audio.samples[0]
+    return resample(samples[None, :], audio.sample_rate, sample_rate)[0]
 
 
 def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> tuple[Path, list[str]]:
