@@ -124,6 +124,7 @@ def train(
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+    dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
     from cmkt.train import TrainConfig
@@ -138,7 +139,7 @@ def train(
     if not isinstance(settings, dict):
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
-                         shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads)
+                         shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing)
     best = run_training(config, resume=resume)
     _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from cmkt.data.dataset import SEDataset, collate
+from cmkt.data.prep import load_mixer
 from cmkt.distill.bridge import AttentionBridge
 from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
 from cmkt.distill.shift import temporal_shift
@@ -51,6 +52,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
     threads: int = 0
+    dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
 
 
 def resolve_cache(config: TrainConfig):
@@ -121,7 +123,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else [])
     optimizer = torch.optim.Adam(params, lr=config.lr)
     sample_rate = model.config.sample_rate
-    train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed)
+    mixer = load_mixer(Path(config.train_manifest).parent) if config.dynamic_mixing else None
+    train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed, mixer)
     valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, None, config.seed)
     step, best, rows = 0, -math.inf, []
     if resume and state_path.is_file():

@@ -13,8 +13,11 @@ from cmkt.manifest import Utterance, read_manifest
 class SEDataset(torch.utils.data.Dataset):
     """Utterances of one manifest; long ones are cropped (and then lose their transcript loss)."""
 
-    def __init__(self, manifest: str | Path, sample_rate: int, max_seconds: float = 4.0, cache=None, seed: int = 0):
+    def __init__(self, manifest: str | Path, sample_rate: int, max_seconds: float = 4.0, cache=None, seed: int = 0, mixer=None):
+        """`mixer` (a cmkt.data.prep.Mixer): mix every utterance afresh each epoch (dynamic mixing) with
+        the same code as `cmkt prep`; utterances whose corpus brought its own noisy side keep it."""
         self.utterances: list[Utterance] = [u for u in read_manifest(manifest) if u.noisy]
+        self.mixer = mixer
         self.sample_rate = sample_rate
         self.max_len = int(max_seconds * sample_rate)
         self.cache = cache
@@ -27,7 +30,10 @@ class SEDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         utt = self.utterances[index]
         clean = read_audio(utt.clean, sample_rate=self.sample_rate, mono=True).samples[0]
-        noisy = read_audio(utt.noisy, sample_rate=self.sample_rate, mono=True).samples[0]
+        if self.mixer is not None and utt.snr_db is not None:
+            clean, noisy, _ = self.mixer.mix(clean, utt.split, np.random.default_rng((self.seed, self.epoch, index, 1)))
+        else:
+            noisy = read_audio(utt.noisy, sample_rate=self.sample_rate, mono=True).samples[0]
         length = min(len(clean), len(noisy))
         tokens = self.cache.get(utt.text) if (self.cache is not None and utt.text) else None
         if length > self.max_len:

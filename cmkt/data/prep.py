@@ -19,6 +19,7 @@ from cmkt.progress import progress_bar
 from cmkt.report import plot_snr_histogram
 from cmkt.sharding import take_shard
 
+MIXING_FILE = "mixing.json"  # the settings, so training can mix afresh each epoch (dynamic mixing)
 LENGTH_TOLERANCE_S = 0.05  # a shipped clean/noisy pair may differ by this much (codec padding)
 
 
@@ -129,6 +130,7 @@ def prepare(config: PrepConfig, check: bool = False) -> PrepReport:
     reuse = state_path.is_file() and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
     if not check:
         write_text_atomic(state_path, json.dumps({"fingerprint": fingerprint}))
+        write_text_atomic(out / MIXING_FILE, json.dumps({k: v for k, v in asdict(config).items() if k not in ("shard", "teacher")}, indent=1))
     with progress_bar() as bar:
         task = bar.add_task("mixing", total=len(items), status="")
         for item in items:
@@ -203,6 +205,20 @@ def prepare(config: PrepConfig, check: bool = False) -> PrepReport:
         languages={s: sorted({x.lang for x in u if x.lang}) for s, u in by_split.items()},
         snr_plot=snr_plot,
     )
+
+
+def load_mixer(folder: str | Path) -> Mixer:
+    """The Mixer that `cmkt prep` used for the manifests in `folder` (for dynamic mixing)."""
+    path = Path(folder) / MIXING_FILE
+    if not path.is_file():
+        raise CmktError(f"{path}: no mixing settings beside the manifest; rerun `cmkt prep` (with --noise) to write them")
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("snr_range", "gain_db", "split_fractions"):
+        settings[key] = tuple(settings[key]) if settings.get(key) else settings.get(key)
+    config = PrepConfig(**{k: v for k, v in settings.items() if k in PrepConfig.__dataclass_fields__})
+    if not config.noise:
+        raise CmktError(f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without --dynamic-mixing")
+    return Mixer(config)
 
 
 def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:
