@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from measure import peak_rss_mb  # noqa: E402
 from peers import all_peers  # noqa: E402
 
 from cmkt.audio import read_audio, resample  # noqa: E402
@@ -68,20 +68,6 @@ def timed(run, repeats: int = 2) -> tuple[float, float]:
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
     return best_wall, best_cpu
-
-
-def peak_rss_mb(code: str) -> float:
-    """Peak resident memory of a fresh Python process running `code` (it reports its own at exit).
-
-    VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent, VmHWM starts afresh.
-    """
-    report = ("import atexit, re; atexit.register(lambda: print('PEAK_KB', "
-              "re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)))\n")
-    done = subprocess.run([sys.executable, "-c", report + code], capture_output=True, text=True)
-    peaks = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("PEAK_KB")]
-    if done.returncode or not peaks:
-        raise RuntimeError(f"child failed: {done.stderr[-2000:]}")
-    return int(peaks[-1]) / 1024
 
 
 def main() -> None:

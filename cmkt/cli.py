@@ -67,7 +67,8 @@ def prep(
     split_by: str = typer.Option("id", help="Key for splits when the corpus gives none: 'id' or 'text' (every take of a sentence in one split)."),
     seed: int = typer.Option(0, help="Seed of noise choice, offset, SNR, level and room."),
     shard: Optional[str] = typer.Option(None, help="K/N: prepare only part K of N (join the parts with --merge)."),
-    check: bool = typer.Option(False, "--check", help="Validate the corpus and noise and report, writing nothing."),
+    check: bool = typer.Option(False, "--check", help="Validate the corpus and noise (or a prepared .jsonl manifest given as --speech) and report, writing nothing."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep finished mixtures and cache entries of an interrupted run with the same settings."),
     merge: List[Path] = typer.Option([], help="Join the shard outputs in these folders into --out (repeat); nothing else is done."),
 ):
     """Build manifests, noisy mixtures and the cached language-model token embeddings."""
@@ -82,12 +83,21 @@ def prep(
         return
     if speech is None:
         raise CmktError("give --speech (the corpus), or --merge with shard folders")
+    if speech.suffix == ".jsonl":
+        if not check:
+            raise CmktError(f"{speech}: a manifest is already prepared; add --check to validate it, or give the corpus")
+        from cmkt.data.validate import validate_manifest
+
+        problems = validate_manifest(speech)
+        console.print(f"{speech}: {'no problems found' if not problems else f'{len(problems)} problem(s)'}", soft_wrap=True)
+        exit_if_problems(problems, "problem", "red")
+        return
     from cmkt.data.prep import PrepConfig, prepare
 
     config = PrepConfig(str(speech), str(noise) if noise else None, str(out), list(snr), None if check else teacher, sample_rate,
                         split_key=split_by, seed=seed, layout=layout, snr_range=snr_range, gain_db=gain_db,
                         rir=str(rir) if rir else None, rir_prob=rir_prob, shard=parse_shard(shard))
-    report = prepare(config, check=check)
+    report = prepare(config, check=check, resume=resume)
     for split in report.counts:
         if report.counts[split]:
             languages = ", ".join(report.languages.get(split, [])) or "-"

@@ -20,6 +20,7 @@ import torch
 
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.data.prep import load_mixer
+from cmkt.data.validate import validate_manifest
 from cmkt.distill.bridge import AttentionBridge
 from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
 from cmkt.distill.shift import temporal_shift
@@ -116,6 +117,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
     out = Path(config.out)
     state_path, best_path, log_path = out / "checkpoint.pt", out / "model.pt", out / "train_log.csv"
+    for manifest in (config.train_manifest, config.valid_manifest):  # headers only: seconds, not hours
+        problems = validate_manifest(manifest, read_samples=False)
+        if problems:
+            raise CmktError(f"{len(problems)} problem(s) in {manifest}, first: {problems[0]} "
+                            f"(`cmkt prep --check --speech {manifest}` lists them all)")
     cache = resolve_cache(config)
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.model)

@@ -111,7 +111,7 @@ class Mixer:
         return target, noisy, {"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": room}
 
 
-def prepare(config: PrepConfig, check: bool = False) -> PrepReport:
+def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> PrepReport:
     """Write mixtures and manifests (and the teacher cache) under `config.out`.
 
     A rerun with the same settings keeps the mixtures already written (each appears atomically,
@@ -127,7 +127,7 @@ def prepare(config: PrepConfig, check: bool = False) -> PrepReport:
     max_len = int(config.max_duration_s * config.sample_rate)
     state_path = out / (".prep_state.json" if config.shard is None else f".prep_state.shard-{config.shard[0]}.json")
     fingerprint = mixing_fingerprint(config)
-    reuse = state_path.is_file() and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+    reuse = resume and state_path.is_file() and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
     if not check:
         write_text_atomic(state_path, json.dumps({"fingerprint": fingerprint}))
         write_text_atomic(out / MIXING_FILE, json.dumps({k: v for k, v in asdict(config).items() if k not in ("shard", "teacher")}, indent=1))

@@ -56,3 +56,22 @@ def test_prep_skips_a_corrupt_file_and_says_so(tmp_path, noise_folder, speech_co
     assert report.counts["train"] == 1
     assert len(report.skipped) == 1 and "broken.wav" in report.skipped[0]
     assert json.loads((tmp_path / "out" / "train.jsonl").read_text().splitlines()[0])["text"].startswith("The quick")
+
+
+def test_check_of_a_prepared_manifest_finds_damaged_audio_and_training_refuses_it(prepared, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from cmkt.cli import app
+    from cmkt.train import TrainConfig, train
+
+    copy = tmp_path / "data"
+    shutil.copytree(prepared, copy)
+    assert CliRunner().invoke(app, ["prep", "--speech", str(copy / "train.jsonl"), "-o", str(copy), "--check"]).exit_code == 0
+    victim = sorted((copy / "train" / "noisy").glob("*.wav"))[0]
+    victim.write_bytes(b"")  # damaged after prep
+    result = CliRunner().invoke(app, ["prep", "--speech", str(copy / "train.jsonl"), "-o", str(copy), "--check"])
+    assert result.exit_code == 1 and victim.stem in result.output and "re-encode" in result.output
+    with pytest.raises(CmktError, match="1 problem"):
+        train(TrainConfig(str(copy / "train.jsonl"), str(copy / "valid.jsonl"), str(tmp_path / "run"), steps=1))
