@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from cmkt.data.dataset import SEDataset, collate
-from cmkt.distill.bridge import AttentionBridge
+from cmkt.distill.alignment import build_bridge
 from cmkt.registry import build_model
 from cmkt.train import TrainConfig, batch_losses, resolve_cache
 
@@ -31,7 +31,7 @@ def main() -> None:
     state = torch.load(args.run / "checkpoint.pt", weights_only=False)
     model = build_model("stft-mask-gru")
     model.load_state_dict(state["model"])
-    bridge = AttentionBridge(model.tap_dim, cache.dim)
+    bridge = build_bridge("attention", model.tap_dim, cache.dim)
     bridge.load_state_dict(state["bridge"])
     times = {False: [], True: []}
     for flush in (False, True, False, True):

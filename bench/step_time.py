@@ -1,4 +1,4 @@
-"""Training step time of CMKT vs the baseline (same backbone, batch and data), as a ratio in one run.
+"""Training step time of CMKT (each alignment) vs the baseline (same backbone, batch and data), as ratios in one run.
 
 Usage: python bench/step_time.py DATA_DIR [--steps 30] [--threads 2]
 DATA_DIR is a `cmkt prep` output (e.g. runs/quickstart/data after `make demo`). Steps of the two
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from cmkt.data.dataset import SEDataset, collate
-from cmkt.distill.bridge import AttentionBridge
+from cmkt.distill.alignment import build_bridge
 from cmkt.registry import build_model
 from cmkt.train import TrainConfig, batch_losses, resolve_cache
 
@@ -24,23 +24,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--align", nargs="+", default=["attention", "uot", "tot"], help="alignments to time against the baseline")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as cmkt.train does
     cache = resolve_cache(TrainConfig(str(args.data / "train.jsonl"), "", ""))
     dataset = SEDataset(args.data / "train.jsonl", 16000, 4.0, cache)
     batches = [collate([dataset[(i * args.batch_size + j) % len(dataset)] for j in range(args.batch_size)]) for i in range(args.steps)]
-    torch.manual_seed(0)
-    models = {"baseline": build_model("stft-mask-gru"), "cmkt": build_model("stft-mask-gru")}
-    bridge = AttentionBridge(256, cache.dim)
-    optimizers = {"baseline": torch.optim.Adam(models["baseline"].parameters()),
-                  "cmkt": torch.optim.Adam(list(models["cmkt"].parameters()) + list(bridge.parameters()))}
-    seconds = {"baseline": 0.0, "cmkt": 0.0}
+    setups = ["baseline", *args.align]
+    models, bridges, optimizers = {}, {}, {}
+    for name in setups:
+        torch.manual_seed(0)
+        models[name] = build_model("stft-mask-gru")
+        bridges[name] = None if name == "baseline" else build_bridge(name, 256, cache.dim)
+        extra = list(bridges[name].parameters()) if bridges[name] is not None else []
+        optimizers[name] = torch.optim.Adam(list(models[name].parameters()) + extra)
+    seconds = {name: 0.0 for name in setups}
     for step, batch in enumerate(batches):
-        for name in ("baseline", "cmkt"):
+        for name in setups:  # interleaved, so machine load affects every set-up alike
             start = time.perf_counter()
-            loss, _, _ = batch_losses(models[name], bridge if name == "cmkt" else None, batch, 0.9, 12, 0.5,
-                                      torch.Generator().manual_seed(step))
+            loss, _, _ = batch_losses(models[name], bridges[name], batch, 0.9, 12, 0.5, torch.Generator().manual_seed(step))
             optimizers[name].zero_grad()
             loss.backward()
             optimizers[name].step()
@@ -48,9 +51,9 @@ def main() -> None:
                 seconds[name] += time.perf_counter() - start
     timed = args.steps - 3
     for name, total in seconds.items():
-        print(f"{name:9s} {1000 * total / timed:7.1f} ms/step")
-    print(f"ratio cmkt/baseline: {seconds['cmkt'] / seconds['baseline']:.3f} (batch {args.batch_size}, {args.threads} threads)")
-
+        ratio = "" if name == "baseline" else f"   ratio to baseline {total / seconds['baseline']:.3f}"
+        print(f"{name:9s} {1000 * total / timed:7.1f} ms/step{ratio}")
+    print(f"(batch {args.batch_size}, {args.threads} threads, {timed} timed steps each)")
 
 if __name__ == "__main__":
     main()

@@ -134,6 +134,10 @@ def train(
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+    align: str = typer.Option("attention", help="Frame-to-token alignment: attention, uot, tot or uniform (docs/METHOD.md)."),
+    ot_eps: float = typer.Option(0.1, help="uot/tot: entropic regularisation."),
+    ot_tau: float = typer.Option(1.0, help="uot/tot: frame-marginal relaxation (larger = closer to balanced OT)."),
+    ot_delta: float = typer.Option(1.0, help="tot: width of the order prior."),
     dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
@@ -149,7 +153,8 @@ def train(
     if not isinstance(settings, dict):
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
-                         shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing)
+                         shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
+                         align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta)
     best = run_training(config, resume=resume)
     _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
 

@@ -233,3 +233,16 @@ def plot_snr_histogram(path: str | Path, snrs_by_split: dict[str, list[float]]) 
     ax.legend()
     fig.tight_layout()
     _save(fig, path)
+
+
+def plot_alignment(path: str | Path, weights: np.ndarray, frame_rate: float, title: str) -> None:
+    """A bridge's alignment (tokens x frames), the picture METHOD.md asks for."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.imshow(weights, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
+              extent=(0, weights.shape[1] / frame_rate, -0.5, weights.shape[0] - 0.5))
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("token")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)

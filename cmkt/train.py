@@ -21,7 +21,8 @@ import torch
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.data.prep import load_mixer
 from cmkt.data.validate import validate_manifest
-from cmkt.distill.bridge import AttentionBridge
+from cmkt.distill.alignment import build_bridge
+from cmkt.distill.bridge import FrameProjection
 from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
 from cmkt.distill.shift import temporal_shift
 from cmkt.errors import CmktError
@@ -30,7 +31,7 @@ from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
 from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, save_checkpoint, save_torch
 
-LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "val_pesq_wb", "val_stoi", "seconds"]
+LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
 
 
 @dataclass
@@ -54,6 +55,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
+    align: str = "attention"  # attention | uot | tot | uniform (METHOD.md section 2)
+    ot_eps: float = 0.1
+    ot_tau: float = 1.0
+    ot_delta: float = 1.0
 
 
 def resolve_cache(config: TrainConfig):
@@ -91,7 +96,7 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
 
 
 def batch_losses(
-    model: torch.nn.Module, bridge: AttentionBridge | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
+    model: torch.nn.Module, bridge: FrameProjection | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, L_se, L_cma) of one batch; without a bridge (baseline) the loss is L_se alone."""
@@ -103,7 +108,7 @@ def batch_losses(
         return alpha * l_se, l_se, torch.zeros(())
     frame_mask = torch.arange(tap.shape[1])[None, :] * model.config.hop < batch["lengths"][:, None]
     tap, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator)
-    predicted, _ = bridge(tap, frame_mask, batch["token_mask"])
+    predicted, _ = bridge(tap, frame_mask, batch["token_mask"], batch["tokens"])
     l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
     return alpha * l_se + (1 - alpha) * l_cma, l_se, l_cma
 
@@ -125,13 +130,13 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     cache = resolve_cache(config)
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.model)
-    bridge = AttentionBridge(model.tap_dim, cache.dim) if cache is not None else None
+    bridge = build_bridge(config.align, model.tap_dim, cache.dim, config.ot_eps, config.ot_tau, config.ot_delta) if cache is not None else None
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else [])
     optimizer = torch.optim.Adam(params, lr=config.lr)
     sample_rate = model.config.sample_rate
     mixer = load_mixer(Path(config.train_manifest).parent) if config.dynamic_mixing else None
     train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed, mixer)
-    valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, None, config.seed)
+    valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, cache, config.seed)
     step, best, rows = 0, -math.inf, []
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=False)
@@ -168,7 +173,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             optimizer.step()
             step += 1
-            row = {"step": step, "loss": round(loss.item(), 5), "l_se": round(l_se.item(), 5), "l_cma": round(l_cma.item(), 5)}
+            row = {"step": step, "loss": round(loss.item(), 5), "l_se": round(l_se.item(), 5), "l_cma": round(l_cma.item(), 5),
+                   "unmatched": round(bridge.last_unmatched, 4) if bridge is not None and config.align in ("uot", "tot") else ""}
             bar.update(task, completed=step, status=f"loss {row['loss']:.4f}")
             if step % config.valid_every == 0 or step == config.steps:
                 scores = validate(model, valid_set, config.valid_items)
@@ -180,6 +186,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 rows.append(row)
                 _save_state(state_path, model, bridge, optimizer, step, best, rows, config)
                 write_csv_atomic(log_path, LOG_FIELDS, rows)
+                if bridge is not None:
+                    save_alignment_picture(out / "alignment.png", model, bridge, valid_set, f"{config.align}, step {step}")
                 bar.update(task, status=f"loss {row['loss']:.4f} val PESQ {scores['val_pesq_wb']:.3f}")
             elif step % 10 == 0:
                 rows.append(row)
@@ -187,6 +195,26 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
     plot_training_curves(log_path, out / "training_curves.png")
     return best_path
+
+
+def save_alignment_picture(path: Path, model, bridge, dataset: SEDataset, title: str) -> None:
+    """The bridge's frame-to-token alignment for the first validation utterance that has text."""
+    from cmkt.report import plot_alignment
+
+    index = next((i for i, utt in enumerate(dataset.utterances) if utt.text and dataset.cache is not None), None)
+    item = dataset[index] if index is not None else None
+    if item is None or item["tokens"] is None:
+        return
+    was_training = model.training
+    model.eval()
+    bridge.eval()
+    with torch.no_grad():
+        _, tap = model(item["noisy"][None])
+        tokens = item["tokens"][None]
+        _, weights = bridge(tap, torch.ones(tap.shape[:2], dtype=torch.bool), torch.ones(tokens.shape[:2], dtype=torch.bool), tokens)
+    model.train(was_training)
+    bridge.train(was_training)
+    plot_alignment(path, weights[0].numpy(), model.frame_rate, f"{title}: {dataset.utterances[index].id}")
 
 
 def _save_state(path: Path, model, bridge, optimizer, step: int, best: float, rows: list[dict], config: TrainConfig) -> None:

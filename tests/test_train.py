@@ -1,5 +1,6 @@
 import csv
 
+import pytest
 import torch
 
 from cmkt.registry import load_model
@@ -34,3 +35,15 @@ def test_baseline_has_no_distillation_loss(prepared, tmp_path):
     train(_config(prepared, tmp_path / "base", 2, teacher="none"))
     rows = list(csv.DictReader(open(tmp_path / "base" / "train_log.csv")))
     assert all(float(r["l_cma"]) == 0 for r in rows)
+
+
+@pytest.mark.parametrize("align", ["uot", "tot", "uniform"])
+def test_every_alignment_trains_logs_and_draws_its_alignment(prepared, tmp_path, align):
+    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / align), steps=2, batch_size=2,
+                         valid_every=2, valid_items=1, model={"hidden": 32}, align=align)
+    train(config)
+    rows = list(csv.DictReader((tmp_path / align / "train_log.csv").open()))
+    assert float(rows[-1]["l_cma"]) > 0
+    if align in ("uot", "tot"):
+        assert 0 <= float(rows[-1]["unmatched"]) < 1
+    assert (tmp_path / align / "alignment.png").stat().st_size > 0
