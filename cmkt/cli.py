@@ -134,6 +134,7 @@ def train(
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+    loss: str = typer.Option("spectral_mae=1,wave_mae=1", help="Enhancement loss terms with weights, from spectral_mae, wave_mae, si_sdr, mrstft."),
     align: str = typer.Option("attention", help="Frame-to-token alignment: attention, uot, tot or uniform (docs/METHOD.md)."),
     ot_eps: float = typer.Option(0.1, help="uot/tot: entropic regularisation."),
     ot_tau: float = typer.Option(1.0, help="uot/tot: frame-marginal relaxation (larger = closer to balanced OT)."),
@@ -154,7 +155,7 @@ def train(
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
                          shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
-                         align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta)
+                         align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss)
     best = run_training(config, resume=resume)
     _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
 

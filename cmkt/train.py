@@ -23,7 +23,7 @@ from cmkt.data.prep import load_mixer
 from cmkt.data.validate import validate_manifest
 from cmkt.distill.alignment import build_bridge
 from cmkt.distill.bridge import FrameProjection
-from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
+from cmkt.distill.losses import DEFAULT_LOSS, cosine_distill_loss, enhancement_loss, parse_loss
 from cmkt.distill.shift import temporal_shift
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
@@ -59,6 +59,7 @@ class TrainConfig:
     ot_eps: float = 0.1
     ot_tau: float = 1.0
     ot_delta: float = 1.0
+    loss: str = DEFAULT_LOSS  # weighted enhancement-loss terms, e.g. "spectral_mae=1,si_sdr=0.01"
 
 
 def resolve_cache(config: TrainConfig):
@@ -97,11 +98,12 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
 
 def batch_losses(
     model: torch.nn.Module, bridge: FrameProjection | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | None = None, loss_weights: dict[str, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, L_se, L_cma) of one batch; without a bridge (baseline) the loss is L_se alone."""
     enhanced, tap = model(batch["noisy"])
-    l_se = spectral_mae_loss(enhanced, batch["clean"], batch["lengths"], model.config.n_fft, model.config.hop)
+    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS),
+                            model.config.n_fft, model.config.hop)
     if bridge is None:
         return l_se, l_se, torch.zeros(())
     if not batch["token_mask"].any():
@@ -120,6 +122,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     torch.set_flush_denormal(True)  # tiny activations late in training otherwise slow CPU steps ~1.6x
     if not 0.0 <= config.alpha <= 1.0:
         raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
+    loss_weights = parse_loss(config.loss)
     out = Path(config.out)
     state_path, best_path, log_path = out / "checkpoint.pt", out / "model.pt", out / "train_log.csv"
     for manifest in (config.train_manifest, config.valid_manifest):  # headers only: seconds, not hours
@@ -167,7 +170,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             indices = order[position * config.batch_size : (position + 1) * config.batch_size].tolist()
             batch = collate([train_set[i] for i in indices])
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-            loss, l_se, l_cma = batch_losses(model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob, shift_gen)
+            loss, l_se, l_cma = batch_losses(model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob, shift_gen,
+                                             loss_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)

@@ -11,16 +11,71 @@ def cosine_distill_loss(predicted: torch.Tensor, target: torch.Tensor, token_mas
     return ((1 - cos) * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+def _masked(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    sample_mask = (torch.arange(clean.shape[1], device=clean.device)[None, :] < lengths[:, None].to(clean.device)).float()
+    return enhanced * sample_mask, clean * sample_mask, sample_mask
+
+
 def spectral_mae_loss(
     enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = 128, compress: float = 0.3
 ) -> torch.Tensor:
-    """MAE between power-compressed magnitude spectra plus waveform MAE, padding excluded."""
-    sample_mask = (torch.arange(clean.shape[1], device=clean.device)[None, :] < lengths[:, None].to(clean.device)).float()
-    enhanced, clean = enhanced * sample_mask, clean * sample_mask
+    """MAE between power-compressed magnitude spectra, padding excluded."""
+    enhanced, clean, _ = _masked(enhanced, clean, lengths)
     window = torch.hann_window(n_fft, device=clean.device)
     spec_e = torch.stft(enhanced, n_fft, hop, window=window, return_complex=True).abs().clamp_min(1e-8).pow(compress)
     spec_c = torch.stft(clean, n_fft, hop, window=window, return_complex=True).abs().clamp_min(1e-8).pow(compress)
     frame_mask = (torch.arange(spec_c.shape[-1], device=clean.device)[None, :] * hop < lengths[:, None].to(clean.device)).float()
-    spec_loss = ((spec_e - spec_c).abs() * frame_mask[:, None, :]).sum() / (frame_mask.sum() * spec_c.shape[1]).clamp_min(1)
-    wave_loss = ((enhanced - clean).abs() * sample_mask).sum() / sample_mask.sum().clamp_min(1)
-    return spec_loss + wave_loss
+    return ((spec_e - spec_c).abs() * frame_mask[:, None, :]).sum() / (frame_mask.sum() * spec_c.shape[1]).clamp_min(1)
+
+
+def wave_mae_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, **_) -> torch.Tensor:
+    enhanced, clean, mask = _masked(enhanced, clean, lengths)
+    return (enhanced - clean).abs().sum() / mask.sum().clamp_min(1)
+
+
+def si_sdr_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-8, **_) -> torch.Tensor:
+    """Negative SI-SDR (dB) over each item's real samples, averaged over the batch."""
+    enhanced, clean, mask = _masked(enhanced, clean, lengths)
+    count = mask.sum(1, keepdim=True).clamp_min(1)
+    enhanced = (enhanced - enhanced.sum(1, keepdim=True) / count) * mask
+    clean = (clean - clean.sum(1, keepdim=True) / count) * mask
+    scale = (enhanced * clean).sum(1, keepdim=True) / ((clean**2).sum(1, keepdim=True) + eps)
+    target = scale * clean
+    ratio = (target**2).sum(1) / (((enhanced - target) ** 2).sum(1) + eps)
+    return -(10 * torch.log10(ratio + eps)).mean()
+
+
+def mrstft_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, **_) -> torch.Tensor:
+    """Multi-resolution STFT loss (spectral convergence + log magnitude at 3 resolutions), from auraloss."""
+    import auraloss
+
+    enhanced, clean, _ = _masked(enhanced, clean, lengths)
+    loss = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=[1024, 512, 256], hop_sizes=[256, 128, 64], win_lengths=[1024, 512, 256])
+    return loss(enhanced[:, None], clean[:, None])
+
+
+ENHANCEMENT_LOSSES = {"spectral_mae": spectral_mae_loss, "wave_mae": wave_mae_loss, "si_sdr": si_sdr_loss, "mrstft": mrstft_loss}
+DEFAULT_LOSS = "spectral_mae=1,wave_mae=1"
+
+
+def parse_loss(spec: str) -> dict[str, float]:
+    """'spectral_mae=1,si_sdr=0.01' -> {name: weight}; a name alone weighs 1."""
+    from cmkt.errors import CmktError
+
+    weights = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, _, weight = part.partition("=")
+        if name not in ENHANCEMENT_LOSSES:
+            raise CmktError(f"--loss: unknown term {name!r}; choose from {', '.join(ENHANCEMENT_LOSSES)} (e.g. {DEFAULT_LOSS})")
+        try:
+            weights[name] = float(weight) if weight else 1.0
+        except ValueError:
+            raise CmktError(f"--loss: weight of {name} is not a number ({weight!r}); write it like {DEFAULT_LOSS}") from None
+    if not weights:
+        raise CmktError(f"--loss is empty; give terms like {DEFAULT_LOSS}")
+    return weights
+
+
+def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], n_fft: int = 512, hop: int = 128) -> torch.Tensor:
+    """L_se: the weighted sum of the chosen terms."""
+    return sum(w * ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, n_fft=n_fft, hop=hop) for name, w in weights.items())

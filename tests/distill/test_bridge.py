@@ -50,3 +50,23 @@ def test_se_loss_is_zero_for_perfect_output():
     lengths = torch.tensor([4000, 3000])
     assert spectral_mae_loss(clean, clean, lengths).item() < 1e-6
     assert spectral_mae_loss(clean * 0.5, clean, lengths).item() > 0.01
+
+
+def test_every_enhancement_loss_is_least_for_the_clean_signal_and_weights_add_up():
+    import pytest
+
+    from cmkt.distill.losses import ENHANCEMENT_LOSSES, enhancement_loss, parse_loss
+    from cmkt.errors import CmktError
+
+    torch.manual_seed(0)
+    clean = torch.randn(2, 16000) * 0.1
+    noisy = clean + 0.05 * torch.randn(2, 16000)
+    lengths = torch.tensor([16000, 12000])
+    for name in ENHANCEMENT_LOSSES:
+        weights = parse_loss(name)
+        assert enhancement_loss(clean, clean, lengths, weights) < enhancement_loss(noisy, clean, lengths, weights), name
+    both = enhancement_loss(noisy, clean, lengths, parse_loss("spectral_mae=2,si_sdr=0.5"))
+    parts = 2 * enhancement_loss(noisy, clean, lengths, {"spectral_mae": 1}) + 0.5 * enhancement_loss(noisy, clean, lengths, {"si_sdr": 1})
+    assert torch.allclose(both, parts)
+    with pytest.raises(CmktError, match="unknown term 'l2'"):
+        parse_loss("l2=1")
