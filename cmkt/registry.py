@@ -16,6 +16,8 @@ import torch
 from cmkt import __version__
 from cmkt.errors import CmktError
 from cmkt.files import atomic_path
+from cmkt.models.conformer_mask import ConformerMaskConfig, ConformerMaskNet
+from cmkt.models.conv_tasnet import ConvTasNetConfig, ConvTasNetSE
 from cmkt.models.stft_mask import StftMaskConfig, StftMaskNet
 
 CHECKPOINT_FORMAT = 1
@@ -32,7 +34,9 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in [
-        Architecture("stft-mask-gru", StftMaskNet, StftMaskConfig, "causal STFT mask model: conv encoder + GRU + decoder (~1M params)"),
+        Architecture("stft-mask-gru", StftMaskNet, StftMaskConfig, "causal STFT mask model: conv encoder + GRU + decoder (~1M params); streams"),
+        Architecture("conv-tasnet", ConvTasNetSE, ConvTasNetConfig, "time-domain Conv-TasNet (torchaudio), one source; non-causal"),
+        Architecture("conformer-mask", ConformerMaskNet, ConformerMaskConfig, "STFT mask model with a Conformer encoder (torchaudio); non-causal"),
     ]
 }
 DEFAULT_ARCHITECTURE = "stft-mask-gru"

@@ -102,13 +102,12 @@ def batch_losses(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, L_se, L_cma) of one batch; without a bridge (baseline) the loss is L_se alone."""
     enhanced, tap = model(batch["noisy"])
-    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS),
-                            model.config.n_fft, model.config.hop)
+    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS))
     if bridge is None:
         return l_se, l_se, torch.zeros(())
     if not batch["token_mask"].any():
         return alpha * l_se, l_se, torch.zeros(())
-    frame_mask = torch.arange(tap.shape[1])[None, :] * model.config.hop < batch["lengths"][:, None]
+    frame_mask = torch.arange(tap.shape[1])[None, :] * model.tap_hop < batch["lengths"][:, None]
     tap, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator)
     predicted, _ = bridge(tap, frame_mask, batch["token_mask"], batch["tokens"])
     l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])

@@ -15,6 +15,7 @@ import torch
 
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
 from cmkt.errors import CmktError
+from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.resampling import BlockResampler
 from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
 from cmkt.registry import load_model, resolve_model
@@ -32,9 +33,12 @@ class Enhancer:
     def __call__(self, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
         return enhance_array(self, samples, sample_rate)
 
-    def stream(self, channels: int = 1) -> StreamingEnhancer:
-        """A frame-in/frame-out stream at the model's sample rate."""
-        return StreamingEnhancer(self.model, channels)
+    def stream(self, channels: int = 1, window_s: float = 8.0, overlap_s: float = 1.0) -> StreamingEnhancer | ChunkedEnhancer:
+        """Blocks in, enhanced blocks out, at the model's rate: frame by frame for causal models,
+        overlap-added windows (`window_s`, `overlap_s`) for the others."""
+        if supports_streaming(self.model):
+            return StreamingEnhancer(self.model, channels)
+        return ChunkedEnhancer(self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate))
 
 
 def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0) -> Enhancer:
@@ -98,8 +102,6 @@ def enhance_file(
 ) -> FileResult:
     """Enhance one file block by block into `target`, atomically; rate and subtype are the input's
     unless given (the container follows target's suffix)."""
-    if not supports_streaming(enhancer.model):
-        raise CmktError(f"{enhancer.meta.get('arch')}: long-file enhancement needs a causal (streaming) model")
     compute_s = 0.0
     with open_audio(source) as handle:
         rate, channels = handle.samplerate, handle.channels

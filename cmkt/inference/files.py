@@ -135,13 +135,14 @@ def enhance_paths(
     """Enhance every input; existing outputs are skipped unless `overwrite`; inputs are never written.
 
     Files longer than a block go block by block; with batch_size > 1, shorter files are read whole
-    and enhanced `batch_size` at a time (worth it on a GPU; on CPU it gains little).
+    and enhanced `batch_size` at a time (worth it on a GPU; on CPU it gains little). Batching needs a
+    causal model (zero padding must not change the output); others go file by file.
     """
     if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
     enhancer = load_enhancer(model, device, threads)
     jobs = take_shard(plan_outputs(inputs, out_dir, suffix, out_format.lower() if out_format else None), shard)
-    summary = EnhanceSummary(latency_ms=1000.0 * enhancer.model.stft.n_fft / enhancer.sample_rate)
+    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate))
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
     batch: list[tuple[FileLog, Audio]] = []
 
@@ -175,7 +176,7 @@ def enhance_paths(
                     raise CmktError(f"{source}: no such file or folder; check the path")
                 elif source.suffix.lower() not in AUDIO_SUFFIXES:
                     raise CmktError(f"{source}: not a WAV/FLAC/OGG file; convert it first")
-                elif batch_size > 1 and audio_seconds(source) <= block_seconds:
+                elif batch_size > 1 and enhancer.model.streaming and audio_seconds(source) <= block_seconds:
                     batch.append((row, read_audio(source)))
                     if len(batch) == batch_size:
                         run_batch()

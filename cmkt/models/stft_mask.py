@@ -59,6 +59,11 @@ class StftMaskNet(nn.Module):
         return self.config.hidden
 
     @property
+    def tap_hop(self) -> int:
+        """Samples per tap frame."""
+        return self.config.hop
+
+    @property
     def frame_rate(self) -> float:
         return self.config.sample_rate / self.config.hop
 
