@@ -60,6 +60,7 @@ class TrainConfig:
     ot_tau: float = 1.0
     ot_delta: float = 1.0
     loss: str = DEFAULT_LOSS  # weighted enhancement-loss terms, e.g. "spectral_mae=1,si_sdr=0.01"
+    patience: int = 0  # stop after this many validations without a better PESQ (0: never)
 
 
 def resolve_cache(config: TrainConfig):
@@ -191,6 +192,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 write_csv_atomic(log_path, LOG_FIELDS, rows)
                 if bridge is not None:
                     save_alignment_picture(out / "alignment.png", model, bridge, valid_set, f"{config.align}, step {step}")
+                if config.patience and validations_since_best(rows) >= config.patience:
+                    console.print(f"early stop at step {step}: no better validation PESQ in {config.patience} validations")
+                    break
                 bar.update(task, status=f"loss {row['loss']:.4f} val PESQ {scores['val_pesq_wb']:.3f}")
             elif step % 10 == 0:
                 rows.append(row)
@@ -198,6 +202,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
     plot_training_curves(log_path, out / "training_curves.png")
     return best_path
+
+
+def validations_since_best(rows: list[dict]) -> int:
+    """How many validations came after the best one (derived from the log, so --resume agrees)."""
+    scores = [float(r["val_pesq_wb"]) for r in rows if r.get("val_pesq_wb") not in (None, "")]
+    return len(scores) - 1 - max(range(len(scores)), key=lambda i: (scores[i], -i)) if scores else 0
 
 
 def save_alignment_picture(path: Path, model, bridge, dataset: SEDataset, title: str) -> None:

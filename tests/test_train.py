@@ -47,3 +47,19 @@ def test_every_alignment_trains_logs_and_draws_its_alignment(prepared, tmp_path,
     if align in ("uot", "tot"):
         assert 0 <= float(rows[-1]["unmatched"]) < 1
     assert (tmp_path / align / "alignment.png").stat().st_size > 0
+
+
+def test_validations_since_best_counts_from_the_first_best():
+    from cmkt.train import validations_since_best
+
+    rows = [{"val_pesq_wb": v} for v in ("1.2", "", "1.5", "1.4", "1.5", "1.3")]
+    assert validations_since_best(rows) == 3  # the first 1.5 stays the best; 1.4, 1.5 (a tie) and 1.3 came after
+    assert validations_since_best([]) == 0
+
+
+def test_patience_stops_training_early(prepared, tmp_path):
+    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=40, batch_size=2,
+                         valid_every=1, valid_items=1, model={"hidden": 32}, lr=0.0, patience=2, teacher="none")
+    train(config)
+    rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
+    assert int(rows[-1]["step"]) == 3  # lr 0: nothing improves after the first validation
