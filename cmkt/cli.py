@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -158,7 +159,8 @@ def train(
                          shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience)
     best = run_training(config, resume=resume)
-    _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
+        _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
 
 
 @app.command(epilog="Examples: `cmkt enhance noisy.wav -o out/ --model runs/cmkt/model.pt`; "

@@ -7,7 +7,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 console = Console(stderr=True)
 
 
-def progress_bar(transient: bool = False) -> Progress:
+def progress_bar(transient: bool = False, disable: bool = False) -> Progress:
     """A bar with counts, elapsed and remaining time, written to stderr."""
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -18,4 +18,5 @@ def progress_bar(transient: bool = False) -> Progress:
         TextColumn("{task.fields[status]}"),
         console=console,
         transient=transient,
+        disable=disable,
     )

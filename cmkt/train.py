@@ -21,6 +21,7 @@ import torch
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.data.prep import load_mixer
 from cmkt.data.validate import validate_manifest
+from cmkt.distributed import agree, average_gradients, finish, rank_and_size
 from cmkt.distill.alignment import build_bridge
 from cmkt.distill.bridge import FrameProjection
 from cmkt.distill.losses import DEFAULT_LOSS, cosine_distill_loss, enhancement_loss, parse_loss
@@ -99,7 +100,7 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
 
 def batch_losses(
     model: torch.nn.Module, bridge: FrameProjection | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
-    generator: torch.Generator | None = None, loss_weights: dict[str, float] | None = None,
+    generator: torch.Generator | None = None, loss_weights: dict[str, float] | None = None, share: tuple[int, int] = (0, 1),
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, L_se, L_cma) of one batch; without a bridge (baseline) the loss is L_se alone."""
     enhanced, tap = model(batch["noisy"])
@@ -109,7 +110,7 @@ def batch_losses(
     if not batch["token_mask"].any():
         return alpha * l_se, l_se, torch.zeros(())
     frame_mask = torch.arange(tap.shape[1])[None, :] * model.tap_hop < batch["lengths"][:, None]
-    tap, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator)
+    tap, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator, share)
     predicted, _ = bridge(tap, frame_mask, batch["token_mask"], batch["tokens"])
     l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
     return alpha * l_se + (1 - alpha) * l_cma, l_se, l_cma
@@ -123,6 +124,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if not 0.0 <= config.alpha <= 1.0:
         raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
     loss_weights = parse_loss(config.loss)
+    rank, world = rank_and_size()
+    if config.batch_size % world:
+        raise CmktError(f"--batch-size {config.batch_size} must be a multiple of the {world} processes (the global batch is split)")
     out = Path(config.out)
     state_path, best_path, log_path = out / "checkpoint.pt", out / "model.pt", out / "train_log.csv"
     for manifest in (config.train_manifest, config.valid_manifest):  # headers only: seconds, not hours
@@ -154,33 +158,39 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         console.print(f"resuming {out} at step {step}")
     elif not resume and state_path.exists():
         raise CmktError(f"{out}: already holds a run; pass --resume to continue it or choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2))
+    lead = rank == 0  # only rank 0 validates, writes and draws
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2))
     data_hash = file_hash(config.train_manifest)
     frames_per_shift = int(round(config.shift_ms / 1000 * model.frame_rate))
     batches_per_epoch = max(1, len(train_set) // config.batch_size)
     model.train()
     started = time.perf_counter()
-    with progress_bar() as bar:
+    with progress_bar(disable=not lead) as bar:
         task = bar.add_task("training" if bridge else "training (baseline)", total=config.steps, completed=step, status="")
         while step < config.steps:
             epoch, position = divmod(step, batches_per_epoch)
             order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
             train_set.epoch = epoch
             indices = order[position * config.batch_size : (position + 1) * config.batch_size].tolist()
-            batch = collate([train_set[i] for i in indices])
+            batch = collate([train_set[i] for i in indices[rank::world]])
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
             loss, l_se, l_cma = batch_losses(model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob, shift_gen,
-                                             loss_weights)
+                                             loss_weights, (rank, world))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            average_gradients(params, world)
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             optimizer.step()
             step += 1
             row = {"step": step, "loss": round(loss.item(), 5), "l_se": round(l_se.item(), 5), "l_cma": round(l_cma.item(), 5),
                    "unmatched": round(bridge.last_unmatched, 4) if bridge is not None and config.align in ("uot", "tot") else ""}
             bar.update(task, completed=step, status=f"loss {row['loss']:.4f}")
-            if step % config.valid_every == 0 or step == config.steps:
+            if (step % config.valid_every == 0 or step == config.steps) and not lead:
+                if agree(False, world):
+                    break
+            elif step % config.valid_every == 0 or step == config.steps:
                 scores = validate(model, valid_set, config.valid_items)
                 row.update({k: round(v, 4) for k, v in scores.items()}, seconds=round(time.perf_counter() - started, 1))
                 if scores["val_pesq_wb"] > best:
@@ -192,15 +202,17 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 write_csv_atomic(log_path, LOG_FIELDS, rows)
                 if bridge is not None:
                     save_alignment_picture(out / "alignment.png", model, bridge, valid_set, f"{config.align}, step {step}")
-                if config.patience and validations_since_best(rows) >= config.patience:
+                if agree(bool(config.patience) and validations_since_best(rows) >= config.patience, world):
                     console.print(f"early stop at step {step}: no better validation PESQ in {config.patience} validations")
                     break
                 bar.update(task, status=f"loss {row['loss']:.4f} val PESQ {scores['val_pesq_wb']:.3f}")
             elif step % 10 == 0:
                 rows.append(row)
-    from cmkt.report import plot_training_curves
+    if lead:
+        from cmkt.report import plot_training_curves
 
-    plot_training_curves(log_path, out / "training_curves.png")
+        plot_training_curves(log_path, out / "training_curves.png")
+    finish(world)
     return best_path
 
 
