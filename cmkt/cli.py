@@ -133,6 +133,8 @@ def train(
     max_seconds: float = typer.Option(4.0, help="Longer training utterances are cropped (and lose their text loss)."),
     valid_every: int = typer.Option(250, help="Validate and checkpoint every N steps."),
     patience: int = typer.Option(0, help="Stop early after this many validations without a better PESQ (0: never)."),
+    ssl_teacher: Optional[Path] = typer.Option(None, help="JSON file of a wav2vec2/HuBERT/WavLM teacher (kind, config, weights, layers) run on clean speech."),
+    ssl_weight: float = typer.Option(0.5, help="Share of the SSL teacher in the distillation loss when the LM teacher is used too."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
@@ -157,7 +159,8 @@ def train(
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
                          shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
-                         align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience)
+                         align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience,
+                         ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")

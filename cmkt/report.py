@@ -185,8 +185,10 @@ def plot_training_curves(log_csv: str | Path, path: str | Path) -> None:
     plt = _pyplot()
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
     steps = [int(r["step"]) for r in rows]
-    for key in ("l_se", "l_cma"):
-        values = [float(r[key]) for r in rows]
+    for key in ("l_se", "l_cma", "l_ssl"):
+        values = [float(r[key]) for r in rows if r.get(key) not in (None, "")]
+        if len(values) != len(rows):
+            continue
         if any(values):
             ax_loss.plot(steps, values, label=key)
     ax_loss.set_xlabel("step")

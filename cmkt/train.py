@@ -32,7 +32,7 @@ from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
 from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, save_checkpoint, save_torch
 
-LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
+LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "l_ssl", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
 
 
 @dataclass
@@ -62,6 +62,8 @@ class TrainConfig:
     ot_delta: float = 1.0
     loss: str = DEFAULT_LOSS  # weighted enhancement-loss terms, e.g. "spectral_mae=1,si_sdr=0.01"
     patience: int = 0  # stop after this many validations without a better PESQ (0: never)
+    ssl_teacher: str | None = None  # JSON file describing a wav2vec2/HuBERT/WavLM teacher (cmkt/teachers/ssl.py)
+    ssl_weight: float = 0.5  # share of the SSL teacher in the distillation loss when the LM teacher is there too
 
 
 def resolve_cache(config: TrainConfig):
@@ -101,19 +103,34 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
 def batch_losses(
     model: torch.nn.Module, bridge: FrameProjection | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
     generator: torch.Generator | None = None, loss_weights: dict[str, float] | None = None, share: tuple[int, int] = (0, 1),
+    ssl: tuple | None = None, ssl_weight: float = 0.5,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(loss, L_se, L_cma) of one batch; without a bridge (baseline) the loss is L_se alone."""
+    """(loss, L_se, L_cma) of one batch: L = alpha L_se + (1 - alpha) L_kd.
+
+    L_kd is L_cma (language-model teacher through the bridge), L_ssl (an SSL teacher, `ssl` =
+    (SSLTeacher, SSLHead); its value is kept in head.last_loss), or with both
+    (1 - ssl_weight) L_cma + ssl_weight L_ssl. Without any teacher (baseline) L = L_se.
+    """
     enhanced, tap = model(batch["noisy"])
     l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS))
-    if bridge is None:
-        return l_se, l_se, torch.zeros(())
-    if not batch["token_mask"].any():
-        return alpha * l_se, l_se, torch.zeros(())
-    frame_mask = torch.arange(tap.shape[1])[None, :] * model.tap_hop < batch["lengths"][:, None]
-    tap, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator, share)
-    predicted, _ = bridge(tap, frame_mask, batch["token_mask"], batch["tokens"])
-    l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
-    return alpha * l_se + (1 - alpha) * l_cma, l_se, l_cma
+    l_cma = torch.zeros(())
+    if bridge is None and ssl is None:
+        return l_se, l_se, l_cma
+    terms = []
+    if bridge is not None and batch["token_mask"].any():
+        frame_mask = torch.arange(tap.shape[1])[None, :] * model.tap_hop < batch["lengths"][:, None]
+        shifted, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator, share)
+        predicted, _ = bridge(shifted, frame_mask, batch["token_mask"], batch["tokens"])
+        l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
+        terms.append((1 - ssl_weight if ssl is not None else 1.0, l_cma))
+    if ssl is not None:  # frame-synchronous with the clean speech: no misalignment shift
+        teacher, head = ssl
+        targets, mask = teacher(batch["clean"], batch["lengths"])
+        l_ssl = head.loss(tap, targets, mask)
+        head.last_loss = float(l_ssl)
+        terms.append((ssl_weight if bridge is not None else 1.0, l_ssl))
+    l_kd = sum(weight * value for weight, value in terms) if terms else torch.zeros(())
+    return alpha * l_se + (1 - alpha) * l_kd, l_se, l_cma
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
@@ -138,7 +155,14 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.model)
     bridge = build_bridge(config.align, model.tap_dim, cache.dim, config.ot_eps, config.ot_tau, config.ot_delta) if cache is not None else None
-    params = list(model.parameters()) + (list(bridge.parameters()) if bridge else [])
+    ssl = None
+    if config.ssl_teacher:
+        from cmkt.teachers.ssl import SSLHead, SSLSpec, SSLTeacher
+
+        spec = SSLSpec.read(config.ssl_teacher)
+        teacher = SSLTeacher(spec)
+        ssl = (teacher, SSLHead(model.tap_dim, teacher.dims, spec.layer_weights))
+    params = list(model.parameters()) + (list(bridge.parameters()) if bridge else []) + (list(ssl[1].parameters()) if ssl else [])
     optimizer = torch.optim.Adam(params, lr=config.lr)
     sample_rate = model.config.sample_rate
     mixer = load_mixer(Path(config.train_manifest).parent) if config.dynamic_mixing else None
@@ -153,6 +177,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         model.load_state_dict(state["model"])
         if bridge:
             bridge.load_state_dict(state["bridge"])
+        if ssl:
+            ssl[1].load_state_dict(state["ssl_head"])
         optimizer.load_state_dict(state["optimizer"])
         step, best, rows = state["step"], state["best"], state["rows"]
         console.print(f"resuming {out} at step {step}")
@@ -177,7 +203,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             batch = collate([train_set[i] for i in indices[rank::world]])
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
             loss, l_se, l_cma = batch_losses(model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob, shift_gen,
-                                             loss_weights, (rank, world))
+                                             loss_weights, (rank, world), ssl, config.ssl_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(params, world)
@@ -185,7 +211,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             optimizer.step()
             step += 1
             row = {"step": step, "loss": round(loss.item(), 5), "l_se": round(l_se.item(), 5), "l_cma": round(l_cma.item(), 5),
-                   "unmatched": round(bridge.last_unmatched, 4) if bridge is not None and config.align in ("uot", "tot") else ""}
+                   "unmatched": round(bridge.last_unmatched, 4) if bridge is not None and config.align in ("uot", "tot") else "",
+                   "l_ssl": round(ssl[1].last_loss, 5) if ssl else ""}
             bar.update(task, completed=step, status=f"loss {row['loss']:.4f}")
             if (step % config.valid_every == 0 or step == config.steps) and not lead:
                 if agree(False, world):
@@ -198,7 +225,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                     save_checkpoint(best_path, model, config.arch, steps=step, train_data=data_hash, metrics=scores,
                                     teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha)
                 rows.append(row)
-                _save_state(state_path, model, bridge, optimizer, step, best, rows, config)
+                _save_state(state_path, model, bridge, optimizer, step, best, rows, config, ssl[1] if ssl else None)
                 write_csv_atomic(log_path, LOG_FIELDS, rows)
                 if bridge is not None:
                     save_alignment_picture(out / "alignment.png", model, bridge, valid_set, f"{config.align}, step {step}")
@@ -242,7 +269,8 @@ def save_alignment_picture(path: Path, model, bridge, dataset: SEDataset, title:
     plot_alignment(path, weights[0].numpy(), model.frame_rate, f"{title}: {dataset.utterances[index].id}")
 
 
-def _save_state(path: Path, model, bridge, optimizer, step: int, best: float, rows: list[dict], config: TrainConfig) -> None:
+def _save_state(path: Path, model, bridge, optimizer, step: int, best: float, rows: list[dict], config: TrainConfig, ssl_head=None) -> None:
     state = {"model": model.state_dict(), "bridge": bridge.state_dict() if bridge else None, "optimizer": optimizer.state_dict(),
+             "ssl_head": ssl_head.state_dict() if ssl_head is not None else None,
              "step": step, "best": best, "rows": rows, "config": dataclasses.asdict(config)}
     save_torch(path, state)
