@@ -135,6 +135,8 @@ def train(
     patience: int = typer.Option(0, help="Stop early after this many validations without a better PESQ (0: never)."),
     ssl_teacher: Optional[Path] = typer.Option(None, help="JSON file of a wav2vec2/HuBERT/WavLM teacher (kind, config, weights, layers) run on clean speech."),
     ssl_weight: float = typer.Option(0.5, help="Share of the SSL teacher in the distillation loss when the LM teacher is used too."),
+    amp: bool = typer.Option(False, "--amp", help="Mixed precision (bfloat16 autocast on CPU); see docs/BENCHMARKS.md for when it pays."),
+    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the backbone (needs a C++ compiler on CPU)."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
@@ -160,7 +162,8 @@ def train(
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
                          shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience,
-                         ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight)
+                         ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
+                         amp=amp, compile=compile_model)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")

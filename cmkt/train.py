@@ -64,6 +64,8 @@ class TrainConfig:
     patience: int = 0  # stop after this many validations without a better PESQ (0: never)
     ssl_teacher: str | None = None  # JSON file describing a wav2vec2/HuBERT/WavLM teacher (cmkt/teachers/ssl.py)
     ssl_weight: float = 0.5  # share of the SSL teacher in the distillation loss when the LM teacher is there too
+    amp: bool = False  # mixed precision: bfloat16 autocast on CPU, float16 on CUDA
+    compile: bool = False  # torch.compile the backbone
 
 
 def resolve_cache(config: TrainConfig):
@@ -192,6 +194,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     frames_per_shift = int(round(config.shift_ms / 1000 * model.frame_rate))
     batches_per_epoch = max(1, len(train_set) // config.batch_size)
     model.train()
+    forward_model = compiled(model) if config.compile else model
     started = time.perf_counter()
     with progress_bar(disable=not lead) as bar:
         task = bar.add_task("training" if bridge else "training (baseline)", total=config.steps, completed=step, status="")
@@ -202,8 +205,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             indices = order[position * config.batch_size : (position + 1) * config.batch_size].tolist()
             batch = collate([train_set[i] for i in indices[rank::world]])
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-            loss, l_se, l_cma = batch_losses(model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob, shift_gen,
-                                             loss_weights, (rank, world), ssl, config.ssl_weight)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.amp):
+                loss, l_se, l_cma = batch_losses(forward_model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob,
+                                                 shift_gen, loss_weights, (rank, world), ssl, config.ssl_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(params, world)
@@ -241,6 +245,27 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         plot_training_curves(log_path, out / "training_curves.png")
     finish(world)
     return best_path
+
+
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    """torch.compile'd forward that still answers the model's attributes (tap_hop, frame_rate, ...)."""
+    fast = torch.compile(model)
+
+    class Compiled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, wave):
+            return fast(wave)
+
+        def __getattr__(self, name):
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(model, name)
+
+    return Compiled()
 
 
 def validations_since_best(rows: list[dict]) -> int:

@@ -63,3 +63,14 @@ def test_patience_stops_training_early(prepared, tmp_path):
     train(config)
     rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
     assert int(rows[-1]["step"]) == 3  # lr 0: nothing improves after the first validation
+
+
+@pytest.mark.parametrize("flag", ["amp", "compile"])
+def test_mixed_precision_and_compile_train_to_finite_losses(prepared, tmp_path, flag):
+    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / flag), steps=2, batch_size=2,
+                         valid_every=2, valid_items=1, model={"hidden": 32}, **{flag: True})
+    best = train(config)
+    rows = list(csv.DictReader((tmp_path / flag / "train_log.csv").open()))
+    assert best.is_file() and all(float(r["loss"]) == float(r["loss"]) for r in rows)  # no NaN
+    model, _ = load_model(best)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
