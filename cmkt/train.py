@@ -249,7 +249,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
 def compiled(model: torch.nn.Module) -> torch.nn.Module:
     """torch.compile'd forward that still answers the model's attributes (tap_hop, frame_rate, ...)."""
-    fast = torch.compile(model)
+    fast = torch.compile(model, dynamic=True)  # batches differ in length: one graph for all
 
     class Compiled(torch.nn.Module):
         def __init__(self):
