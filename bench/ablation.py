@@ -1,0 +1,89 @@
+"""The alignment ablation on the shared multilingual data: baseline vs CMKT with each alignment,
+several seeds, same steps; PESQ/STOI/SI-SDR on the test split, mean and standard deviation over
+seeds, per language.
+
+Usage: python bench/ablation.py [--data ../shared/data] [--out runs/ablation] [--steps 400] [--seeds 0 1 2]
+Every stage resumes: rerun the same command after an interruption.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+METRICS = ("pesq_wb", "stoi", "si_sdr")
+
+
+def cmkt(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "cmkt", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "ablation")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--systems", nargs="+", default=["baseline", "attention", "uot", "tot", "uniform"])
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO / "recipes" / "asterisk"))
+    from run import build_inputs
+
+    started = time.perf_counter()
+    data = args.out / "data"
+    if not (data / "test.jsonl").is_file():
+        table, noise = build_inputs(args.data.resolve(), args.out)
+        cmkt("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data), "--snr-range", "-5", "10")
+    estimates = []
+    for seed in args.seeds:
+        for system in args.systems:
+            name = f"{system}_s{seed}"
+            run = args.out / "runs" / name
+            if not (run / "model.pt").is_file() or not (run / "checkpoint.pt").is_file() or _steps(run) < args.steps:
+                teacher = ["--teacher", "none"] if system == "baseline" else ["--align", system]
+                cmkt("train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
+                     "--steps", str(args.steps), "--valid-every", str(args.steps // 2), "--seed", str(seed), "--threads", "2",
+                     *teacher, *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+            cmkt("enhance", str(data / "test" / "noisy"), "-o", str(args.out / "enhanced" / name), "--model", str(run / "model.pt"))
+            estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
+            print(f"{name} done at {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    cmkt("score", "--manifest", str(data / "test.jsonl"), *estimates, "--metrics", ",".join(METRICS), "--by", "lang",
+         "-o", str(args.out / "scores"))
+    report(args.out / "scores" / "scores.csv", args.systems, args.seeds)
+    print(f"ablation finished in {(time.perf_counter() - started) / 60:.1f} min")
+
+
+def _steps(run: Path) -> int:
+    import torch
+
+    return int(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["step"])
+
+
+def report(scores_csv: Path, systems: list[str], seeds: list[int]) -> None:
+    """Per system: the mean over seeds of each seed's test mean (± standard deviation over seeds), overall and per language."""
+    rows = [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
+    languages = sorted({r["lang"] for r in rows if r.get("lang")})
+    for group in ["all", *languages]:
+        print(f"\n{group}: mean over {len(seeds)} seeds (± sd over seeds) of the per-seed test mean")
+        print("| system | " + " | ".join(METRICS) + " |\n|---" * 1 + "|---" * len(METRICS) + "|")
+        for system in ["noisy", *systems]:
+            cells = []
+            for metric in METRICS:
+                per_seed = []
+                for seed in ([None] if system == "noisy" else seeds):
+                    label = "noisy" if system == "noisy" else f"{system}_s{seed}"
+                    values = [float(r[metric]) for r in rows if r["system"] == label and (group == "all" or r["lang"] == group)]
+                    if values:
+                        per_seed.append(statistics.fmean(values))
+                sd = statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0
+                cells.append(f"{statistics.fmean(per_seed):.3f} ± {sd:.3f}" if per_seed else "-")
+            print(f"| {system} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
