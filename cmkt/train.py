@@ -129,7 +129,7 @@ def batch_losses(
         teacher, head = ssl
         targets, mask = teacher(batch["clean"], batch["lengths"])
         l_ssl = head.loss(tap, targets, mask)
-        head.last_loss = float(l_ssl)
+        head.last_loss = float(l_ssl.detach())
         terms.append((ssl_weight if bridge is not None else 1.0, l_ssl))
     l_kd = sum(weight * value for weight, value in terms) if terms else torch.zeros(())
     return alpha * l_se + (1 - alpha) * l_kd, l_se, l_cma
