@@ -47,7 +47,7 @@ def main() -> None:
             if not (run / "model.pt").is_file() or not (run / "checkpoint.pt").is_file() or _steps(run) < args.steps:
                 teacher = ["--teacher", "none"] if system == "baseline" else ["--align", system]
                 cmkt("train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
-                     "--steps", str(args.steps), "--valid-every", str(args.steps // 2), "--seed", str(seed), "--threads", "2",
+                     "--steps", str(args.steps), "--valid-every", "200", "--seed", str(seed), "--threads", "2",
                      *teacher, *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
             cmkt("enhance", str(data / "test" / "noisy"), "-o", str(args.out / "enhanced" / name), "--model", str(run / "model.pt"))
             estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
