@@ -33,6 +33,21 @@ def tone(seconds: float = 1.0, sample_rate: int = 16000, freq: float = 440.0, am
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
+def push_in_blocks(processor, signal: np.ndarray, sizes) -> np.ndarray:
+    """Feed (channels, n) `signal` to a push/flush processor (stream, resampler, chunker) in blocks
+    of the given sizes (cycled), then flush; the joined output."""
+    import itertools
+
+    pieces, start = [], 0
+    for size in itertools.cycle(sizes):
+        if start >= signal.shape[1]:
+            break
+        pieces.append(processor.push(signal[:, start : start + size]))
+        start += size
+    pieces.append(processor.flush())
+    return np.concatenate(pieces, axis=1)
+
+
 @pytest.fixture(scope="session")
 def speech_corpus(tmp_path_factory) -> Path:
     """A TSV corpus of real synthetic speech (eSpeak NG, two voices) with exact transcripts."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cmkt.models.base import Backbone
 from cmkt.models.framing import CausalStft
 
 
@@ -26,8 +27,7 @@ class ConformerMaskConfig:
     compress: float = 0.3
 
 
-class ConformerMaskNet(nn.Module):
-    streaming = False
+class ConformerMaskNet(Backbone):
 
     def __init__(self, config: ConformerMaskConfig):
         super().__init__()
@@ -47,9 +47,6 @@ class ConformerMaskNet(nn.Module):
     def tap_hop(self) -> int:
         return self.config.hop
 
-    @property
-    def frame_rate(self) -> float:
-        return self.config.sample_rate / self.config.hop
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spec = self.stft.analyze(self.stft.frames(wave))  # (B, N, F, 2)

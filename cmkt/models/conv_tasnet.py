@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cmkt.models.base import Backbone
+
 
 @dataclass
 class ConvTasNetConfig:
@@ -24,8 +26,7 @@ class ConvTasNetConfig:
     tap_hop: int = 128
 
 
-class ConvTasNetSE(nn.Module):
-    streaming = False
+class ConvTasNetSE(Backbone):
 
     def __init__(self, config: ConvTasNetConfig):
         super().__init__()
@@ -53,9 +54,6 @@ class ConvTasNetSE(nn.Module):
     def tap_hop(self) -> int:
         return self.config.tap_hop
 
-    @property
-    def frame_rate(self) -> float:
-        return self.config.sample_rate / self.config.tap_hop
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         enhanced = self.net(wave[:, None])[:, 0]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cmkt.models.base import Backbone
 from cmkt.models.framing import CausalStft
 
 State = list[torch.Tensor]  # [context of each causal conv..., GRU hidden]: flat, so it exports
@@ -38,7 +39,7 @@ class CausalConv1d(nn.Conv1d):
         return super().forward(full), full[..., full.shape[-1] - keep :]
 
 
-class StftMaskNet(nn.Module):
+class StftMaskNet(Backbone):
     streaming = True
 
     def __init__(self, config: StftMaskConfig):
@@ -63,9 +64,6 @@ class StftMaskNet(nn.Module):
         """Samples per tap frame."""
         return self.config.hop
 
-    @property
-    def frame_rate(self) -> float:
-        return self.config.sample_rate / self.config.hop
 
     def init_state(self, batch: int) -> State:
         """Zero state: what offline processing assumes before the first frame."""

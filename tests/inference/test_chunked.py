@@ -7,17 +7,12 @@ from typer.testing import CliRunner
 from cmkt.cli import app
 from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.registry import build_model, save_checkpoint
+from tests.conftest import push_in_blocks
 from tests.models.test_backbones import SMALL
 
 
 def _run(enhancer, signal, rng):
-    pieces, start = [], 0
-    while start < signal.shape[1]:
-        size = int(rng.integers(100, 9000))
-        pieces.append(enhancer.push(signal[:, start : start + size]))
-        start += size
-    pieces.append(enhancer.flush())
-    return np.concatenate(pieces, axis=1)
+    return push_in_blocks(enhancer, signal, rng.integers(100, 9000, 100).tolist())
 
 
 @pytest.mark.parametrize("name,tolerance", [("conv-tasnet", 0.01), ("conformer-mask", 0.1)])

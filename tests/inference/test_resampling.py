@@ -3,19 +3,14 @@ import pytest
 
 from cmkt.audio import resample
 from cmkt.inference.resampling import BlockResampler
+from tests.conftest import push_in_blocks
 
 
 @pytest.mark.parametrize("from_rate,to_rate", [(44100, 16000), (16000, 44100), (48000, 16000), (8000, 16000), (22050, 16000), (16000, 16000)])
 def test_block_by_block_equals_whole_signal(from_rate, to_rate):
     rng = np.random.default_rng(from_rate + to_rate)
     signal = rng.standard_normal((2, from_rate * 2 + 17)).astype(np.float32)
-    resampler, pieces, start = BlockResampler(from_rate, to_rate, 2), [], 0
-    while start < signal.shape[1]:
-        size = int(rng.integers(1, 6000))
-        pieces.append(resampler.push(signal[:, start : start + size]))
-        start += size
-    pieces.append(resampler.flush())
-    joined = np.concatenate(pieces, axis=1)
+    joined = push_in_blocks(BlockResampler(from_rate, to_rate, 2), signal, rng.integers(1, 6000, 100).tolist())
     whole = resample(signal, from_rate, to_rate)
     assert joined.shape == whole.shape
     np.testing.assert_allclose(joined, whole, atol=1e-6)

@@ -4,6 +4,7 @@ import torch
 from cmkt.inference.enhancer import load_enhancer
 from cmkt.inference.streaming import StreamingEnhancer
 from cmkt.registry import build_model
+from tests.conftest import push_in_blocks
 
 
 def test_streaming_equals_offline_for_any_block_sizes(trained_model):
@@ -12,14 +13,7 @@ def test_streaming_equals_offline_for_any_block_sizes(trained_model):
     noisy = (0.1 * rng.standard_normal((2, 16000 * 2 + 61))).astype(np.float32)
     with torch.no_grad():
         offline = enhancer.model(torch.from_numpy(noisy))[0].numpy()
-    stream = enhancer.stream(channels=2)
-    pieces, start = [], 0
-    while start < noisy.shape[1]:
-        size = int(rng.integers(1, 900))
-        pieces.append(stream.push(noisy[:, start : start + size]))
-        start += size
-    pieces.append(stream.flush())
-    streamed = np.concatenate(pieces, axis=1)
+    streamed = push_in_blocks(enhancer.stream(channels=2), noisy, rng.integers(1, 900, 200).tolist())
     assert streamed.shape == offline.shape
     np.testing.assert_allclose(streamed, offline, atol=1e-5)
 
