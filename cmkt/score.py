@@ -7,7 +7,6 @@ run goes on.
 """
 from __future__ import annotations
 
-import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +38,6 @@ class Pair:
 class ScoreResult:
     system: str
     rows: list[dict] = field(default_factory=list)  # one per file: {"file", groups..., metrics..., "warning", "error"}
-
-    def means(self, metrics: tuple[str, ...]) -> dict[str, float]:
-        ok = self.ok
-        return {m: float(np.mean([r[m] for r in ok])) if ok else math.nan for m in metrics}
 
     def values(self, metric: str) -> dict[str, float]:
         return {r["file"]: r[metric] for r in self.ok if r.get(metric) is not None}

@@ -12,6 +12,7 @@ from cmkt.audio import Audio, find_audio_files, read_audio, resample, write_audi
 from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders
 from cmkt.data.layouts import load_corpus
 from cmkt.data.mixing import mix_at_snr, reverberate
+from cmkt.data.validate import PAIR_TOLERANCE_S
 from cmkt.errors import CmktError
 from cmkt.files import write_text_atomic
 from cmkt.manifest import Utterance, write_manifest
@@ -20,7 +21,6 @@ from cmkt.report import plot_snr_histogram
 from cmkt.sharding import take_shard
 
 MIXING_FILE = "mixing.json"  # the settings, so training can mix afresh each epoch (dynamic mixing)
-LENGTH_TOLERANCE_S = 0.05  # a shipped clean/noisy pair may differ by this much (codec padding)
 
 
 @dataclass
@@ -144,7 +144,7 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
             except CmktError as exc:
                 skipped.append(str(exc))
                 continue
-            if given_noisy is not None and abs(len(given_noisy) - len(clean)) > LENGTH_TOLERANCE_S * config.sample_rate:
+            if given_noisy is not None and abs(len(given_noisy) - len(clean)) > PAIR_TOLERANCE_S * config.sample_rate:
                 skipped.append(f"{item.noisy}: {abs(len(given_noisy) - len(clean)) / config.sample_rate:.2f} s longer or shorter "
                                f"than its clean file {item.path}; the pair does not match, fix or remove it")
                 continue

@@ -13,7 +13,7 @@ from cmkt.errors import CmktError
 from cmkt.manifest import read_manifest
 from cmkt.progress import progress_bar
 
-PAIR_TOLERANCE_S = 0.05
+PAIR_TOLERANCE_S = 0.05  # a clean/noisy pair may differ by this much (codec padding); prep uses it too
 
 
 def validate_manifest(path: str | Path, read_samples: bool = True) -> list[str]:

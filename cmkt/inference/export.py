@@ -22,7 +22,7 @@ import torch
 
 from cmkt.errors import CmktError
 from cmkt.files import atomic_path
-from cmkt.inference.streaming import stream_step, supports_streaming
+from cmkt.inference.streaming import StreamingEnhancer, stream_step, supports_streaming
 from cmkt.registry import load_model, resolve_model
 
 FORMATS = ("onnx", "torchscript")
@@ -62,7 +62,7 @@ def export_model(model: str | Path, fmt: str, out: str | Path, block_frames: int
         "hop": net.stft.hop,
         "block_samples": block_frames * net.stft.hop,
         "delay_samples": net.stft.delay,
-        "latency_ms": 1000.0 * net.stft.n_fft / int(meta["sample_rate"]),
+        "latency_ms": StreamingEnhancer(net).latency_ms(int(meta["sample_rate"])),
         "state_shapes": json.dumps([list(t.shape) for t in inputs[3:]]),
     }
     input_names = ["noisy", "input_tail", "output_tail"] + [f"state_{i}" for i in range(state_count)]
