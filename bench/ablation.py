@@ -31,8 +31,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--systems", nargs="+", default=["baseline", "attention", "uot", "tot", "uniform"])
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO / "recipes" / "asterisk"))
-    from run import build_inputs
+    sys.path.insert(0, str(REPO))
+    from recipes.asterisk.run import build_inputs
 
     started = time.perf_counter()
     data = args.out / "data"

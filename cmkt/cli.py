@@ -11,6 +11,7 @@ import typer
 
 from cmkt.errors import CmktError
 from cmkt.metrics import DEFAULT_METRICS, METRICS  # names only; the metric libraries load when used
+from cmkt.pretrained import DEFAULT_MODEL
 
 app = typer.Typer(
     help="CMKT: speech enhancement trained with linguistic knowledge distillation.\n\n"
@@ -127,11 +128,13 @@ def train(
     steps: int = typer.Option(2000, help="Optimizer steps."),
     batch_size: int = typer.Option(8),
     lr: float = typer.Option(1e-3),
+    lr_decay: str = typer.Option("none", help="none, or cosine: decay to lr/10 at the last step (set --steps to the run's full length)."),
     alpha: float = typer.Option(0.9, help="Weight of the enhancement loss: L = alpha*L_se + (1-alpha)*L_cma."),
     shift_ms: float = typer.Option(100.0, help="Largest temporal shift of frames against text (misalignment)."),
     shift_prob: float = typer.Option(0.5, help="Probability of shifting an utterance."),
     max_seconds: float = typer.Option(4.0, help="Longer training utterances are cropped (and lose their text loss)."),
     valid_every: int = typer.Option(250, help="Validate and checkpoint every N steps."),
+    valid_items: int = typer.Option(16, help="Validation utterances scored each time, spread evenly over the valid manifest."),
     patience: int = typer.Option(0, help="Stop early after this many validations without a better PESQ (0: never)."),
     ssl_teacher: Optional[Path] = typer.Option(None, help="JSON file of a wav2vec2/HuBERT/WavLM teacher (kind, config, weights, layers) run on clean speech."),
     ssl_weight: float = typer.Option(0.5, help="Share of the SSL teacher in the distillation loss when the LM teacher is used too."),
@@ -160,10 +163,10 @@ def train(
     if not isinstance(settings, dict):
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
-                         shift_ms, shift_prob, max_seconds, valid_every, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
+                         shift_ms, shift_prob, max_seconds, valid_every, valid_items, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience,
                          ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
-                         amp=amp, compile=compile_model)
+                         amp=amp, compile=compile_model, lr_decay=lr_decay)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
@@ -176,7 +179,7 @@ def train(
 def enhance(
     inputs: Optional[List[str]] = typer.Argument(None, help="Audio files, folders (recursive) and quoted glob patterns."),
     out: Path = typer.Option(Path("enhanced"), "-o", "--out", help="Output folder (folder and glob trees are mirrored below it)."),
-    model: str = typer.Option(..., help="Checkpoint path or installed model name (see `cmkt models`)."),
+    model: str = typer.Option(DEFAULT_MODEL, help="Checkpoint path or installed model name (see `cmkt models`); default: the shipped model."),
     list_file: Optional[Path] = typer.Option(None, "--list", help="Text file with one input path per line."),
     suffix: str = typer.Option("", help="Appended to each output file's stem."),
     overwrite: bool = typer.Option(False, help="Replace existing outputs (by default they are skipped; inputs are never overwritten)."),
@@ -364,7 +367,8 @@ def models():
         try:
             meta = read_checkpoint(path)
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in (meta.get("metrics") or {}).items())
-            table.add_row(name, meta["arch"], str(meta.get("steps", "")), metrics, str(path))
+            label = f"{name} (default)" if name == DEFAULT_MODEL else name
+            table.add_row(label, meta["arch"], str(meta.get("steps", "")), metrics, str(path))
         except CmktError as exc:
             table.add_row(name, "[red]unreadable[/red]", "", str(exc), str(path))
     console.print(table if installed else "no installed checkpoints")

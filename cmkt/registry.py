@@ -19,6 +19,7 @@ from cmkt.files import atomic_path
 from cmkt.models.conformer_mask import ConformerMaskConfig, ConformerMaskNet
 from cmkt.models.conv_tasnet import ConvTasNetConfig, ConvTasNetSE
 from cmkt.models.stft_mask import StftMaskConfig, StftMaskNet
+from cmkt.pretrained import PRETRAINED_DIR
 
 CHECKPOINT_FORMAT = 1
 
@@ -106,11 +107,16 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 
 
 def model_dirs() -> list[Path]:
-    """Where named checkpoints are looked up: $CMKT_MODELS, then the user cache."""
+    """Where named checkpoints are looked up: $CMKT_MODELS, the user cache, then the shipped models.
+
+    A user's file of the same name comes first, so a shipped model can be replaced without
+    touching the package.
+    """
     dirs = []
     if os.environ.get("CMKT_MODELS"):
         dirs.append(Path(os.environ["CMKT_MODELS"]))
     dirs.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cmkt" / "models")
+    dirs.append(PRETRAINED_DIR)
     return dirs
 
 

@@ -55,6 +55,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
     threads: int = 0
+    lr_decay: str = "none"  # none | cosine (to a tenth of lr at the last step; a function of the step, so resume is exact)
     dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
     align: str = "attention"  # attention | uot | tot | uniform (METHOD.md section 2)
     ot_eps: float = 0.1
@@ -88,12 +89,12 @@ def file_hash(path: str | Path) -> str:
 
 
 def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str, float]:
-    """Mean PESQ-WB and STOI of the model on a fixed subset of the validation set."""
+    """Mean PESQ-WB and STOI on a fixed subset spread evenly over the validation set (every language, speaker, SNR)."""
     model.eval()
     pesq_scores, stoi_scores = [], []
     with torch.inference_mode():
-        for index in range(min(items, len(dataset))):
-            item = dataset[index]
+        for index in np.linspace(0, len(dataset) - 1, min(items, len(dataset))).round().astype(int):
+            item = dataset[int(index)]
             enhanced, _ = model(item["noisy"][None])
             scores = score_signals(item["clean"].numpy(), enhanced[0].numpy(), dataset.sample_rate, ("pesq_wb", "stoi"))
             pesq_scores.append(scores["pesq_wb"])
@@ -165,7 +166,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         teacher = SSLTeacher(spec)
         ssl = (teacher, SSLHead(model.tap_dim, teacher.dims, spec.layer_weights))
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else []) + (list(ssl[1].parameters()) if ssl else [])
-    optimizer = torch.optim.Adam(params, lr=config.lr)
+    optimizer = torch.optim.Adam(params, lr=learning_rate(config, 0))
     sample_rate = model.config.sample_rate
     mixer = load_mixer(Path(config.train_manifest).parent) if config.dynamic_mixing else None
     train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed, mixer)
@@ -173,7 +174,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     step, best, rows = 0, -math.inf, []
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=False)
-        same = {k: v for k, v in state["config"].items() if k != "steps"} == {k: v for k, v in dataclasses.asdict(config).items() if k != "steps"}
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+        saved = {**defaults, **state["config"]}  # a run from an older cmkt lacks the newer settings: it used their defaults
+        same = {k: v for k, v in saved.items() if k != "steps"} == {k: v for k, v in dataclasses.asdict(config).items() if k != "steps"}
         if not same:
             raise CmktError(f"{state_path}: run was started with other settings; resume with the same flags or use a new --out")
         model.load_state_dict(state["model"])
@@ -212,6 +215,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             loss.backward()
             average_gradients(params, world)
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
             optimizer.step()
             step += 1
             row = {"step": step, "loss": round(loss.item(), 5), "l_se": round(l_se.item(), 5), "l_cma": round(l_cma.item(), 5),
@@ -266,6 +271,16 @@ def compiled(model: torch.nn.Module) -> torch.nn.Module:
                 return getattr(model, name)
 
     return Compiled()
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The step's learning rate: constant, or cosine decay from lr to lr/10 over config.steps."""
+    if config.lr_decay == "none":
+        return config.lr
+    if config.lr_decay != "cosine":
+        raise CmktError(f"unknown --lr-decay {config.lr_decay!r}; use none or cosine")
+    progress = min(1.0, step / max(1, config.steps))
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def validations_since_best(rows: list[dict]) -> int:

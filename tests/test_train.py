@@ -7,9 +7,9 @@ from cmkt.registry import load_model
 from cmkt.train import TrainConfig, train
 
 
-def _config(prepared, out, steps, teacher="auto"):
+def _config(prepared, out, steps, teacher="auto", **settings):
     return TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), teacher=teacher, steps=steps,
-                       batch_size=2, valid_every=2, valid_items=1, model={"hidden": 32}, seed=3)
+                       batch_size=2, valid_every=2, valid_items=1, model={"hidden": 32}, seed=3, **settings)
 
 
 def test_checkpoint_is_self_describing(trained_model):
@@ -74,3 +74,33 @@ def test_mixed_precision_and_compile_train_to_finite_losses(prepared, tmp_path, 
     assert best.is_file() and all(float(r["loss"]) == float(r["loss"]) for r in rows)  # no NaN
     model, _ = load_model(best)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_cosine_decay_runs_from_lr_to_a_tenth_and_resumes_exactly(prepared, tmp_path, monkeypatch):
+    from cmkt.errors import CmktError
+    from cmkt.train import learning_rate
+
+    config = TrainConfig("t", "v", "o", steps=100, lr=1e-3, lr_decay="cosine")
+    rates = [learning_rate(config, step) for step in range(101)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4) and rates[50] == pytest.approx(5.5e-4)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert learning_rate(TrainConfig("t", "v", "o", lr=2e-3), 7) == 2e-3  # default: constant
+    with pytest.raises(CmktError, match="lr-decay"):
+        learning_rate(TrainConfig("t", "v", "o", lr_decay="linear"), 0)
+    import cmkt.train
+
+    train(_config(prepared, tmp_path / "straight", 4, lr_decay="cosine"))
+    write_log = cmkt.train.write_csv_atomic
+
+    def killed_after_first_checkpoint(*args, **kwargs):
+        write_log(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmkt.train, "write_csv_atomic", killed_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):  # the schedule depends on --steps, so the kill comes mid-run
+        train(_config(prepared, tmp_path / "interrupted", 4, lr_decay="cosine"))
+    monkeypatch.undo()
+    train(_config(prepared, tmp_path / "interrupted", 4, lr_decay="cosine"), resume=True)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -38,7 +38,7 @@ def sentence_split(text: str) -> str:
     return "train" if value < 8 else ("valid" if value == 8 else "test")
 
 
-def build_corpus(root: Path) -> Path:
+def build_corpus(root: Path, voices: list[Voice] = VOICES) -> Path:
     """Speak every sentence in every voice; write corpus.tsv (path, text, id, lang, speaker, split)."""
     table = root / "corpus.tsv"
     if table.is_file():
@@ -46,7 +46,7 @@ def build_corpus(root: Path) -> Path:
     synth = Synthesizer()
     sentences = [s.strip() for s in (HERE / "sentences.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
     rows = []
-    for voice in VOICES:
+    for voice in voices:
         for index, text in enumerate(sentences):
             audio, rate = synth(text, voice)
             rel = Path(voice.name) / f"s{index:03d}.wav"

@@ -1,6 +1,5 @@
 """The asterisk recipe's inputs from ../shared/data (skipped where it is absent)."""
 import csv
-import importlib.util
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -8,18 +7,10 @@ from typer.testing import CliRunner
 from cmkt.cli import app
 from cmkt.manifest import read_manifest
 
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "asterisk" / "run.py"
-
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location("asterisk_recipe", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from recipes.asterisk.run import build_inputs
 
 def test_asterisk_inputs_prepare_five_languages_with_split_noise(shared_data, tmp_path):
-    table, noise = _recipe().build_inputs(shared_data, tmp_path)
+    table, noise = build_inputs(shared_data, tmp_path)
     rows = list(csv.DictReader(table.open(encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE))
     assert len(rows) == 2550 and {r["lang"] for r in rows} == {"en", "es", "fr", "it", "ru"}
     assert all(any((noise / split).iterdir()) for split in ("train", "valid", "test"))

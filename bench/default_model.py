@@ -1,0 +1,173 @@
+"""Where the shipped model stands: noisy, noisereduce, RNNoise, DeepFilterNet3, our baseline and CMKT
+on the test split of the shared multilingual data, per language and per SNR, with intervals.
+
+Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark]
+           [--runs runs/cmkt_base/runs] [--model cmkt-base-16k]
+
+Test set: the speech test split (256 utterances, 5 languages) mixed with the three test-split noise
+recordings, each utterance at one of -5, 0, 5, 10 dB (drawn with seed 0, measured on active
+speech). Every system runs on one thread; its real-time factor is its compute time over the
+audio's duration (peers are resampled to their own rate outside the timed part). Scores come
+from `cmkt score --manifest` (PESQ-WB, STOI, ESTOI, SI-SDR, DNSMOS OVRL) and `cmkt compare`;
+the CMKT-vs-baseline gain is taken per seed (runs NAME_sK in --runs) and summarised over seeds.
+Every stage resumes: finished outputs are kept.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import all_peers  # noqa: E402
+
+from cmkt.audio import resample  # noqa: E402
+from cmkt.errors import CmktError  # noqa: E402
+from cmkt.files import atomic_path, write_text_atomic  # noqa: E402
+from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
+from cmkt.stats import mean_ci  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+METRICS = "pesq_wb,stoi,estoi,si_sdr,dnsmos_ovrl"
+SNRS = ("-5", "0", "5", "10")
+
+
+def cmkt(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "cmkt", *args], check=True)
+
+
+def build_test_set(data: Path, out: Path) -> Path:
+    """The speech test split and the test-split noises, mixed once with a fixed seed; returns test.jsonl."""
+    manifest = out / "data" / "test.jsonl"
+    if manifest.is_file():
+        return manifest
+    with (data / "speech" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "test"]
+    from cmkt.files import write_csv_atomic
+
+    table = out / "test_speech.tsv"
+    write_csv_atomic(table, ["id", "path", "text", "lang", "speaker", "split"],
+                     [{**{k: r[k] for k in ("id", "text", "lang", "speaker", "split")}, "path": str((data / r["path"]).resolve())}
+                      for r in rows], delimiter="\t")
+    with (data / "noise" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
+        noises = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "test"]
+    for row in noises:
+        link = out / "noise" / "test" / Path(row["path"]).name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            os.symlink((data / row["path"]).resolve(), link)
+    cmkt("prep", "--speech", str(table), "--noise", str(out / "noise"), "-o", str(out / "data"), "--teacher", "none",
+         "--seed", "0", *[arg for snr in SNRS for arg in ("--snr", snr)])
+    return manifest
+
+
+def write_output(path: Path, samples: np.ndarray, rate: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, samples, rate, subtype="FLOAT", format="WAV")
+
+
+def run_system(name: str, process, rate: int, noisy_files: list[Path], folder: Path) -> float:
+    """Enhance every noisy file with `process` (mono float32 at `rate` in and out); returns the RTF."""
+    compute, audio_seconds = 0.0, 0.0
+    for path in noisy_files:
+        target = folder / name / path.name
+        noisy, source_rate = sf.read(path, dtype="float32")
+        native = resample(noisy[None], source_rate, rate)[0]
+        started = time.perf_counter()
+        enhanced = process(native)
+        compute += time.perf_counter() - started
+        audio_seconds += len(noisy) / source_rate
+        if not target.is_file():
+            write_output(target, resample(np.asarray(enhanced, dtype=np.float32)[None], rate, source_rate)[0], source_rate)
+    return compute / audio_seconds
+
+
+def systems(args) -> list[tuple[str, object, int]]:
+    """(name, process, rate) for every peer and every model: the shipped one and the seed runs."""
+    found = [(peer.name, peer.run, peer.sample_rate) for peer in all_peers()]
+    models = {}
+    if args.runs.is_dir():
+        models = {run.name: str(run / "model.pt") for run in sorted(args.runs.iterdir()) if (run / "model.pt").is_file()}
+    try:
+        if not any(same_weights(args.model, path) for path in models.values()):  # the shipped model is usually cmkt_s0
+            models = {args.model: args.model, **models}
+    except CmktError as exc:
+        print(f"skipping the shipped model: {exc}")
+    for name, model in models.items():
+        enhancer = load_enhancer(model, threads=1)
+        found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate))
+    return found
+
+
+def same_weights(model: str, path: str) -> bool:
+    from cmkt.registry import read_checkpoint, resolve_model
+
+    a, b = read_checkpoint(resolve_model(model))["state_dict"], read_checkpoint(path)["state_dict"]
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
+    """CMKT minus baseline per seed (mean over files), then mean ± 95% t-interval over seeds, per language."""
+    rows = [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
+    seeds = sorted({r["system"].split("_s")[1] for r in rows if r["system"].startswith("cmkt_s")})
+    languages = ["all", *sorted({r["lang"] for r in rows})]
+    lines = [f"CMKT - baseline, paired per file, mean over files per seed; mean ± 95% t-interval over {len(seeds)} seeds ({', '.join(seeds)})",
+             "", "| language | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for lang in languages:
+        cells = []
+        for metric in metrics:
+            per_seed = []
+            for seed in seeds:
+                values = {}
+                for r in rows:
+                    if r["system"] in (f"cmkt_s{seed}", f"baseline_s{seed}") and r.get(metric) not in ("", None) and lang in ("all", r["lang"]):
+                        values.setdefault(r["file"], {})[r["system"].split("_s")[0]] = float(r[metric])
+                diffs = [v["cmkt"] - v["baseline"] for v in values.values() if len(v) == 2]
+                if diffs:
+                    per_seed.append(float(np.mean(diffs)))
+            estimate = mean_ci(per_seed)
+            cells.append(f"{estimate.mean:+.3f} ± {estimate.half_width:.3f}" if per_seed else "-")
+        lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "benchmark")
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "cmkt_base" / "runs", help="seed runs cmkt_sK / baseline_sK")
+    parser.add_argument("--model", default="cmkt-base-16k", help="the shipped model (name or path)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    manifest = build_test_set(args.data.resolve(), args.out)
+    noisy_files = sorted((manifest.parent / "test" / "noisy").glob("*.wav"))
+    rtf_lines = ["| system | RTF (1 thread) |", "|---|---|"]
+    estimates = []
+    for name, process, rate in systems(args):
+        rtf = run_system(name, process, rate, noisy_files, args.out / "enhanced")
+        rtf_lines.append(f"| {name} | {rtf:.4f} |")
+        print(f"{name}: RTF {rtf:.4f}", flush=True)
+        estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
+    cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", METRICS, "--by", "lang,snr", "-o", str(args.out / "scores"))
+    reference = "baseline_s0" if any("baseline_s0=" in e for e in estimates) else "noisy"
+    cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr", "-o", str(args.out / "compare"))
+    report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
+                          seed_gains(args.out / "scores" / "scores.csv", METRICS.split(","))])
+    write_text_atomic(args.out / "report.md", report + "\n")
+    print(report)
+    print(f"\nscores: {args.out / 'scores' / 'summary.md'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()

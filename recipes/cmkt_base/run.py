@@ -1,0 +1,140 @@
+"""Train the shipped default model `cmkt-base-16k` (and its no-teacher baselines) from scratch.
+
+Usage (the command that made the shipped weights is in README.md beside this file):
+
+    python recipes/cmkt_base/run.py --data ../shared/data --out runs/cmkt_base --steps 6000 --seeds 0 1 2 --parallel 2 --install
+
+Data: the real multilingual Asterisk speech of ../shared/data (train split; valid for picking the
+best checkpoint) plus the quickstart's 100 sentences spoken by eight offline TTS voices, mixed on
+the fly (dynamic mixing) with the train-split noise recordings and generated noises (coloured,
+hum, clicks, babble) at -5 to 20 dB. Trains CMKT (LM teacher all-MiniLM-L6-v2, attention bridge)
+and the same backbone without a teacher, one run per seed; `--install` copies the CMKT run of
+the first seed into cmkt/pretrained/ with its model card. Every stage resumes when rerun.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # the other recipes, as the namespace package `recipes`
+MODEL_NAME = "cmkt-base-16k"
+
+
+def tts_voices() -> list:
+    """The quickstart's four voices plus four more eSpeak NG variants: eight speakers in all."""
+    from recipes.quickstart.run import VOICES, Voice
+
+    return VOICES + [
+        Voice("espeak_us_m1", "espeak", "en-us+m1", 1.0),
+        Voice("espeak_us_f5", "espeak", "en-us+f5", 1.05),
+        Voice("espeak_en_m4", "espeak", "en+m4", 0.9),
+        Voice("espeak_en_f1", "espeak", "en+f1", 1.1),
+    ]
+
+
+def build_inputs(data: Path, out: Path) -> tuple[Path, Path]:
+    """One speech table (real + TTS) and one noise tree (recordings + generated) with train/valid/test folders."""
+    from cmkt.files import write_csv_atomic
+
+    table = out / "speech_all.tsv"
+    if table.is_file() and (out / "noise" / "test").is_dir():
+        return table, out / "noise"
+    from recipes.asterisk.run import build_inputs as build_real_inputs
+    from recipes.quickstart.run import build_corpus, build_noise
+
+    real_table, noise = build_real_inputs(data.resolve(), out)
+    corpus = build_corpus(out / "tts", tts_voices())
+    generated = build_noise(out / "generated_noise", corpus)
+    rows = list(csv.DictReader(real_table.open(encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE))
+    for row in csv.DictReader(corpus.open(encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE):
+        rows.append({**row, "id": f"tts_{row['id']}", "path": str((corpus.parent / row["path"]).resolve())})
+    for split_dir in generated.iterdir():
+        for wav in split_dir.glob("*.wav"):
+            link = noise / split_dir.name / f"generated_{wav.name}"
+            if not link.exists():
+                os.symlink(wav.resolve(), link)
+    write_csv_atomic(table, ["id", "path", "text", "lang", "speaker", "split"],
+                     [{k: row[k] for k in ("id", "path", "text", "lang", "speaker", "split")} for row in rows], delimiter="\t")
+    return table, noise
+
+
+def cmkt_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cmkt", *args]
+
+
+def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int) -> dict[str, list[str]]:
+    """One `cmkt train` command per (system, seed); identical except for the teacher."""
+    commands = {}
+    for seed in seeds:
+        for system, teacher in (("cmkt", "auto"), ("baseline", "none")):
+            run = out / "runs" / f"{system}_s{seed}"
+            commands[run.name] = cmkt_command(
+                "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
+                "--teacher", teacher, "--dynamic-mixing", "--steps", str(steps), "--lr-decay", "cosine",
+                "--valid-every", str(max(1, steps // 10)), "--valid-items", "48", "--seed", str(seed), "--threads", str(threads),
+                *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+    return commands
+
+
+def run_all(commands: dict[str, list[str]], parallel: int, logs: Path) -> None:
+    """Run the training commands, `parallel` at a time; each one's output goes to logs/NAME.log."""
+    logs.mkdir(parents=True, exist_ok=True)
+    waiting, running, failed = list(commands.items()), [], []
+    while waiting or running:
+        while waiting and len(running) < parallel:
+            name, command = waiting.pop(0)
+            print(f"$ {shlex.join(command[2:])}  > {logs / name}.log", flush=True)
+            running.append((name, subprocess.Popen(command, stdout=(logs / f"{name}.log").open("a"), stderr=subprocess.STDOUT)))
+        time.sleep(5)
+        for name, process in list(running):
+            if process.poll() is not None:
+                running.remove((name, process))
+                print(f"{name}: {'done' if process.returncode == 0 else f'FAILED (exit {process.returncode}), see {logs / name}.log'}", flush=True)
+                if process.returncode:
+                    failed.append(name)
+    if failed:
+        sys.exit(f"training failed for {', '.join(failed)}")
+
+
+def install(run: Path, command: str) -> Path:
+    """Copy a run's best model into cmkt/pretrained/ under the shipped name, with how it was made."""
+    from cmkt.registry import read_checkpoint, save_torch
+
+    payload = read_checkpoint(run / "model.pt")
+    payload.update(name=MODEL_NAME, recipe=command, licence_note="trained on CC-BY-SA-3.0/CC-BY-3.0 speech; see the model card")
+    target = REPO / "cmkt" / "pretrained" / f"{MODEL_NAME}.pt"
+    save_torch(target, payload)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "cmkt_base")
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--parallel", type=int, default=1, help="training runs at a time")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: cores / parallel)")
+    parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model to cmkt/pretrained/{MODEL_NAME}.pt")
+    args = parser.parse_args()
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
+    table, noise = build_inputs(args.data, args.out)
+    data = args.out / "data"
+    if not (data / "test.jsonl").is_file():
+        subprocess.run(cmkt_command("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data),
+                                    "--snr-range", "-5", "20", "--teacher", "all-MiniLM-L6-v2"), check=True)
+    run_all(train_commands(data, args.out, args.steps, args.seeds, threads), args.parallel, args.out / "logs")
+    if args.install:
+        target = install(args.out / "runs" / f"cmkt_s{args.seeds[0]}", shlex.join(["python", *sys.argv]))
+        print(f"installed {target}")
+
+
+if __name__ == "__main__":
+    main()

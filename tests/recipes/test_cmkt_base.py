@@ -1,0 +1,26 @@
+"""recipes/cmkt_base: the default model's training data and runs (shared data; skipped where absent)."""
+import csv
+
+from recipes.cmkt_base.run import build_inputs, train_commands, tts_voices
+
+
+def test_inputs_join_real_and_tts_speech_and_recorded_and_generated_noise(shared_data, tmp_path):
+    table, noise = build_inputs(shared_data, tmp_path)
+    rows = list(csv.DictReader(table.open(encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE))
+    tts = [r for r in rows if r["id"].startswith("tts_")]
+    assert len(rows) - len(tts) == 2550 and len(tts) == 100 * len(tts_voices()) == 800
+    assert {r["speaker"] for r in tts} == {v.name for v in tts_voices()}
+    assert all((tmp_path / r["path"]).is_file() for r in rows[::97])
+    for split in ("train", "valid", "test"):
+        names = {p.name for p in (noise / split).iterdir()}
+        assert any(n.startswith("generated_") for n in names) and any(n.endswith(".flac") for n in names)
+    assert build_inputs(shared_data, tmp_path) == (table, noise)  # a rerun reuses what is there
+
+
+def test_runs_differ_only_in_teacher_and_seed(tmp_path):
+    commands = train_commands(tmp_path / "data", tmp_path, 100, [0, 1], threads=1)
+    assert sorted(commands) == ["baseline_s0", "baseline_s1", "cmkt_s0", "cmkt_s1"]
+    cmkt, base = commands["cmkt_s0"], commands["baseline_s0"]
+    differing = {a for a, b in zip(cmkt, base) if a != b}
+    assert differing == {"auto", str(tmp_path / "runs" / "cmkt_s0")}
+    assert "--dynamic-mixing" in cmkt and cmkt[cmkt.index("--steps") + 1] == "100"
