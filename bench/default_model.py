@@ -62,7 +62,7 @@ def build_test_set(data: Path, out: Path) -> Path:
     with (data / "noise" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
         noises = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "test"]
     for row in noises:
-        link = out / "noise" / "test" / Path(row["path"]).name
+        link = out / "noise" / Path(row["path"]).name  # flat: only test speech is mixed, only with these
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.exists():
             os.symlink((data / row["path"]).resolve(), link)

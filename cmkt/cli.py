@@ -172,7 +172,8 @@ def train(
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
 
 
-@app.command(epilog="Examples: `cmkt enhance noisy.wav -o out/ --model runs/cmkt/model.pt`; "
+@app.command(epilog="Examples: `cmkt enhance noisy.wav` (the shipped cmkt-base-16k model, output in enhanced/); "
+             "`cmkt enhance noisy.wav -o out/ --model runs/cmkt/model.pt`; "
              "`cmkt enhance recordings/ 'more/**/*.flac' --list files.txt -o out/ --model runs/cmkt/model.pt --log out/log.csv`; "
              "one of four machines: add `--shard 2/4`")
 @user_errors
@@ -207,7 +208,7 @@ def enhance(
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
     console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
-                  f"-> {out}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
+                  f"-> {out} with model {model}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
     if streaming:
         console.print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
     if log:

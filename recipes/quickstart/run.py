@@ -114,13 +114,15 @@ def main() -> None:
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
         cmkt("train", *common, "--teacher", teacher, "-o", str(run), *resume)
         cmkt("enhance", str(data / "test" / "noisy"), "-o", str(out / "enhanced" / name), "--model", str(run / "model.pt"), "--overwrite")
+    shipped = out / "enhanced" / "cmkt-base-16k"  # the pretrained default model, for comparison: no --model needed
+    cmkt("enhance", str(data / "test" / "noisy"), "-o", str(shipped), "--overwrite")
     cmkt("score", "--manifest", str(data / "test.jsonl"), "--est", f"baseline={out / 'enhanced' / 'baseline'}",
-         "--est", f"cmkt={out / 'enhanced' / 'cmkt'}", "--metrics", "pesq_wb,pesq_nb,stoi,estoi,si_sdr,snr_gain",
+         "--est", f"cmkt={out / 'enhanced' / 'cmkt'}", "--est", f"cmkt-base-16k={shipped}", "--metrics", "pesq_wb,pesq_nb,stoi,estoi,si_sdr,snr_gain",
          "--by", "snr,noise", "-o", str(out / "scores"))
     cmkt("compare", str(out / "scores"), "--reference", "baseline", "-o", str(out / "compare"))
     example = sorted((data / "test" / "clean").glob("*.wav"))[0]
     signals = {"clean": sf.read(example)[0], "noisy": sf.read(data / "test" / "noisy" / example.name)[0]}
-    for name in ("baseline", "cmkt"):
+    for name in ("baseline", "cmkt", "cmkt-base-16k"):
         signals[f"enhanced ({name})"] = sf.read(out / "enhanced" / name / example.name)[0]
     plot_spectrograms(out / "spectrograms.png", signals, 16000)
     print(f"\nquickstart finished in {(time.perf_counter() - start) / 60:.1f} min. Outputs:")
