@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -142,31 +143,53 @@ def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
+def plot_by_snr(scores_csv: Path, path: Path) -> None:
+    """PESQ-WB, STOI and SI-SDR per SNR: the input, the peers and our seed-0 models (95% intervals over files)."""
+    from cmkt.report import plot_score_bars
+    from cmkt.score import read_scores_csv
+
+    results, _ = read_scores_csv(scores_csv)
+    shown = [r for r in results if not r.system.endswith(("_s1", "_s2"))]
+    plot_score_bars(path, shown, ("pesq_wb", "stoi", "si_sdr"), "snr")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "benchmark")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "cmkt_base" / "runs", help="seed runs cmkt_sK / baseline_sK")
     parser.add_argument("--model", default="cmkt-base-16k", help="the shipped model (name or path)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N test files (a quick check of the set-up)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     manifest = build_test_set(args.data.resolve(), args.out)
-    noisy_files = sorted((manifest.parent / "test" / "noisy").glob("*.wav"))
+    lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][: args.limit or None]
+    noisy_files = [manifest.parent / json.loads(line)["noisy"] for line in lines]
+    if args.limit:  # score only those files: a manifest of the first N, beside the full one
+        manifest = manifest.parent / f"test.first{args.limit}.jsonl"
+        write_text_atomic(manifest, "\n".join(lines) + "\n")
     rtf_lines = ["| system | RTF (1 thread) |", "|---|---|"]
     estimates = []
+    timings = args.out / "rtf.json"  # a rerun (e.g. after another seed's run finished) only runs the new systems
+    known = json.loads(timings.read_text()) if timings.is_file() and not args.limit else {}
     for name, process, rate in systems(args):
-        rtf = run_system(name, process, rate, noisy_files, args.out / "enhanced")
+        done = all((args.out / "enhanced" / name / path.name).is_file() for path in noisy_files)
+        rtf = known[name] if done and name in known else run_system(name, process, rate, noisy_files, args.out / "enhanced")
+        known[name] = rtf
+        if not args.limit:
+            write_text_atomic(timings, json.dumps(known, indent=1))
         rtf_lines.append(f"| {name} | {rtf:.4f} |")
         print(f"{name}: RTF {rtf:.4f}", flush=True)
         estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
     cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", METRICS, "--by", "lang,snr", "-o", str(args.out / "scores"))
     reference = "baseline_s0" if any("baseline_s0=" in e for e in estimates) else "noisy"
     cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr", "-o", str(args.out / "compare"))
+    plot_by_snr(args.out / "scores" / "scores.csv", args.out / "by_snr.png")
     report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
                           seed_gains(args.out / "scores" / "scores.csv", METRICS.split(","))])
     write_text_atomic(args.out / "report.md", report + "\n")
     print(report)
-    print(f"\nscores: {args.out / 'scores' / 'summary.md'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")
+    print(f"\nscores: {args.out / 'scores' / 'summary.md'}\nplot: {args.out / 'by_snr.png'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")
 
 
 if __name__ == "__main__":
