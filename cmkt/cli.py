@@ -148,6 +148,7 @@ def train(
     ot_eps: float = typer.Option(0.1, help="uot/tot: entropic regularisation."),
     ot_tau: float = typer.Option(1.0, help="uot/tot: frame-marginal relaxation (larger = closer to balanced OT)."),
     ot_delta: float = typer.Option(1.0, help="tot: width of the order prior."),
+    bridge_stride: int = typer.Option(2, help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
     dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
@@ -166,7 +167,7 @@ def train(
                          shift_ms, shift_prob, max_seconds, valid_every, valid_items, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience,
                          ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
-                         amp=amp, compile=compile_model, lr_decay=lr_decay)
+                         amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")

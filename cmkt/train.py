@@ -61,6 +61,7 @@ class TrainConfig:
     ot_eps: float = 0.1
     ot_tau: float = 1.0
     ot_delta: float = 1.0
+    bridge_stride: int = 2  # frames averaged per bridge frame (halves the bridge's cost; tokens span 10+ frames)
     loss: str = DEFAULT_LOSS  # weighted enhancement-loss terms, e.g. "spectral_mae=1,si_sdr=0.01"
     patience: int = 0  # stop after this many validations without a better PESQ (0: never)
     ssl_teacher: str | None = None  # JSON file describing a wav2vec2/HuBERT/WavLM teacher (cmkt/teachers/ssl.py)
@@ -157,7 +158,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     cache = resolve_cache(config)
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.model)
-    bridge = build_bridge(config.align, model.tap_dim, cache.dim, config.ot_eps, config.ot_tau, config.ot_delta) if cache is not None else None
+    bridge = (build_bridge(config.align, model.tap_dim, cache.dim, config.ot_eps, config.ot_tau, config.ot_delta, config.bridge_stride)
+              if cache is not None else None)
     ssl = None
     if config.ssl_teacher:
         from cmkt.teachers.ssl import SSLHead, SSLSpec, SSLTeacher
@@ -181,7 +183,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             raise CmktError(f"{state_path}: run was started with other settings; resume with the same flags or use a new --out")
         model.load_state_dict(state["model"])
         if bridge:
-            bridge.load_state_dict(state["bridge"])
+            try:
+                bridge.load_state_dict(state["bridge"])
+            except RuntimeError:
+                raise CmktError(f"{state_path}: its bridge was built by another cmkt version; resume it with that version "
+                                "or start a new --out (the inference model.pt is unaffected)") from None
         if ssl:
             ssl[1].load_state_dict(state["ssl_head"])
         optimizer.load_state_dict(state["optimizer"])
@@ -306,7 +312,7 @@ def save_alignment_picture(path: Path, model, bridge, dataset: SEDataset, title:
         _, weights = bridge(tap, torch.ones(tap.shape[:2], dtype=torch.bool), torch.ones(tokens.shape[:2], dtype=torch.bool), tokens)
     model.train(was_training)
     bridge.train(was_training)
-    plot_alignment(path, weights[0].numpy(), model.frame_rate, f"{title}: {dataset.utterances[index].id}")
+    plot_alignment(path, weights[0].numpy(), model.frame_rate / bridge.stride, f"{title}: {dataset.utterances[index].id}")
 
 
 def _save_state(path: Path, model, bridge, optimizer, step: int, best: float, rows: list[dict], config: TrainConfig, ssl_head=None) -> None:

@@ -69,12 +69,12 @@ def unmatched_frame_mass(plan: torch.Tensor, frame_mask: torch.Tensor) -> torch.
 
 class OtBridge(FrameProjection):
     def __init__(self, tap_dim: int, lm_dim: int, eps: float = 0.1, tau: float = 1.0, iterations: int = 50,
-                 order_prior: bool = False, delta: float = 1.0):
-        super().__init__(tap_dim, lm_dim)
+                 order_prior: bool = False, delta: float = 1.0, stride: int = 2):
+        super().__init__(tap_dim, lm_dim, stride)
         self.eps, self.tau, self.iterations, self.order_prior, self.delta = eps, tau, iterations, order_prior, delta
 
     def forward(self, tap, frame_mask, token_mask, tokens):
-        frames = self.project(tap)
+        frames, frame_mask = self.frames(tap, frame_mask)
         with torch.no_grad():
             cost = 1 - torch.nn.functional.normalize(frames, dim=-1) @ torch.nn.functional.normalize(tokens, dim=-1).transpose(1, 2)
             prior = order_log_prior(frame_mask, token_mask, self.delta) if self.order_prior else None
@@ -87,11 +87,11 @@ class UniformBridge(FrameProjection):
     """Token j owns frames [j N/M, (j+1) N/M) of its item (a naive baseline for the ablation)."""
 
     def forward(self, tap, frame_mask, token_mask, tokens=None):
-        frames = self.project(tap)
+        frames, frame_mask = self.frames(tap, frame_mask)
         n = frame_mask.sum(1, keepdim=True).clamp_min(1)
         m = token_mask.sum(1, keepdim=True).clamp_min(1)
-        frame_index = torch.arange(frame_mask.shape[1], device=tap.device)[None, :]
-        token_index = torch.arange(token_mask.shape[1], device=tap.device)[None, :]
+        frame_index = torch.arange(frame_mask.shape[1], device=frames.device)[None, :]
+        token_index = torch.arange(token_mask.shape[1], device=frames.device)[None, :]
         token_of_frame = frame_index * m // n  # (B, N)
         frame_of_token = token_index * n // m  # (B, M): a token gets a frame even when M > N
         plan = (token_of_frame[:, :, None] == token_index[:, None, :]) | (frame_index[:, :, None] == frame_of_token[:, None, :])
@@ -102,12 +102,15 @@ class UniformBridge(FrameProjection):
 ALIGNMENTS = ("attention", "uot", "tot", "uniform")
 
 
-def build_bridge(kind: str, tap_dim: int, lm_dim: int, eps: float = 0.1, tau: float = 1.0, delta: float = 1.0) -> nn.Module:
-    """The bridge for `--align`."""
+def build_bridge(kind: str, tap_dim: int, lm_dim: int, eps: float = 0.1, tau: float = 1.0, delta: float = 1.0,
+                 stride: int = 2) -> nn.Module:
+    """The bridge for `--align` (frames averaged in groups of `stride` before the projection)."""
+    if stride < 1:
+        raise CmktError(f"--bridge-stride {stride}: must be 1 or more")
     if kind == "attention":
-        return AttentionBridge(tap_dim, lm_dim)
+        return AttentionBridge(tap_dim, lm_dim, stride=stride)
     if kind in ("uot", "tot"):
-        return OtBridge(tap_dim, lm_dim, eps, tau, order_prior=kind == "tot", delta=delta)
+        return OtBridge(tap_dim, lm_dim, eps, tau, order_prior=kind == "tot", delta=delta, stride=stride)
     if kind == "uniform":
-        return UniformBridge(tap_dim, lm_dim)
+        return UniformBridge(tap_dim, lm_dim, stride)
     raise CmktError(f"unknown alignment {kind!r}; choose one of {', '.join(ALIGNMENTS)}")

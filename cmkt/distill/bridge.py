@@ -24,13 +24,26 @@ def relative_positions(token_mask: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class FrameProjection(nn.Module):
-    """What every bridge starts with: tap (B, N, D) -> P (B, N, lm_dim), a 2-layer MLP."""
+    """What every bridge starts with: tap (B, N, D) -> P (B, N / stride, lm_dim), a 2-layer MLP.
 
-    def __init__(self, tap_dim: int, lm_dim: int):
+    `stride` consecutive frames are averaged before the projection: a token spans ten or more
+    8 ms frames, so the alignment keeps its resolution while the bridge's cost halves (stride 2).
+    """
+
+    def __init__(self, tap_dim: int, lm_dim: int, stride: int = 2):
         super().__init__()
         self.project = nn.Sequential(nn.Linear(tap_dim, lm_dim), nn.GELU(), nn.Linear(lm_dim, lm_dim))
         self.lm_dim = lm_dim
+        self.stride = stride
         self.last_unmatched = 0.0  # OT bridges report the frame mass they leave unmatched
+
+    def frames(self, tap: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P, mask) on the strided frame grid; a strided frame is valid if any of its frames is."""
+        if self.stride > 1:
+            pad = (-tap.shape[1]) % self.stride
+            tap = nn.functional.pad(tap, (0, 0, 0, pad)).unflatten(1, (-1, self.stride)).mean(dim=2)
+            frame_mask = nn.functional.pad(frame_mask, (0, pad)).unflatten(1, (-1, self.stride)).any(dim=2)
+        return self.project(tap), frame_mask
 
     @staticmethod
     def pool(frames: torch.Tensor, plan: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,20 +54,36 @@ class FrameProjection(nn.Module):
 
 
 class AttentionBridge(FrameProjection):
-    def __init__(self, tap_dim: int, lm_dim: int, heads: int = 4):
-        super().__init__(tap_dim, lm_dim)
+    """Multi-head attention of token-position queries over the projected frames themselves.
+
+    Each head attends over its own slice of P (keys = values = P, no further projections), so
+    Zhat is, per head, an attention-weighted mean of projected frames, as in the OT bridges; a
+    linear map on the M outputs mixes the heads. Dropping the key/value projections of a stock
+    nn.MultiheadAttention removes two (lm_dim x lm_dim) products per frame, most of the bridge's cost.
+    """
+
+    def __init__(self, tap_dim: int, lm_dim: int, heads: int = 4, stride: int = 2):
+        super().__init__(tap_dim, lm_dim, stride)
+        self.heads = heads if lm_dim % heads == 0 else 1
         self.query = nn.Linear(lm_dim, lm_dim)
-        self.attention = nn.MultiheadAttention(lm_dim, heads, batch_first=True)
+        self.output = nn.Linear(lm_dim, lm_dim)
 
     def forward(self, tap: torch.Tensor, frame_mask: torch.Tensor, token_mask: torch.Tensor, tokens: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """tap (B, N, D), frame_mask (B, N), token_mask (B, M) -> Zhat (B, M, lm_dim), weights (B, M, N).
+        """tap (B, N, D), frame_mask (B, N), token_mask (B, M) -> Zhat (B, M, lm_dim), weights (B, M, N / stride).
 
-        `tokens` (the targets) are not used: the queries know positions only."""
-        frames = self.project(tap)
+        `tokens` (the targets) are not used: the queries know positions only. The weights are
+        the heads' mean."""
+        frames, frame_mask = self.frames(tap, frame_mask)
         queries = self.query(relative_positions(token_mask, self.lm_dim))
         # an item with no valid frame would make softmax NaN: let it see its first frame
         safe_mask = frame_mask.clone()
         safe_mask[:, 0] |= ~frame_mask.any(dim=1)
-        predicted, weights = self.attention(queries, frames, frames, key_padding_mask=~safe_mask, need_weights=True)
-        return predicted, weights
+        batch, n, dim = frames.shape
+        per_head = dim // self.heads
+        keys = frames.view(batch, n, self.heads, per_head).transpose(1, 2)  # (B, h, N, d/h)
+        q = queries.view(batch, -1, self.heads, per_head).transpose(1, 2)  # (B, h, M, d/h)
+        scores = (q @ keys.transpose(2, 3)) / math.sqrt(per_head)
+        weights = scores.masked_fill(~safe_mask[:, None, None, :], -math.inf).softmax(dim=-1)
+        pooled = (weights @ keys).transpose(1, 2).reshape(batch, -1, dim)
+        return self.output(pooled), weights.mean(dim=1)

@@ -38,11 +38,27 @@ def test_gradients_reach_the_tap_and_bridge_with_padding():
     token_mask = torch.tensor([[1, 1, 1], [1, 1, 0]], dtype=torch.bool)
     predicted, weights = bridge(tap, frame_mask, token_mask)
     assert predicted.shape == (2, 3, 16)
-    assert weights[1, :, 30:].abs().max() == 0  # padded frames get no attention
+    assert weights.shape[2] == -(-tap.shape[1] // 2) and weights[1, :, 15:].abs().max() == 0  # stride 2; padding unseen
     loss = cosine_distill_loss(predicted, torch.randn(2, 3, 16), token_mask)
     loss.backward()
     assert model.gru.weight_hh_l0.grad.abs().sum() > 0
     assert bridge.project[0].weight.grad.abs().sum() > 0
+
+
+def test_strided_bridge_sees_averaged_frames():
+    """stride 2 equals stride 1 on the tap averaged over frame pairs (same weights); an odd tail is kept."""
+    torch.manual_seed(0)
+    strided = AttentionBridge(8, 16, heads=2, stride=2)
+    plain = AttentionBridge(8, 16, heads=2, stride=1)
+    plain.load_state_dict(strided.state_dict())
+    tap = torch.randn(2, 9, 8)
+    frame_mask = torch.ones(2, 9, dtype=torch.bool)
+    frame_mask[1, 4:] = False
+    token_mask = torch.ones(2, 3, dtype=torch.bool)
+    averaged = torch.nn.functional.pad(tap, (0, 0, 0, 1)).unflatten(1, (5, 2)).mean(2)
+    a, weights = strided(tap, frame_mask, token_mask)
+    b, _ = plain(averaged, torch.tensor([[True] * 5, [True, True, False, False, False]]), token_mask)
+    assert weights.shape == (2, 3, 5) and torch.allclose(a, b, atol=1e-6)
 
 
 def test_se_loss_is_zero_for_perfect_output():
