@@ -36,7 +36,7 @@ from cmkt.audio import resample  # noqa: E402
 from cmkt.errors import CmktError  # noqa: E402
 from cmkt.files import atomic_path, write_text_atomic  # noqa: E402
 from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
-from cmkt.stats import mean_ci  # noqa: E402
+from cmkt.stats import mean_ci, paired_difference  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = "pesq_wb,stoi,estoi,si_sdr,dnsmos_ovrl"
@@ -140,6 +140,16 @@ def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
             estimate = mean_ci(per_seed)
             cells.append(f"{estimate.mean:+.3f} ± {estimate.half_width:.3f}" if per_seed else "-")
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
+    lines += ["", "Per seed, all languages: mean ± 95% t-interval over files (Wilcoxon p)", "",
+              "| seed | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for seed in seeds:
+        cells = []
+        for metric in metrics:
+            per_system = {name: {r["file"]: float(r[metric]) for r in rows if r["system"] == f"{name}_s{seed}" and r.get(metric) not in ("", None)}
+                          for name in ("cmkt", "baseline")}
+            difference = paired_difference(per_system["cmkt"], per_system["baseline"])
+            cells.append(f"{difference.difference.mean:+.3f} ± {difference.difference.half_width:.3f} (p={difference.p_value:.2g})")
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
