@@ -32,9 +32,9 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import all_peers  # noqa: E402
 
-from cmkt.audio import resample  # noqa: E402
+from cmkt.audio import resample, write_audio  # noqa: E402
 from cmkt.errors import CmktError  # noqa: E402
-from cmkt.files import atomic_path, write_text_atomic  # noqa: E402
+from cmkt.files import write_text_atomic  # noqa: E402
 from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
 from cmkt.stats import mean_ci, paired_difference  # noqa: E402
 
@@ -72,12 +72,6 @@ def build_test_set(data: Path, out: Path) -> Path:
     return manifest
 
 
-def write_output(path: Path, samples: np.ndarray, rate: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        sf.write(tmp, samples, rate, subtype="FLOAT", format="WAV")
-
-
 def run_system(name: str, process, rate: int, noisy_files: list[Path], folder: Path) -> float:
     """Enhance every noisy file with `process` (mono float32 at `rate` in and out); returns the RTF."""
     compute, audio_seconds = 0.0, 0.0
@@ -90,7 +84,8 @@ def run_system(name: str, process, rate: int, noisy_files: list[Path], folder: P
         compute += time.perf_counter() - started
         audio_seconds += len(noisy) / source_rate
         if not target.is_file():
-            write_output(target, resample(np.asarray(enhanced, dtype=np.float32)[None], rate, source_rate)[0], source_rate)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_audio(target, resample(np.asarray(enhanced, dtype=np.float32)[None], rate, source_rate)[0], source_rate, "FLOAT")
     return compute / audio_seconds
 
 
