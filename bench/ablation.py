@@ -2,13 +2,14 @@
 several seeds, same steps; PESQ/STOI/SI-SDR on the test split, mean and standard deviation over
 seeds, per language.
 
-Usage: python bench/ablation.py [--data ../shared/data] [--out runs/ablation] [--steps 400] [--seeds 0 1 2]
-Every stage resumes: rerun the same command after an interruption.
+Usage: python bench/ablation.py [--data ../shared/data] [--out runs/ablation] [--steps 600] [--seeds 0 1 2] [--parallel 2]
+Every stage resumes: rerun the same command after an interruption. Training logs go to OUT/logs/.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import subprocess
 import sys
@@ -27,31 +28,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "ablation")
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--systems", nargs="+", default=["baseline", "attention", "uot", "tot", "uniform"])
+    parser.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     args = parser.parse_args()
+    threads = max(1, (os.cpu_count() or 1) // args.parallel)
     sys.path.insert(0, str(REPO))
     from recipes.asterisk.run import build_inputs
+    from recipes.cmkt_base.run import cmkt_command, run_all
 
     started = time.perf_counter()
     data = args.out / "data"
     if not (data / "test.jsonl").is_file():
         table, noise = build_inputs(args.data.resolve(), args.out)
         cmkt("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data), "--snr-range", "-5", "10")
+    commands = {}
+    for seed in args.seeds:
+        for system in args.systems:
+            run = args.out / "runs" / f"{system}_s{seed}"
+            if (run / "model.pt").is_file() and (run / "checkpoint.pt").is_file() and _steps(run) >= args.steps:
+                continue
+            teacher = ["--teacher", "none"] if system == "baseline" else ["--align", system]
+            commands[run.name] = cmkt_command(
+                "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
+                "--steps", str(args.steps), "--valid-every", str(max(1, args.steps // 4)), "--valid-items", "32",
+                "--dynamic-mixing", "--lr-decay", "cosine", "--seed", str(seed), "--threads", str(threads),
+                *teacher, *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+    run_all(commands, args.parallel, args.out / "logs")
+    print(f"training finished at {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     estimates = []
     for seed in args.seeds:
         for system in args.systems:
             name = f"{system}_s{seed}"
-            run = args.out / "runs" / name
-            if not (run / "model.pt").is_file() or not (run / "checkpoint.pt").is_file() or _steps(run) < args.steps:
-                teacher = ["--teacher", "none"] if system == "baseline" else ["--align", system]
-                cmkt("train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
-                     "--steps", str(args.steps), "--valid-every", "200", "--seed", str(seed), "--threads", "2",
-                     *teacher, *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
-            cmkt("enhance", str(data / "test" / "noisy"), "-o", str(args.out / "enhanced" / name), "--model", str(run / "model.pt"))
-            estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
-            print(f"{name} done at {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+            enhanced = args.out / "enhanced" / name
+            if not enhanced.is_dir() or len(list(enhanced.glob("*.wav"))) < len(list((data / "test" / "noisy").glob("*.wav"))):
+                cmkt("enhance", str(data / "test" / "noisy"), "-o", str(enhanced), "--model", str(args.out / "runs" / name / "model.pt"),
+                     "--overwrite")
+            estimates += ["--est", f"{name}={enhanced}"]
     cmkt("score", "--manifest", str(data / "test.jsonl"), *estimates, "--metrics", ",".join(METRICS), "--by", "lang",
          "-o", str(args.out / "scores"))
     report(args.out / "scores" / "scores.csv", args.systems, args.seeds)

@@ -142,6 +142,8 @@ def train(
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the backbone (needs a C++ compiler on CPU)."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
+    device: str = typer.Option("cpu", help="Where to train: cpu, cuda, cuda:1, ... (a run may resume on another device)."),
+    workers: int = typer.Option(0, help="Processes that load and mix batches ahead of the model (0: none; try 4-8 with a GPU)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
     loss: str = typer.Option("spectral_mae=1,wave_mae=1", help="Enhancement loss terms with weights, from spectral_mae, wave_mae, si_sdr, mrstft."),
     align: str = typer.Option("attention", help="Frame-to-token alignment: attention, uot, tot or uniform (docs/METHOD.md)."),
@@ -167,7 +169,7 @@ def train(
                          shift_ms, shift_prob, max_seconds, valid_every, valid_items, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience,
                          ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
-                         amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride)
+                         amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride, device=device, workers=workers)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")

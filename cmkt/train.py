@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cmkt.data.dataset import SEDataset, collate
+from cmkt.data.dataset import SEDataset, StepBatches, to_device
 from cmkt.data.prep import load_mixer
 from cmkt.data.validate import validate_manifest
 from cmkt.distributed import agree, average_gradients, finish, rank_and_size
@@ -26,6 +26,7 @@ from cmkt.distill.alignment import build_bridge
 from cmkt.distill.bridge import FrameProjection
 from cmkt.distill.losses import DEFAULT_LOSS, cosine_distill_loss, enhancement_loss, parse_loss
 from cmkt.distill.shift import temporal_shift
+from cmkt.devices import resolve_device
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.metrics import score_signals
@@ -66,8 +67,13 @@ class TrainConfig:
     patience: int = 0  # stop after this many validations without a better PESQ (0: never)
     ssl_teacher: str | None = None  # JSON file describing a wav2vec2/HuBERT/WavLM teacher (cmkt/teachers/ssl.py)
     ssl_weight: float = 0.5  # share of the SSL teacher in the distillation loss when the LM teacher is there too
-    amp: bool = False  # mixed precision: bfloat16 autocast on CPU, float16 on CUDA
+    amp: bool = False  # mixed precision: bfloat16 autocast
     compile: bool = False  # torch.compile the backbone
+    device: str = "cpu"  # where the model trains: cpu, cuda, cuda:1, ...
+    workers: int = 0  # data-loading processes (0: load in the training process)
+
+
+RUNTIME_SETTINGS = {"steps", "threads", "device", "workers"}  # may change on --resume: they do not change what is learnt
 
 
 def resolve_cache(config: TrainConfig):
@@ -92,12 +98,13 @@ def file_hash(path: str | Path) -> str:
 def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str, float]:
     """Mean PESQ-WB and STOI on a fixed subset spread evenly over the validation set (every language, speaker, SNR)."""
     model.eval()
+    device = next(model.parameters()).device
     pesq_scores, stoi_scores = [], []
     with torch.inference_mode():
         for index in np.linspace(0, len(dataset) - 1, min(items, len(dataset))).round().astype(int):
             item = dataset[int(index)]
-            enhanced, _ = model(item["noisy"][None])
-            scores = score_signals(item["clean"].numpy(), enhanced[0].numpy(), dataset.sample_rate, ("pesq_wb", "stoi"))
+            enhanced, _ = model(item["noisy"][None].to(device))
+            scores = score_signals(item["clean"].numpy(), enhanced[0].cpu().numpy(), dataset.sample_rate, ("pesq_wb", "stoi"))
             pesq_scores.append(scores["pesq_wb"])
             stoi_scores.append(scores["stoi"])
     model.train()
@@ -117,12 +124,12 @@ def batch_losses(
     """
     enhanced, tap = model(batch["noisy"])
     l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS))
-    l_cma = torch.zeros(())
+    l_cma = torch.zeros((), device=enhanced.device)
     if bridge is None and ssl is None:
         return l_se, l_se, l_cma
     terms = []
     if bridge is not None and batch["token_mask"].any():
-        frame_mask = torch.arange(tap.shape[1])[None, :] * model.tap_hop < batch["lengths"][:, None]
+        frame_mask = torch.arange(tap.shape[1], device=tap.device)[None, :] * model.tap_hop < batch["lengths"][:, None]
         shifted, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator, share)
         predicted, _ = bridge(shifted, frame_mask, batch["token_mask"], batch["tokens"])
         l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
@@ -133,7 +140,7 @@ def batch_losses(
         l_ssl = head.loss(tap, targets, mask)
         head.last_loss = float(l_ssl.detach())
         terms.append((ssl_weight if bridge is not None else 1.0, l_ssl))
-    l_kd = sum(weight * value for weight, value in terms) if terms else torch.zeros(())
+    l_kd = sum(weight * value for weight, value in terms) if terms else torch.zeros((), device=enhanced.device)
     return alpha * l_se + (1 - alpha) * l_kd, l_se, l_cma
 
 
@@ -156,6 +163,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             raise CmktError(f"{len(problems)} problem(s) in {manifest}, first: {problems[0]} "
                             f"(`cmkt prep --check --speech {manifest}` lists them all)")
     cache = resolve_cache(config)
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.model)
     bridge = (build_bridge(config.align, model.tap_dim, cache.dim, config.ot_eps, config.ot_tau, config.ot_delta, config.bridge_stride)
@@ -167,6 +175,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         spec = SSLSpec.read(config.ssl_teacher)
         teacher = SSLTeacher(spec)
         ssl = (teacher, SSLHead(model.tap_dim, teacher.dims, spec.layer_weights))
+    model.to(device)
+    if bridge is not None:
+        bridge.to(device)
+    if ssl is not None:
+        ssl[0].to(device)
+        ssl[1].to(device)
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else []) + (list(ssl[1].parameters()) if ssl else [])
     optimizer = torch.optim.Adam(params, lr=learning_rate(config, 0))
     sample_rate = model.config.sample_rate
@@ -178,7 +192,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
         saved = {**defaults, **state["config"]}  # a run from an older cmkt lacks the newer settings: it used their defaults
-        same = {k: v for k, v in saved.items() if k != "steps"} == {k: v for k, v in dataclasses.asdict(config).items() if k != "steps"}
+        same = ({k: v for k, v in saved.items() if k not in RUNTIME_SETTINGS}
+                == {k: v for k, v in dataclasses.asdict(config).items() if k not in RUNTIME_SETTINGS})
         if not same:
             raise CmktError(f"{state_path}: run was started with other settings; resume with the same flags or use a new --out")
         model.load_state_dict(state["model"])
@@ -201,20 +216,18 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         write_text_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2))
     data_hash = file_hash(config.train_manifest)
     frames_per_shift = int(round(config.shift_ms / 1000 * model.frame_rate))
-    batches_per_epoch = max(1, len(train_set) // config.batch_size)
+    batches = torch.utils.data.DataLoader(
+        StepBatches(train_set, config.batch_size, config.seed, (rank, world)), batch_size=None, sampler=range(step, config.steps),
+        num_workers=config.workers, pin_memory=device.type == "cuda", prefetch_factor=4 if config.workers else None)
     model.train()
     forward_model = compiled(model) if config.compile else model
     started = time.perf_counter()
     with progress_bar(disable=not lead) as bar:
         task = bar.add_task("training" if bridge else "training (baseline)", total=config.steps, completed=step, status="")
-        while step < config.steps:
-            epoch, position = divmod(step, batches_per_epoch)
-            order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-            train_set.epoch = epoch
-            indices = order[position * config.batch_size : (position + 1) * config.batch_size].tolist()
-            batch = collate([train_set[i] for i in indices[rank::world]])
+        for batch in batches:
+            batch = to_device(batch, device)
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.amp):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
                 loss, l_se, l_cma = batch_losses(forward_model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob,
                                                  shift_gen, loss_weights, (rank, world), ssl, config.ssl_weight)
             optimizer.zero_grad(set_to_none=True)
@@ -306,13 +319,15 @@ def save_alignment_picture(path: Path, model, bridge, dataset: SEDataset, title:
     was_training = model.training
     model.eval()
     bridge.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        _, tap = model(item["noisy"][None])
-        tokens = item["tokens"][None]
-        _, weights = bridge(tap, torch.ones(tap.shape[:2], dtype=torch.bool), torch.ones(tokens.shape[:2], dtype=torch.bool), tokens)
+        _, tap = model(item["noisy"][None].to(device))
+        tokens = item["tokens"][None].to(device)
+        _, weights = bridge(tap, torch.ones(tap.shape[:2], dtype=torch.bool, device=device),
+                            torch.ones(tokens.shape[:2], dtype=torch.bool, device=device), tokens)
     model.train(was_training)
     bridge.train(was_training)
-    plot_alignment(path, weights[0].numpy(), model.frame_rate / bridge.stride, f"{title}: {dataset.utterances[index].id}")
+    plot_alignment(path, weights[0].cpu().numpy(), model.frame_rate / bridge.stride, f"{title}: {dataset.utterances[index].id}")
 
 
 def _save_state(path: Path, model, bridge, optimizer, step: int, best: float, rows: list[dict], config: TrainConfig, ssl_head=None) -> None:

@@ -104,3 +104,30 @@ def test_cosine_decay_runs_from_lr_to_a_tenth_and_resumes_exactly(prepared, tmp_
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_loader_workers_train_the_same_weights_and_may_change_on_resume(prepared, tmp_path):
+    train(_config(prepared, tmp_path / "in_process", 4, dynamic_mixing=True))
+    train(_config(prepared, tmp_path / "workers", 2, dynamic_mixing=True, workers=2))
+    train(_config(prepared, tmp_path / "workers", 4, dynamic_mixing=True, workers=1), resume=True)
+    a = torch.load(tmp_path / "in_process" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "workers" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_unknown_training_device_is_a_clear_error(prepared, tmp_path):
+    from cmkt.errors import CmktError
+
+    with pytest.raises(CmktError, match="--device 'no-such-device'.*use --device cpu"):
+        train(_config(prepared, tmp_path / "run", 2, device="no-such-device"))
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_gpu_resumes_on_cpu(prepared, tmp_path):
+    train(_config(prepared, tmp_path / "run", 2, device="cuda", workers=2))
+    train(_config(prepared, tmp_path / "run", 4, device="cpu"), resume=True)
+    rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
+    assert int(rows[-1]["step"]) == 4 and all(torch.isfinite(torch.tensor(float(r["loss"]))) for r in rows)
+    model, _ = load_model(tmp_path / "run" / "model.pt")
+    assert next(model.parameters()).device.type == "cpu"

@@ -62,3 +62,34 @@ def collate(batch: list[dict]) -> dict:
     token_mask = torch.arange(tokens.shape[1])[None, :] < token_counts[:, None]
     return {"clean": clean, "noisy": noisy, "lengths": lengths, "tokens": tokens, "token_mask": token_mask,
             "ids": [b["id"] for b in batch]}
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Batch k of a run as a function of (seed, k) alone, so loader workers and `--resume` give the same batches.
+
+    Epoch e visits the utterances in an order drawn from (seed, e); under torchrun each rank takes
+    its `share` (rank, world) of the global batch.
+    """
+
+    def __init__(self, dataset: SEDataset, batch_size: int, seed: int, share: tuple[int, int] = (0, 1)):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.seed = seed
+        self.share = share
+        self.batches_per_epoch = max(1, len(dataset) // batch_size)
+
+    def __len__(self) -> int:
+        return 2**62  # indexed by step; the loader's sampler says which steps
+
+    def __getitem__(self, step: int) -> dict:
+        epoch, position = divmod(step, self.batches_per_epoch)
+        order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+        self.dataset.epoch = epoch
+        indices = order[position * self.batch_size : (position + 1) * self.batch_size].tolist()
+        rank, world = self.share
+        return collate([self.dataset[i] for i in indices[rank::world]])
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """The batch's tensors on `device` (ids stay as they are)."""
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
-from cmkt.errors import CmktError
+from cmkt.devices import resolve_device
 from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.resampling import BlockResampler
 from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
@@ -46,11 +46,7 @@ def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0) -> E
     torch.set_flush_denormal(True)  # denormal activations slow CPU inference for no audible gain
     if threads:
         torch.set_num_threads(threads)
-    try:
-        target = torch.device(device)
-        torch.empty(0, device=target)
-    except (RuntimeError, AssertionError) as exc:
-        raise CmktError(f"device {device!r} is not available here ({exc}); use --device cpu") from exc
+    target = resolve_device(device)
     net, meta = load_model(resolve_model(str(model)))
     return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target)
 

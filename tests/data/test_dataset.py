@@ -30,3 +30,17 @@ def test_dynamic_mixing_trains_and_needs_prep_settings(prepared, tmp_path):
     (tmp_path / "copy" / "train.jsonl").write_text((prepared / "train.jsonl").read_text().replace('"train/', f'"{prepared}/train/'))
     with pytest.raises(CmktError, match="no mixing settings"):
         load_mixer(tmp_path / "copy")
+
+
+def test_step_batches_depend_on_the_step_alone_and_ranks_split_them(prepared):
+    from cmkt.data.dataset import StepBatches
+
+    dataset = SEDataset(prepared / "train.jsonl", 16000, 4.0, None, seed=1, mixer=load_mixer(prepared))
+    batches = StepBatches(dataset, batch_size=2, seed=1)
+    later = batches[batches.batches_per_epoch + 1]  # a batch of the second epoch, asked for first
+    first = batches[0]
+    assert batches[batches.batches_per_epoch + 1]["ids"] == later["ids"]
+    assert torch.equal(batches[batches.batches_per_epoch + 1]["noisy"], later["noisy"])
+    assert torch.equal(batches[0]["noisy"], first["noisy"]) and len(first["ids"]) == 2
+    halves = [StepBatches(dataset, 2, seed=1, share=(rank, 2))[0]["ids"] for rank in (0, 1)]
+    assert halves[0] + halves[1] == first["ids"]
