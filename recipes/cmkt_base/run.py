@@ -69,7 +69,8 @@ def cmkt_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cmkt", *args]
 
 
-def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int) -> dict[str, list[str]]:
+def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
+                   workers: int = 0) -> dict[str, list[str]]:
     """One `cmkt train` command per (system, seed); identical except for the teacher."""
     commands = {}
     for seed in seeds:
@@ -79,6 +80,7 @@ def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads:
                 "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
                 "--teacher", teacher, "--dynamic-mixing", "--steps", str(steps), "--lr-decay", "cosine",
                 "--valid-every", str(max(1, steps // 10)), "--valid-items", "48", "--seed", str(seed), "--threads", str(threads),
+                "--batch-size", str(batch_size), "--device", device, "--workers", str(workers),
                 *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
     return commands
 
@@ -122,15 +124,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=1, help="training runs at a time")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: cores / parallel)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="where each run trains: cpu, cuda, ...")
+    parser.add_argument("--workers", type=int, default=0, help="data-loading processes per run")
     parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
-    table, noise = build_inputs(args.data, args.out)
     data = args.out / "data"
     if not (data / "test.jsonl").is_file():
+        table, noise = build_inputs(args.data, args.out)
         subprocess.run(cmkt_command("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data),
                                     "--snr-range", "-5", "20", "--teacher", "all-MiniLM-L6-v2"), check=True)
-    run_all(train_commands(data, args.out, args.steps, args.seeds, threads), args.parallel, args.out / "logs")
+    run_all(train_commands(data, args.out, args.steps, args.seeds, threads, args.batch_size, args.device, args.workers),
+            args.parallel, args.out / "logs")
     if args.install:
         target = install(args.out / "runs" / f"cmkt_s{args.seeds[0]}", shlex.join(["python", *sys.argv]))
         print(f"installed {target}")
