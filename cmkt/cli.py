@@ -9,6 +9,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
+from cmkt.distill import DEFAULT_BRIDGE_STRIDE
 from cmkt.errors import CmktError
 from cmkt.metrics import DEFAULT_METRICS, METRICS  # names only; the metric libraries load when used
 from cmkt.pretrained import DEFAULT_MODEL
@@ -150,7 +151,7 @@ def train(
     ot_eps: float = typer.Option(0.1, help="uot/tot: entropic regularisation."),
     ot_tau: float = typer.Option(1.0, help="uot/tot: frame-marginal relaxation (larger = closer to balanced OT)."),
     ot_delta: float = typer.Option(1.0, help="tot: width of the order prior."),
-    bridge_stride: int = typer.Option(2, help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
+    bridge_stride: int = typer.Option(DEFAULT_BRIDGE_STRIDE, help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
     dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""

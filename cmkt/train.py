@@ -22,6 +22,7 @@ from cmkt.data.dataset import SEDataset, StepBatches, to_device
 from cmkt.data.prep import load_mixer
 from cmkt.data.validate import validate_manifest
 from cmkt.distributed import agree, average_gradients, finish, rank_and_size
+from cmkt.distill import DEFAULT_BRIDGE_STRIDE
 from cmkt.distill.alignment import build_bridge
 from cmkt.distill.bridge import FrameProjection
 from cmkt.distill.losses import DEFAULT_LOSS, cosine_distill_loss, enhancement_loss, parse_loss
@@ -62,7 +63,7 @@ class TrainConfig:
     ot_eps: float = 0.1
     ot_tau: float = 1.0
     ot_delta: float = 1.0
-    bridge_stride: int = 2  # frames averaged per bridge frame (halves the bridge's cost; tokens span 10+ frames)
+    bridge_stride: int = DEFAULT_BRIDGE_STRIDE  # frames averaged per bridge frame (halves the bridge's cost; tokens span 10+ frames)
     loss: str = DEFAULT_LOSS  # weighted enhancement-loss terms, e.g. "spectral_mae=1,si_sdr=0.01"
     patience: int = 0  # stop after this many validations without a better PESQ (0: never)
     ssl_teacher: str | None = None  # JSON file describing a wav2vec2/HuBERT/WavLM teacher (cmkt/teachers/ssl.py)

@@ -18,6 +18,7 @@ import math
 import torch
 from torch import nn
 
+from cmkt.distill import DEFAULT_BRIDGE_STRIDE
 from cmkt.distill.bridge import AttentionBridge, FrameProjection
 from cmkt.errors import CmktError
 
@@ -69,7 +70,7 @@ def unmatched_frame_mass(plan: torch.Tensor, frame_mask: torch.Tensor) -> torch.
 
 class OtBridge(FrameProjection):
     def __init__(self, tap_dim: int, lm_dim: int, eps: float = 0.1, tau: float = 1.0, iterations: int = 50,
-                 order_prior: bool = False, delta: float = 1.0, stride: int = 2):
+                 order_prior: bool = False, delta: float = 1.0, stride: int = DEFAULT_BRIDGE_STRIDE):
         super().__init__(tap_dim, lm_dim, stride)
         self.eps, self.tau, self.iterations, self.order_prior, self.delta = eps, tau, iterations, order_prior, delta
 
@@ -103,7 +104,7 @@ ALIGNMENTS = ("attention", "uot", "tot", "uniform")
 
 
 def build_bridge(kind: str, tap_dim: int, lm_dim: int, eps: float = 0.1, tau: float = 1.0, delta: float = 1.0,
-                 stride: int = 2) -> nn.Module:
+                 stride: int = DEFAULT_BRIDGE_STRIDE) -> nn.Module:
     """The bridge for `--align` (frames averaged in groups of `stride` before the projection)."""
     if stride < 1:
         raise CmktError(f"--bridge-stride {stride}: must be 1 or more")

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from cmkt.distill import DEFAULT_BRIDGE_STRIDE
+
 
 def relative_positions(token_mask: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal code of each token's relative position j/M in its own sequence: (B, M, dim)."""
@@ -30,7 +32,7 @@ class FrameProjection(nn.Module):
     8 ms frames, so the alignment keeps its resolution while the bridge's cost halves (stride 2).
     """
 
-    def __init__(self, tap_dim: int, lm_dim: int, stride: int = 2):
+    def __init__(self, tap_dim: int, lm_dim: int, stride: int = DEFAULT_BRIDGE_STRIDE):
         super().__init__()
         self.project = nn.Sequential(nn.Linear(tap_dim, lm_dim), nn.GELU(), nn.Linear(lm_dim, lm_dim))
         self.lm_dim = lm_dim
@@ -62,7 +64,7 @@ class AttentionBridge(FrameProjection):
     nn.MultiheadAttention removes two (lm_dim x lm_dim) products per frame, most of the bridge's cost.
     """
 
-    def __init__(self, tap_dim: int, lm_dim: int, heads: int = 4, stride: int = 2):
+    def __init__(self, tap_dim: int, lm_dim: int, heads: int = 4, stride: int = DEFAULT_BRIDGE_STRIDE):
         super().__init__(tap_dim, lm_dim, stride)
         self.heads = heads if lm_dim % heads == 0 else 1
         self.query = nn.Linear(lm_dim, lm_dim)
