@@ -253,6 +253,8 @@ def score(
     noisy_row: bool = typer.Option(True, "--noisy/--no-noisy", help="With --manifest, also score the noisy input as system 'noisy'."),
     jobs: int = typer.Option(0, help="Parallel worker processes (0: all cores)."),
     shard: Optional[str] = typer.Option(None, help="K/N: score only part K of N of the files (merge with `cmkt compare`)."),
+    use_cache: bool = typer.Option(True, "--cache/--no-cache", help="With -o: reuse the scores of files unchanged since an earlier run "
+                                   "into the same folder (OUT/score_cache.json; path, size and time of every file)."),
 ):
     """PESQ (wideband, narrowband), STOI, ESTOI, SI-SDR, SNR gain, DNSMOS: per file, mean, per group."""
     import os
@@ -260,6 +262,7 @@ def score(
     from cmkt.metrics import DNSMOS_METRICS, METRIC_INPUTS, dnsmos_available
     from cmkt.report import grouped_tables, plot_score_bars, score_table, write_summary
     from cmkt.score import GROUP_COLUMNS, pairs_from_folders, pairs_from_manifest, score_pairs, write_scores_csv
+    from cmkt.score_cache import ScoreCache
     from cmkt.sharding import parse_shard
 
     console = _console()
@@ -287,10 +290,10 @@ def score(
         name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).name, "", spec)
         systems.append((name, path))
     parts, workers = parse_shard(shard), jobs or os.cpu_count() or 1
-    results = []
+    results, cache = [], ScoreCache(out / "score_cache.json") if out and use_cache else None
     for name, path in systems:
         pairs = pairs_from_manifest(manifest, path) if manifest is not None else pairs_from_folders(ref, path)
-        results.append(score_pairs(pairs, name, chosen, workers, parts))
+        results.append(score_pairs(pairs, name, chosen, workers, parts, cache))
     console.print(score_table(results, chosen))
     for table in grouped_tables(results, chosen, groups):
         console.print(table)

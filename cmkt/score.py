@@ -19,6 +19,7 @@ from cmkt.files import write_csv_atomic
 from cmkt.manifest import read_manifest
 from cmkt.metrics import DEFAULT_METRICS, preload, score_signals
 from cmkt.progress import progress_bar
+from cmkt.score_cache import ScoreCache, pair_key
 from cmkt.sharding import take_shard
 
 GROUP_COLUMNS = ("lang", "speaker", "noise", "snr", "split")
@@ -133,27 +134,49 @@ def _score_job(job: tuple[Pair, tuple[str, ...]]) -> dict:
 
 def score_pairs(
     pairs: list[Pair], system: str = "est", metrics: tuple[str, ...] = DEFAULT_METRICS, jobs: int = 1,
-    shard: tuple[int, int] | None = None,
+    shard: tuple[int, int] | None = None, cache: ScoreCache | None = None,
 ) -> ScoreResult:
-    """Score every pair (or this shard's share), in `jobs` processes; failures become per-file errors."""
-    work = [(pair, tuple(metrics)) for pair in take_shard(sorted(pairs, key=lambda p: p.key), shard)]
-    result = ScoreResult(system)
+    """Score every pair (or this shard's share), in `jobs` processes; failures become per-file errors.
+
+    With a `cache`, metrics already known for an unchanged pair are reused and only the rest computed."""
+    chosen = tuple(metrics)
+    result, work, known = ScoreResult(system), [], {}
+    for pair in take_shard(sorted(pairs, key=lambda p: p.key), shard):
+        values, warning = cache.lookup(pair_key(pair.reference, pair.estimate, pair.noisy), chosen) if cache else ({}, "")
+        missing = tuple(m for m in chosen if m not in values)
+        if missing:
+            work.append((pair, missing))
+            known[pair.key] = values
+        else:
+            result.rows.append({"file": pair.key, **pair.groups, **values, "warning": warning, "error": ""})
     with progress_bar() as bar:
-        task = bar.add_task(f"scoring {system}", total=len(work), status="")
+        task = bar.add_task(f"scoring {system}", total=len(work) + len(result.rows),
+                            status=f"{len(result.rows)} unchanged, from the cache" if result.rows else "")
+        bar.advance(task, len(result.rows))
         if jobs > 1 and len(work) > 1:
-            preload(metrics)
+            preload(chosen)
             # Longest files first, one per task: the workers then finish together (LPT scheduling).
             work.sort(key=lambda job: _size(job[0].reference), reverse=True)
             with ProcessPoolExecutor(min(jobs, len(work)), initializer=_one_thread_per_worker) as pool:
-                for row in pool.map(_score_job, work):
-                    result.rows.append(row)
+                for job, row in zip(work, pool.map(_score_job, work)):
+                    result.rows.append(_join_cached(job, row, known[job[0].key], cache))
                     bar.advance(task)
-            result.rows.sort(key=lambda row: row["file"])
         else:
             for job in work:
-                result.rows.append(_score_job(job))
+                result.rows.append(_join_cached(job, _score_job(job), known[job[0].key], cache))
                 bar.advance(task)
+    result.rows.sort(key=lambda row: row["file"])
+    if cache is not None and work:
+        cache.save()
     return result
+
+
+def _join_cached(job: tuple[Pair, tuple[str, ...]], row: dict, cached: dict[str, float], cache: ScoreCache | None) -> dict:
+    """The computed metrics joined with the cached ones; the new values go into the cache."""
+    pair, computed = job
+    if cache is not None:
+        cache.store(pair_key(pair.reference, pair.estimate, pair.noisy), row, computed)
+    return row if row.get("error") else {**cached, **row}
 
 
 def _one_thread_per_worker() -> None:
