@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the recipes, as the namespace package `recipes`
 METRICS = ("pesq_wb", "stoi", "si_sdr")
 
 
@@ -34,27 +35,18 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     args = parser.parse_args()
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
-    sys.path.insert(0, str(REPO))
-    from recipes.asterisk.run import build_inputs
-    from recipes.cmkt_base.run import cmkt_command, run_all
+    from recipes.cmkt_base.run import run_all
 
     started = time.perf_counter()
-    data = args.out / "data"
-    if not (data / "test.jsonl").is_file():
-        table, noise = build_inputs(args.data.resolve(), args.out)
-        cmkt("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data), "--snr-range", "-5", "10")
+    data = prepared_data(args.data, args.out)
     commands = {}
     for seed in args.seeds:
         for system in args.systems:
             run = args.out / "runs" / f"{system}_s{seed}"
-            if (run / "model.pt").is_file() and (run / "checkpoint.pt").is_file() and _steps(run) >= args.steps:
+            if (run / "model.pt").is_file() and steps_done(run) >= args.steps:
                 continue
             teacher = ["--teacher", "none"] if system == "baseline" else ["--align", system]
-            commands[run.name] = cmkt_command(
-                "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
-                "--steps", str(args.steps), "--valid-every", str(max(1, args.steps // 4)), "--valid-items", "32",
-                "--dynamic-mixing", "--lr-decay", "cosine", "--seed", str(seed), "--threads", str(threads),
-                *teacher, *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+            commands[run.name] = train_command(data, run, args.steps, seed, threads, *teacher)
     run_all(commands, args.parallel, args.out / "logs")
     print(f"training finished at {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     estimates = []
@@ -72,9 +64,34 @@ def main() -> None:
     print(f"ablation finished in {(time.perf_counter() - started) / 60:.1f} min")
 
 
-def _steps(run: Path) -> int:
+def prepared_data(shared: Path, out: Path) -> Path:
+    """The shared speech (train/valid/test split) with its noises, prepared once: mixtures at -5..10 dB and the teacher cache."""
+    from recipes.asterisk.run import build_inputs
+
+    data = out / "data"
+    if not (data / "test.jsonl").is_file():
+        table, noise = build_inputs(shared.resolve(), out)
+        cmkt("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data), "--snr-range", "-5", "10")
+    return data
+
+
+def train_command(data: Path, run: Path, steps: int, seed: int, threads: int, *options: str, valid_items: int = 32) -> list[str]:
+    """The one training set-up every comparison shares (dynamic mixing, cosine decay, 4 validations); `options` vary."""
+    from recipes.cmkt_base.run import cmkt_command
+
+    return cmkt_command(
+        "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
+        "--steps", str(steps), "--valid-every", str(max(1, steps // 4)), "--valid-items", str(valid_items),
+        "--dynamic-mixing", "--lr-decay", "cosine", "--seed", str(seed), "--threads", str(threads),
+        *options, *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+
+
+def steps_done(run: Path) -> int:
+    """How far a run has trained (0 before its first checkpoint)."""
     import torch
 
+    if not (run / "checkpoint.pt").is_file():
+        return 0
     return int(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["step"])
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -83,15 +84,18 @@ def run_system(name: str, process, rate: int, noisy_files: list[Path], folder: P
         enhanced = process(native)
         compute += time.perf_counter() - started
         audio_seconds += len(noisy) / source_rate
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_audio(target, resample(np.asarray(enhanced, dtype=np.float32)[None], rate, source_rate)[0], source_rate, "FLOAT")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_audio(target, resample(np.asarray(enhanced, dtype=np.float32)[None], rate, source_rate)[0], source_rate, "FLOAT")
     return compute / audio_seconds
 
 
-def systems(args) -> list[tuple[str, object, int]]:
-    """(name, process, rate) for every peer and every model: the shipped one and the seed runs."""
-    found = [(peer.name, peer.run, peer.sample_rate) for peer in all_peers()]
+def systems(args) -> list[tuple[str, object, int, str]]:
+    """(name, process, rate, source) for every peer and every model: the shipped one and the seed runs.
+
+    `source` is the model file's digest ("" for a peer): a retrained model under an old name is run again."""
+    from cmkt.registry import resolve_model
+
+    found = [(peer.name, peer.run, peer.sample_rate, "") for peer in all_peers()]
     models = {}
     if args.runs.is_dir():
         models = {run.name: str(run / "model.pt") for run in sorted(args.runs.iterdir()) if (run / "model.pt").is_file()}
@@ -102,7 +106,8 @@ def systems(args) -> list[tuple[str, object, int]]:
         print(f"skipping the shipped model: {exc}")
     for name, model in models.items():
         enhancer = load_enhancer(model, threads=1)
-        found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate))
+        digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16]
+        found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate, digest))
     return found
 
 
@@ -177,10 +182,15 @@ def main() -> None:
     estimates = []
     timings = args.out / "rtf.json"  # a rerun (e.g. after another seed's run finished) only runs the new systems
     known = json.loads(timings.read_text()) if timings.is_file() and not args.limit else {}
-    for name, process, rate in systems(args):
+    for name, process, rate, source in systems(args):
         done = all((args.out / "enhanced" / name / path.name).is_file() for path in noisy_files)
-        rtf = known[name] if done and name in known else run_system(name, process, rate, noisy_files, args.out / "enhanced")
-        known[name] = rtf
+        entry = known.get(name, {})
+        entry = {"rtf": entry, "source": ""} if isinstance(entry, float) else entry  # rtf.json of before the digests
+        if done and entry.get("source") == source:
+            rtf = entry["rtf"]
+        else:
+            rtf = run_system(name, process, rate, noisy_files, args.out / "enhanced")
+        known[name] = {"rtf": rtf, "source": source}
         if not args.limit:
             write_text_atomic(timings, json.dumps(known, indent=1))
         rtf_lines.append(f"| {name} | {rtf:.4f} |")
