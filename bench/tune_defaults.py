@@ -1,4 +1,4 @@
-"""Tune CMKT's defaults on the VALID split only: alpha, shift size, shift probability, and tau for uot.
+"""Tune CMKT's defaults on the VALID split only: alpha, shift size and probability, tau for uot, the tap.
 
 One factor at a time around the shipped defaults (attention bridge, alpha 0.9, 100 ms shifts with
 p 0.5), each setting trained for the same steps with the same seeds on the shared train split
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import statistics
 import sys
@@ -24,12 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ablation import REPO, prepared_data, steps_done, train_command  # noqa: E402
 
-DEFAULTS = {"alpha": "0.9", "shift_ms": "100", "shift_prob": "0.5", "ot_tau": "1.0"}
+DEFAULTS = {"alpha": "0.9", "shift_ms": "100", "shift_prob": "0.5", "ot_tau": "1.0", "tap": "gru"}
 GRID = {  # the values tried for each factor, the default among them
     "alpha": ["0.7", "0.8", "0.9", "0.97"],
     "shift_ms": ["0", "50", "100", "200"],
     "shift_prob": ["0.25", "0.5", "1.0"],
     "ot_tau": ["0.3", "1.0", "3.0"],  # trained with --align uot: tau only exists there
+    "tap": ["gru", "encoder"],  # the default backbone's layer the bridge reads (--model-config)
 }
 
 
@@ -42,7 +44,8 @@ def settings(factors: list[str], values: list[str] | None = None) -> dict[str, l
             chosen = {**DEFAULTS, factor: value}
             name = align if value == DEFAULTS[factor] else f"{align}_{factor}{value}"  # defaults: named as in the ablation
             options = ["--align", align, "--alpha", chosen["alpha"], "--shift-ms", chosen["shift_ms"], "--shift-prob", chosen["shift_prob"]]
-            found[name] = options + (["--ot-tau", chosen["ot_tau"]] if align == "uot" else [])
+            found[name] = (options + (["--ot-tau", chosen["ot_tau"]] if align == "uot" else [])
+                           + (["--model-config", json.dumps({"tap": chosen["tap"]})] if chosen["tap"] != DEFAULTS["tap"] else []))
     return found
 
 

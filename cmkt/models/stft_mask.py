@@ -2,7 +2,8 @@
 
 Causal in frames: the mask of frame t depends on frames <= t only, and every layer can take
 its state from the previous call, so the same weights run offline, frame by frame
-(`cmkt.inference.streaming`) and exported. Its GRU output is the distillation tap.
+(`cmkt.inference.streaming`) and exported. Its GRU output is the distillation tap by default
+(`tap: encoder` reads the conv encoder below it instead; inference is the same either way).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cmkt.errors import CmktError
 from cmkt.models.base import Backbone
 from cmkt.models.framing import CausalStft
 
@@ -26,6 +28,7 @@ class StftMaskConfig:
     conv_kernel: int = 3
     gru_layers: int = 1
     compress: float = 0.3  # power-law compression of the magnitude fed to the network
+    tap: str = "gru"  # what the bridge reads (training only): "gru" output, or the conv "encoder" output below it
 
 
 class CausalConv1d(nn.Conv1d):
@@ -44,6 +47,8 @@ class StftMaskNet(Backbone):
 
     def __init__(self, config: StftMaskConfig):
         super().__init__()
+        if config.tap not in ("gru", "encoder"):
+            raise CmktError(f"stft-mask-gru tap {config.tap!r}: choose 'gru' or 'encoder' (--model-config)")
         self.config = config
         self.stft = CausalStft(config.n_fft, config.hop)
         bins = self.stft.bins
@@ -87,6 +92,7 @@ class StftMaskNet(Backbone):
             x, context = self.encoder[index](x, state[index // 2] if state else None)
             x = self.encoder[index + 1](x)
             new_state.append(context)
-        tap, hidden = self.gru(x.transpose(1, 2), state[-1] if state else None)
-        mask = torch.sigmoid(self.decoder(tap))
-        return spec * mask.unsqueeze(-1), tap, new_state + [hidden]
+        encoded = x.transpose(1, 2)
+        recurrent, hidden = self.gru(encoded, state[-1] if state else None)
+        mask = torch.sigmoid(self.decoder(recurrent))
+        return spec * mask.unsqueeze(-1), recurrent if self.config.tap == "gru" else encoded, new_state + [hidden]
