@@ -69,12 +69,16 @@ def cmkt_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cmkt", *args]
 
 
+SYSTEMS = {"cmkt": "auto", "baseline": "none"}  # system -> its teacher
+
+
 def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
-                   workers: int = 0) -> dict[str, list[str]]:
+                   workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS)) -> dict[str, list[str]]:
     """One `cmkt train` command per (system, seed); identical except for the teacher."""
     commands = {}
     for seed in seeds:
-        for system, teacher in (("cmkt", "auto"), ("baseline", "none")):
+        for system in systems:
+            teacher = SYSTEMS[system]
             run = out / "runs" / f"{system}_s{seed}"
             commands[run.name] = cmkt_command(
                 "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
@@ -127,6 +131,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu", help="where each run trains: cpu, cuda, ...")
     parser.add_argument("--workers", type=int, default=0, help="data-loading processes per run")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS),
+                        help="which runs per seed: CMKT, its no-teacher baseline, or both")
     parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
@@ -135,7 +141,7 @@ def main() -> None:
         table, noise = build_inputs(args.data, args.out)
         subprocess.run(cmkt_command("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data),
                                     "--snr-range", "-5", "20", "--teacher", "all-MiniLM-L6-v2"), check=True)
-    run_all(train_commands(data, args.out, args.steps, args.seeds, threads, args.batch_size, args.device, args.workers),
+    run_all(train_commands(data, args.out, args.steps, args.seeds, threads, args.batch_size, args.device, args.workers, tuple(args.systems)),
             args.parallel, args.out / "logs")
     if args.install:
         target = install(args.out / "runs" / f"cmkt_s{args.seeds[0]}", shlex.join(["python", *sys.argv]))

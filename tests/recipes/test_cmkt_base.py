@@ -24,3 +24,8 @@ def test_runs_differ_only_in_teacher_and_seed(tmp_path):
     differing = {a for a, b in zip(cmkt, base) if a != b}
     assert differing == {"auto", str(tmp_path / "runs" / "cmkt_s0")}
     assert "--dynamic-mixing" in cmkt and cmkt[cmkt.index("--steps") + 1] == "100"
+
+
+def test_systems_choose_the_runs(tmp_path):
+    commands = train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1, systems=("cmkt",))
+    assert list(commands) == ["cmkt_s0"]
