@@ -121,7 +121,10 @@ def same_weights(model: str, path: str) -> bool:
 def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
     """CMKT minus baseline per seed (mean over files), then mean ± 95% t-interval over seeds, per language."""
     rows = [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
-    seeds = sorted({r["system"].split("_s")[1] for r in rows if r["system"].startswith("cmkt_s")})
+    systems = {r["system"] for r in rows}
+    seeds = sorted(s.split("_s")[1] for s in systems if s.startswith("cmkt_s") and f"baseline_s{s.split('_s')[1]}" in systems)
+    if not seeds:
+        return "No seed has both a CMKT run and a baseline run (cmkt_sK and baseline_sK in --runs): no gain to report."
     languages = ["all", *sorted({r["lang"] for r in rows})]
     lines = [f"CMKT - baseline, paired per file, mean over files per seed; mean ± 95% t-interval over {len(seeds)} seeds ({', '.join(seeds)})",
              "", "| language | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
