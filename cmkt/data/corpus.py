@@ -95,14 +95,17 @@ def hash_split(key: str, fractions: tuple[float, float, float]) -> str:
     return "test"
 
 
-def load_noise_folders(source: str | Path) -> dict[str, list[Path]]:
-    """Noise files per split: train/valid/test subfolders if present, else one pool for all."""
+def load_noise_folders(source: str | Path, needed: tuple[str, ...] = SPLITS) -> dict[str, list[Path]]:
+    """Noise files per split: train/valid/test subfolders if present, else one pool for all.
+
+    `needed` names the splits that must have noise: prep mixes all three, dynamic mixing in
+    training only the train split, so a training machine need not carry the test noises."""
     source = Path(source)
     if not source.is_dir():
         raise CmktError(f"{source}: noise folder not found; check the --noise argument")
     by_split = {s: find_audio_files(source / s) for s in SPLITS if (source / s).is_dir()}
     if by_split:
-        missing = [s for s in SPLITS if not by_split.get(s)]
+        missing = [s for s in needed if not by_split.get(s)]
         if missing:
             raise CmktError(f"{source}: noise subfolder(s) {', '.join(missing)} missing or empty; add them or flatten the folder")
         return by_split

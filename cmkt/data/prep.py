@@ -77,9 +77,9 @@ def manifest_name(split: str, shard: tuple[int, int] | None) -> str:
 class Mixer:
     """The noise, SNR, level and room drawn for one utterance: the same code for every split."""
 
-    def __init__(self, config: PrepConfig):
+    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS):
         self.config = config
-        self.noises = load_noise_folders(config.noise) if config.noise else None
+        self.noises = load_noise_folders(config.noise, splits) if config.noise else None
         self.rirs = find_audio_files(config.rir) if config.rir else []
         if config.rir and not self.rirs:
             raise CmktError(f"{config.rir}: no impulse responses (WAV/FLAC) found; check --rir")
@@ -96,6 +96,8 @@ class Mixer:
         """(target, noisy, what was drawn) for one utterance of `split`."""
         if self.noises is None:
             raise CmktError("this corpus has no noisy version of its own; pass --noise with a folder of noise recordings")
+        if not self.noises.get(split):
+            raise CmktError(f"{self.config.noise}: no {split} noise to mix with; add a {split}/ subfolder of noise recordings")
         config = self.config
         noise_path = self.noises[split][int(rng.integers(0, len(self.noises[split])))]
         if config.snr_range:
@@ -218,7 +220,7 @@ def load_mixer(folder: str | Path) -> Mixer:
     config = PrepConfig(**{k: v for k, v in settings.items() if k in PrepConfig.__dataclass_fields__})
     if not config.noise:
         raise CmktError(f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without --dynamic-mixing")
-    return Mixer(config)
+    return Mixer(config, splits=("train",))  # dynamic mixing draws train noises only
 
 
 def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:

@@ -1,6 +1,10 @@
 import numpy as np
+import pytest
+import soundfile as sf
 
 from cmkt.data.mixing import PEAK_LIMIT, active_rms, fit_noise, mix_at_snr
+from cmkt.data.prep import Mixer, PrepConfig
+from cmkt.errors import CmktError
 from tests.conftest import tone
 
 
@@ -34,3 +38,22 @@ def test_short_noise_is_looped_and_deterministic():
     a = fit_noise(noise, 1000, np.random.default_rng(3))
     b = fit_noise(noise, 1000, np.random.default_rng(3))
     assert len(a) == 1000 and np.array_equal(a, b)
+
+
+def test_a_training_mixer_needs_train_noise_only(tmp_path):
+    """Dynamic mixing draws train noises alone, so a training machine may lack the test noises;
+    prep, which mixes every split, still insists on all three subfolders."""
+    (tmp_path / "noise" / "train").mkdir(parents=True)
+    (tmp_path / "noise" / "valid").mkdir()
+    rng = np.random.default_rng(0)
+    for split in ("train", "valid"):
+        sf.write(tmp_path / "noise" / split / "white.wav", rng.standard_normal(16000).astype(np.float32) * 0.1, 16000)
+    config = PrepConfig(speech="unused", noise=str(tmp_path / "noise"), out=str(tmp_path / "out"), snr_range=(0.0, 5.0))
+    with pytest.raises(CmktError, match="test missing or empty"):
+        Mixer(config)
+    mixer = Mixer(config, splits=("train",))
+    clean = speech_like()
+    target, noisy, drawn = mixer.mix(clean, "train", np.random.default_rng(1))
+    assert np.std(noisy - target) > 0 and 0.0 <= drawn["snr_db"] <= 5.0
+    with pytest.raises(CmktError, match="no test noise to mix with; add a test/ subfolder"):
+        mixer.mix(clean, "test", np.random.default_rng(1))
