@@ -153,6 +153,7 @@ def train(
     ot_delta: float = typer.Option(1.0, help="tot: width of the order prior."),
     bridge_stride: int = typer.Option(DEFAULT_BRIDGE_STRIDE, help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
     dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
+    noise_augment: bool = typer.Option(False, "--noise-augment", help="With --dynamic-mixing: re-pitch, re-colour and layer the train noises (more noise variety)."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
     from cmkt.train import TrainConfig
@@ -168,6 +169,7 @@ def train(
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
                          shift_ms, shift_prob, max_seconds, valid_every, valid_items, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
+                         noise_augment=noise_augment,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience,
                          ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
                          amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride, device=device, workers=workers)

@@ -59,6 +59,7 @@ class TrainConfig:
     threads: int = 0
     lr_decay: str = "none"  # none | cosine (to a tenth of lr at the last step; a function of the step, so resume is exact)
     dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
+    noise_augment: bool = False  # with dynamic mixing: re-pitch, re-colour and layer the train noises (cmkt/data/noise_augment.py)
     align: str = "attention"  # attention | uot | tot | uniform (METHOD.md section 2)
     ot_eps: float = 0.1
     ot_tau: float = 1.0
@@ -152,6 +153,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     torch.set_flush_denormal(True)  # tiny activations late in training otherwise slow CPU steps ~1.6x
     if not 0.0 <= config.alpha <= 1.0:
         raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
+    if config.noise_augment and not config.dynamic_mixing:
+        raise CmktError("--noise-augment changes the noises drawn on the fly: add --dynamic-mixing")
     loss_weights = parse_loss(config.loss)
     rank, world = rank_and_size()
     if config.batch_size % world:
@@ -185,7 +188,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else []) + (list(ssl[1].parameters()) if ssl else [])
     optimizer = torch.optim.Adam(params, lr=learning_rate(config, 0))
     sample_rate = model.config.sample_rate
-    mixer = load_mixer(Path(config.train_manifest).parent) if config.dynamic_mixing else None
+    mixer = load_mixer(Path(config.train_manifest).parent, augment=config.noise_augment) if config.dynamic_mixing else None
     train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed, mixer)
     valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, cache, config.seed)
     step, best, rows = 0, -math.inf, []

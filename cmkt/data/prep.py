@@ -10,6 +10,7 @@ import numpy as np
 
 from cmkt.audio import Audio, find_audio_files, read_audio, resample, write_audio
 from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders
+from cmkt.data.noise_augment import LAYER_PROB, augment_noise
 from cmkt.data.layouts import load_corpus
 from cmkt.data.mixing import mix_at_snr, reverberate
 from cmkt.data.validate import PAIR_TOLERANCE_S
@@ -77,8 +78,9 @@ def manifest_name(split: str, shard: tuple[int, int] | None) -> str:
 class Mixer:
     """The noise, SNR, level and room drawn for one utterance: the same code for every split."""
 
-    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS):
+    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS, augment: bool = False):
         self.config = config
+        self.augment = augment  # train-split noises only: validation and test stay natural
         self.noises = load_noise_folders(config.noise, splits) if config.noise else None
         self.rirs = find_audio_files(config.rir) if config.rir else []
         if config.rir and not self.rirs:
@@ -109,7 +111,12 @@ class Mixer:
         if self.rirs and rng.random() < config.rir_prob:
             rir_path = self.rirs[int(rng.integers(0, len(self.rirs)))]
             heard, room = reverberate(clean, self._load(rir_path)), rir_path.stem
-        target, noisy = mix_at_snr(clean, self._load(noise_path), snr, config.sample_rate, rng, heard=heard, gain_db=gain)
+        noise = self._load(noise_path)
+        if self.augment and split == "train":
+            pool = self.noises[split]
+            partner = self._load(pool[int(rng.integers(0, len(pool)))]) if rng.random() < LAYER_PROB else None
+            noise = augment_noise(noise, len(clean), config.sample_rate, rng, partner)
+        target, noisy = mix_at_snr(clean, noise, snr, config.sample_rate, rng, heard=heard, gain_db=gain)
         return target, noisy, {"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": room}
 
 
@@ -209,8 +216,9 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
     )
 
 
-def load_mixer(folder: str | Path) -> Mixer:
-    """The Mixer that `cmkt prep` used for the manifests in `folder` (for dynamic mixing)."""
+def load_mixer(folder: str | Path, augment: bool = False) -> Mixer:
+    """The Mixer that `cmkt prep` used for the manifests in `folder` (for dynamic mixing), with
+    noise augmentation (cmkt/data/noise_augment.py) on the train split if asked."""
     path = Path(folder) / MIXING_FILE
     if not path.is_file():
         raise CmktError(f"{path}: no mixing settings beside the manifest; rerun `cmkt prep` (with --noise) to write them")
@@ -220,7 +228,7 @@ def load_mixer(folder: str | Path) -> Mixer:
     config = PrepConfig(**{k: v for k, v in settings.items() if k in PrepConfig.__dataclass_fields__})
     if not config.noise:
         raise CmktError(f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without --dynamic-mixing")
-    return Mixer(config, splits=("train",))  # dynamic mixing draws train noises only
+    return Mixer(config, splits=("train",), augment=augment)  # dynamic mixing draws train noises only
 
 
 def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:

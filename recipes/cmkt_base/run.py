@@ -73,7 +73,7 @@ SYSTEMS = {"cmkt": "auto", "baseline": "none"}  # system -> its teacher
 
 
 def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
-                   workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS)) -> dict[str, list[str]]:
+                   workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), noise_augment: bool = False) -> dict[str, list[str]]:
     """One `cmkt train` command per (system, seed); identical except for the teacher."""
     commands = {}
     for seed in seeds:
@@ -85,6 +85,7 @@ def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads:
                 "--teacher", teacher, "--dynamic-mixing", "--steps", str(steps), "--lr-decay", "cosine",
                 "--valid-every", str(max(1, steps // 10)), "--valid-items", "48", "--seed", str(seed), "--threads", str(threads),
                 "--batch-size", str(batch_size), "--device", device, "--workers", str(workers),
+                *(["--noise-augment"] if noise_augment else []),
                 *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
     return commands
 
@@ -133,6 +134,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="data-loading processes per run")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS),
                         help="which runs per seed: CMKT, its no-teacher baseline, or both")
+    parser.add_argument("--noise-augment", action="store_true", help="re-pitch, re-colour and layer the train noises (cmkt train --noise-augment)")
     parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
@@ -141,7 +143,8 @@ def main() -> None:
         table, noise = build_inputs(args.data, args.out)
         subprocess.run(cmkt_command("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data),
                                     "--snr-range", "-5", "20", "--teacher", "all-MiniLM-L6-v2"), check=True)
-    run_all(train_commands(data, args.out, args.steps, args.seeds, threads, args.batch_size, args.device, args.workers, tuple(args.systems)),
+    run_all(train_commands(data, args.out, args.steps, args.seeds, threads, args.batch_size, args.device, args.workers, tuple(args.systems),
+                           args.noise_augment),
             args.parallel, args.out / "logs")
     if args.install:
         target = install(args.out / "runs" / f"cmkt_s{args.seeds[0]}", shlex.join(["python", *sys.argv]))

@@ -29,3 +29,9 @@ def test_runs_differ_only_in_teacher_and_seed(tmp_path):
 def test_systems_choose_the_runs(tmp_path):
     commands = train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1, systems=("cmkt",))
     assert list(commands) == ["cmkt_s0"]
+
+
+def test_noise_augmentation_reaches_every_run(tmp_path):
+    commands = train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1, noise_augment=True)
+    assert all("--noise-augment" in command for command in commands.values())
+    assert not any("--noise-augment" in c for c in train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1).values())

@@ -1,0 +1,51 @@
+"""Noise augmentation for dynamic mixing: a few recordings made to sound like many.
+
+A model trained on a handful of noise recordings learns those recordings (the shipped model
+scores PESQ-WB 2.42 with them and 1.19 with noises it never heard). Re-pitching, re-colouring and
+layering the training noises on the fly widens what it hears, as the DNS-challenge recipes do.
+Everything is drawn from the caller's generator, so a seed repeats the same noises."""
+from __future__ import annotations
+
+import numpy as np
+
+from cmkt.data.mixing import fit_noise
+
+SPEED_RANGE = (0.7, 1.4)  # playback-rate factor: every frequency and the tempo move together
+EQ_GAIN_DB = 12.0  # each peaking filter boosts or cuts up to this much
+EQ_FREQ_RANGE = (80.0, 6000.0)  # centre frequencies, drawn log-uniform (below 8 kHz, Nyquist at 16 kHz)
+LAYER_PROB = 0.3  # how often a second noise is layered under the first
+LAYER_LEVEL_DB = (-10.0, 0.0)  # its level, relative RMS
+FILTER_PEAK = 0.1  # torchaudio's biquads clamp to [-1, 1]: filter well below it (SNR re-levels later)
+
+
+def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.random.Generator,
+                  partner: np.ndarray | None = None) -> np.ndarray:
+    """A `length`-sample noise segment cut from `noise`, with a random speed change (p 0.5), one to
+    three random peaking filters (p 0.5) and `partner` layered under it (when given)."""
+    import torch  # imported here: the CLI starts without torch
+    import torchaudio.functional as AF
+
+    speed = round(float(rng.uniform(*SPEED_RANGE)), 2) if rng.random() < 0.5 else 1.0  # 2 decimals: an exact 100:k resampling ratio
+    segment = fit_noise(noise, int(np.ceil(length * speed)) + 1, rng)
+    x = torch.from_numpy(np.ascontiguousarray(segment, dtype=np.float32))
+    if speed != 1.0:  # read at rate*speed, written at rate: pitch and tempo scale by speed
+        x = AF.resample(x, int(round(100 * speed)), 100)
+    x = x[:length]
+    if len(x) < length:  # the resampler's rounding can leave a sample short
+        x = torch.cat([x, x[: length - len(x)]])
+    if partner is not None:
+        other = torch.from_numpy(np.ascontiguousarray(fit_noise(partner, length, rng), dtype=np.float32))
+        level = 10 ** (float(rng.uniform(*LAYER_LEVEL_DB)) / 20)
+        x = x + other * level * rms(x) / max(rms(other), 1e-9)
+    if rng.random() < 0.5:
+        x = x * (FILTER_PEAK / max(float(x.abs().max()), 1e-9))
+        for _ in range(int(rng.integers(1, 4))):
+            centre = float(np.exp(rng.uniform(*np.log(EQ_FREQ_RANGE))))
+            centre = min(centre, 0.45 * sample_rate)
+            x = AF.equalizer_biquad(x, sample_rate, centre, float(rng.uniform(-EQ_GAIN_DB, EQ_GAIN_DB)), float(rng.uniform(0.5, 2.0)))
+    return x.numpy().astype(np.float32)
+
+
+def rms(x) -> float:
+    """Root mean square of a tensor, in double precision."""
+    return float(x.double().pow(2).mean().sqrt())
