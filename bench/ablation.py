@@ -3,6 +3,7 @@ several seeds, same steps; PESQ/STOI/SI-SDR on the test split, mean and standard
 seeds, per language.
 
 Usage: python bench/ablation.py [--data ../shared/data] [--out runs/ablation] [--steps 600] [--seeds 0 1 2] [--parallel 2]
+       [--systems baseline baseline-aug attention ...]
 Every stage resumes: rerun the same command after an interruption. Training logs go to OUT/logs/.
 """
 from __future__ import annotations
@@ -31,7 +32,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "ablation")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--systems", nargs="+", default=["baseline", "attention", "uot", "tot", "uniform"])
+    parser.add_argument("--systems", nargs="+", default=["baseline", "attention", "uot", "tot", "uniform"],
+                        help="baseline or an alignment; a -aug suffix adds --noise-augment (baseline-aug, attention-aug)")
     parser.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     args = parser.parse_args()
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
@@ -45,8 +47,10 @@ def main() -> None:
             run = args.out / "runs" / f"{system}_s{seed}"
             if (run / "model.pt").is_file() and steps_done(run) >= args.steps:
                 continue
-            teacher = ["--teacher", "none"] if system == "baseline" else ["--align", system]
-            commands[run.name] = train_command(data, run, args.steps, seed, threads, *teacher)
+            alignment, _, variant = system.partition("-")  # e.g. baseline-aug: with --noise-augment
+            options = ["--teacher", "none"] if alignment == "baseline" else ["--align", alignment]
+            options += ["--noise-augment"] if variant == "aug" else []
+            commands[run.name] = train_command(data, run, args.steps, seed, threads, *options)
     run_all(commands, args.parallel, args.out / "logs")
     print(f"training finished at {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     estimates = []
