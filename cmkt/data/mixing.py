@@ -21,6 +21,12 @@ def active_rms(signal: np.ndarray, sample_rate: int, floor_db: float = 40.0, fra
     return float(np.sqrt(active.mean()))
 
 
+def pick_one(items, rng: np.random.Generator):
+    """One item drawn uniformly: the single way every mixing choice (noise, SNR, room) is made,
+    so a seed replays the same draws."""
+    return items[int(rng.integers(0, len(items)))]
+
+
 def fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
     """A noise segment of `length` samples from a random offset, looping short noise."""
     noise = np.asarray(noise, dtype=np.float32).reshape(-1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmkt.data.mixing import active_rms
+from cmkt.data.mixing import active_rms, pick_one
 
 
 def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
@@ -36,7 +36,7 @@ def babble(utterances: list[np.ndarray], n: int, rng: np.random.Generator, talke
     """Several talkers at once: utterances at equal level, looped and summed."""
     signal = np.zeros(n)
     for _ in range(talkers):
-        speech = utterances[int(rng.integers(0, len(utterances)))]
+        speech = pick_one(utterances, rng)
         speech = speech / max(active_rms(speech, 16000), 1e-6)
         track = np.concatenate([speech, np.zeros(int(rng.integers(0, 4000)))])
         tiled = np.tile(track, n // len(track) + 2)

@@ -12,7 +12,7 @@ from cmkt.audio import Audio, find_audio_files, read_audio, resample, write_audi
 from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders
 from cmkt.data.noise_augment import LAYER_PROB, augment_noise
 from cmkt.data.layouts import load_corpus
-from cmkt.data.mixing import mix_at_snr, reverberate
+from cmkt.data.mixing import mix_at_snr, pick_one, reverberate
 from cmkt.data.validate import PAIR_TOLERANCE_S
 from cmkt.errors import CmktError
 from cmkt.files import write_text_atomic
@@ -101,20 +101,19 @@ class Mixer:
         if not self.noises.get(split):
             raise CmktError(f"{self.config.noise}: no {split} noise to mix with; add a {split}/ subfolder of noise recordings")
         config = self.config
-        noise_path = self.noises[split][int(rng.integers(0, len(self.noises[split])))]
+        noise_path = pick_one(self.noises[split], rng)
         if config.snr_range:
             snr = round(float(rng.uniform(*config.snr_range)), 2)
         else:
-            snr = float(config.snrs[int(rng.integers(0, len(config.snrs)))])
+            snr = float(pick_one(config.snrs, rng))
         gain = round(float(rng.uniform(*config.gain_db)), 2) if config.gain_db else 0.0
         heard, room = None, ""
         if self.rirs and rng.random() < config.rir_prob:
-            rir_path = self.rirs[int(rng.integers(0, len(self.rirs)))]
+            rir_path = pick_one(self.rirs, rng)
             heard, room = reverberate(clean, self._load(rir_path)), rir_path.stem
         noise = self._load(noise_path)
         if self.augment and split == "train":
-            pool = self.noises[split]
-            partner = self._load(pool[int(rng.integers(0, len(pool)))]) if rng.random() < LAYER_PROB else None
+            partner = self._load(pick_one(self.noises[split], rng)) if rng.random() < LAYER_PROB else None
             noise = augment_noise(noise, len(clean), config.sample_rate, rng, partner)
         target, noisy = mix_at_snr(clean, noise, snr, config.sample_rate, rng, heard=heard, gain_db=gain)
         return target, noisy, {"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": room}
