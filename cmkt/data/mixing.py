@@ -6,13 +6,18 @@ import numpy as np
 PEAK_LIMIT = 0.99
 
 
+def rms(signal: np.ndarray) -> float:
+    """Root mean square, accumulated in double precision."""
+    return float(np.sqrt(np.mean(np.asarray(signal, dtype=np.float64) ** 2)))
+
+
 def active_rms(signal: np.ndarray, sample_rate: int, floor_db: float = 40.0, frame_s: float = 0.02) -> float:
     """RMS over frames within `floor_db` of the loudest frame (pauses do not dilute the level)."""
     x = np.asarray(signal, dtype=np.float64).reshape(-1)
     frame = max(1, int(frame_s * sample_rate))
     n = len(x) // frame
     if n == 0:
-        return float(np.sqrt(np.mean(x**2)))
+        return rms(x)
     energy = (x[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
     peak = energy.max()
     if peak <= 0:
@@ -52,7 +57,7 @@ def mix_at_snr(
     heard = clean if heard is None else np.asarray(heard, dtype=np.float32).reshape(-1)
     segment = fit_noise(noise, len(heard), rng)
     speech_level = active_rms(heard, sample_rate)
-    noise_level = float(np.sqrt(np.mean(segment.astype(np.float64) ** 2)))
+    noise_level = rms(segment)
     if speech_level <= 0 or noise_level <= 0:
         raise ValueError("cannot mix silent speech or silent noise at an SNR")
     gain = speech_level / (noise_level * 10 ** (snr_db / 20))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmkt.data.mixing import fit_noise
+from cmkt.data.mixing import fit_noise, rms
 
 SPEED_RANGE = (0.7, 1.4)  # playback-rate factor: every frequency and the tempo move together
 EQ_GAIN_DB = 12.0  # each peaking filter boosts or cuts up to this much
@@ -34,9 +34,9 @@ def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.rand
     if len(x) < length:  # the resampler's rounding can leave a sample short
         x = torch.cat([x, x[: length - len(x)]])
     if partner is not None:
-        other = torch.from_numpy(np.ascontiguousarray(fit_noise(partner, length, rng), dtype=np.float32))
+        other = np.ascontiguousarray(fit_noise(partner, length, rng), dtype=np.float32)
         level = 10 ** (float(rng.uniform(*LAYER_LEVEL_DB)) / 20)
-        x = x + other * level * rms(x) / max(rms(other), 1e-9)
+        x = x + torch.from_numpy(other) * level * rms(x.numpy()) / max(rms(other), 1e-9)
     if rng.random() < 0.5:
         x = x * (FILTER_PEAK / max(float(x.abs().max()), 1e-9))
         for _ in range(int(rng.integers(1, 4))):
@@ -44,8 +44,3 @@ def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.rand
             centre = min(centre, 0.45 * sample_rate)
             x = AF.equalizer_biquad(x, sample_rate, centre, float(rng.uniform(-EQ_GAIN_DB, EQ_GAIN_DB)), float(rng.uniform(0.5, 2.0)))
     return x.numpy().astype(np.float32)
-
-
-def rms(x) -> float:
-    """Root mean square of a tensor, in double precision."""
-    return float(x.double().pow(2).mean().sqrt())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmkt.data.mixing import active_rms, pick_one
+from cmkt.data.mixing import active_rms, pick_one, rms
 
 
 def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
@@ -45,9 +45,9 @@ def babble(utterances: list[np.ndarray], n: int, rng: np.random.Generator, talke
     return _normalise(signal)
 
 
-def _normalise(signal: np.ndarray, rms: float = 0.05) -> np.ndarray:
+def _normalise(signal: np.ndarray, level: float = 0.05) -> np.ndarray:
     """Scale to a fixed RMS and keep the peak below full scale."""
     signal = signal - signal.mean()
-    signal = signal * rms / max(np.sqrt(np.mean(signal**2)), 1e-12)
+    signal = signal * level / max(rms(signal), 1e-12)
     peak = np.abs(signal).max()
     return (signal * (0.95 / peak) if peak > 0.95 else signal).astype(np.float32)
