@@ -117,7 +117,8 @@ def prep(
 
 
 @app.command(epilog="Examples: `cmkt train --train data/train.jsonl --valid data/valid.jsonl -o runs/cmkt`; "
-             "baseline: add `--teacher none`; continue a killed run: add `--resume`.")
+             "baseline: add `--teacher none`; continue a killed run: add `--resume`; "
+             "adapt the shipped model to your data: add `--init cmkt-base-16k --lr 3e-4`.")
 @user_errors
 def train(
     train_manifest: Path = typer.Option(..., "--train", help="Training manifest from `cmkt prep`."),
@@ -154,6 +155,7 @@ def train(
     bridge_stride: int = typer.Option(DEFAULT_BRIDGE_STRIDE, help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
     dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
     noise_augment: bool = typer.Option(False, "--noise-augment", help="With --dynamic-mixing: re-pitch, re-colour and layer the train noises (more noise variety)."),
+    init: Optional[str] = typer.Option(None, help="Fine-tune: start from this model (checkpoint path or installed name, e.g. cmkt-base-16k) instead of random weights."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
     from cmkt.train import TrainConfig
@@ -172,7 +174,8 @@ def train(
                          noise_augment=noise_augment,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience,
                          ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
-                         amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride, device=device, workers=workers)
+                         amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride, device=device, workers=workers,
+                         init=init)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")

@@ -32,7 +32,7 @@ from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
-from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, save_checkpoint, save_torch
+from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, read_checkpoint, resolve_model, save_checkpoint, save_torch
 
 LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "l_ssl", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
 
@@ -73,6 +73,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the backbone
     device: str = "cpu"  # where the model trains: cpu, cuda, cuda:1, ...
     workers: int = 0  # data-loading processes (0: load in the training process)
+    init: str | None = None  # fine-tune: start from this trained model (file or installed name) instead of random weights
 
 
 RUNTIME_SETTINGS = {"steps", "threads", "device", "workers"}  # may change on --resume: they do not change what is learnt
@@ -95,6 +96,24 @@ def resolve_cache(config: TrainConfig):
 
 def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def starting_weights(config: TrainConfig) -> dict | None:
+    """The weights `--init` names, or None for a random start; the backbone and its settings come from them.
+
+    Fine-tuning the shipped model on a user's own noise needs far fewer steps than training anew,
+    which is what makes it feasible on a CPU. The distillation bridge always starts fresh: an
+    inference checkpoint carries none."""
+    if not config.init:
+        return None
+    path = resolve_model(config.init)
+    payload = read_checkpoint(path)
+    conflicting = {k: v for k, v in config.model.items() if payload["config"].get(k, v) != v}
+    if (config.arch not in (DEFAULT_ARCHITECTURE, payload["arch"])) or conflicting:
+        raise CmktError(f"--init {config.init}: it is a {payload['arch']} with {payload['config']}, not --arch {config.arch} "
+                        f"--model-config {json.dumps(config.model)}; drop --arch/--model-config when fine-tuning")
+    config.arch, config.model = payload["arch"], dict(payload["config"])
+    return payload["state_dict"]
 
 
 def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str, float]:
@@ -168,8 +187,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                             f"(`cmkt prep --check --speech {manifest}` lists them all)")
     cache = resolve_cache(config)
     device = resolve_device(config.device)
+    init_weights = starting_weights(config)
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.model)
+    if init_weights is not None:
+        model.load_state_dict(init_weights)
     bridge = (build_bridge(config.align, model.tap_dim, cache.dim, config.ot_eps, config.ot_tau, config.ot_delta, config.bridge_stride)
               if cache is not None else None)
     ssl = None
@@ -255,7 +277,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 if scores["val_pesq_wb"] > best:
                     best = scores["val_pesq_wb"]
                     save_checkpoint(best_path, model, config.arch, steps=step, train_data=data_hash, metrics=scores,
-                                    teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha)
+                                    teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha,
+                                    init=config.init)
                 rows.append(row)
                 _save_state(state_path, model, bridge, optimizer, step, best, rows, config, ssl[1] if ssl else None)
                 write_csv_atomic(log_path, LOG_FIELDS, rows)

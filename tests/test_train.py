@@ -9,7 +9,7 @@ from cmkt.train import TrainConfig, train
 
 def _config(prepared, out, steps, teacher="auto", **settings):
     return TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), teacher=teacher, steps=steps,
-                       batch_size=2, valid_every=2, valid_items=1, model={"hidden": 32}, seed=3, **settings)
+                       batch_size=2, valid_every=2, valid_items=1, seed=3, **{"model": {"hidden": 32}, **settings})
 
 
 def test_checkpoint_is_self_describing(trained_model):
@@ -131,3 +131,25 @@ def test_training_on_gpu_resumes_on_cpu(prepared, tmp_path):
     assert int(rows[-1]["step"]) == 4 and all(torch.isfinite(torch.tensor(float(r["loss"]))) for r in rows)
     model, _ = load_model(tmp_path / "run" / "model.pt")
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_init_fine_tunes_from_a_trained_model_and_resumes_exactly(prepared, trained_model, tmp_path):
+    start, _ = load_model(trained_model)
+    settings = dict(init=str(trained_model), model={})
+    train(_config(prepared, tmp_path / "straight", 4, **settings))
+    train(_config(prepared, tmp_path / "interrupted", 2, **settings))
+    train(_config(prepared, tmp_path / "interrupted", 4, **settings), resume=True)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    tuned, meta = load_model(tmp_path / "straight" / "model.pt")
+    assert meta["config"]["hidden"] == 64 and meta["init"] == str(trained_model)  # the backbone of the start, not _config's 32
+    moved = [(tuned.state_dict()[k] - v).abs().max().item() for k, v in start.state_dict().items()]
+    assert 0 < max(moved) < 0.1  # trained on from the start's weights: changed, but only by a few small steps
+
+
+def test_init_with_another_backbone_size_is_a_clear_error(prepared, trained_model, tmp_path):
+    from cmkt.errors import CmktError
+
+    with pytest.raises(CmktError, match="drop --arch/--model-config"):
+        train(_config(prepared, tmp_path / "clash", 2, init=str(trained_model)))  # _config asks for hidden 32; it has 64
