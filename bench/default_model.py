@@ -1,5 +1,5 @@
 """Where the shipped model stands: noisy, noisereduce, RNNoise, DeepFilterNet3, our baseline and CMKT
-on the test split of the shared multilingual data, per language and per SNR, with intervals.
+on the test split of the shared multilingual data, per language, per SNR and per noise, with intervals.
 
 Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark]
            [--runs runs/cmkt_base/runs] [--model cmkt-base-16k]
@@ -199,9 +199,9 @@ def main() -> None:
         rtf_lines.append(f"| {name} | {rtf:.4f} |")
         print(f"{name}: RTF {rtf:.4f}", flush=True)
         estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
-    cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", METRICS, "--by", "lang,snr", "-o", str(args.out / "scores"))
+    cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", METRICS, "--by", "lang,snr,noise", "-o", str(args.out / "scores"))
     reference = "baseline_s0" if any("baseline_s0=" in e for e in estimates) else "noisy"
-    cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr", "-o", str(args.out / "compare"))
+    cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr,noise", "-o", str(args.out / "compare"))
     plot_by_snr(args.out / "scores" / "scores.csv", args.out / "by_snr.png")
     report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
                           seed_gains(args.out / "scores" / "scores.csv", METRICS.split(","))])
