@@ -204,8 +204,11 @@ def enhance(
     rate: Optional[int] = typer.Option(None, help="Output sample rate (default: each input's)."),
     subtype: Optional[str] = typer.Option(None, help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: each input's)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Output container: wav, flac or ogg (default: each input's)."),
+    dry: Optional[float] = typer.Option(None, help="Share of the input mixed back in, 0..1 (fewer artefacts, more noise left); like denoiser's --dry."),
+    atten_lim: Optional[float] = typer.Option(None, help="Remove at most this many dB of noise (DeepFilterNet's -a); the same mix as --dry 10^(-dB/20)."),
 ):
     """Remove noise from speech: any length, rate and channel count in, the same out."""
+    from cmkt.inference.dry_mix import dry_share
     from cmkt.inference.files import enhance_paths, read_list_file
     from cmkt.sharding import parse_shard
 
@@ -213,11 +216,12 @@ def enhance(
     if not sources:
         raise CmktError("no inputs; give audio files, folders or glob patterns, or --list FILE")
     summary = enhance_paths(sources, out, model, suffix, overwrite, parse_shard(shard), device, threads,
-                            block_ms / 1000 if streaming else block_seconds, log, batch_size, rate, subtype, fmt)
+                            block_ms / 1000 if streaming else block_seconds, log, batch_size, rate, subtype, fmt,
+                            dry_share(dry, atten_lim))
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
     console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
-                  f"-> {out} with model {model}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
+                  f"-> {out} with model {model}{f' (input mixed back: {summary.dry:.2f})' if summary.dry else ''}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
     if streaming:
         console.print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
     if log:

@@ -16,6 +16,7 @@ import torch
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
 from cmkt.devices import resolve_device
 from cmkt.inference.chunked import ChunkedEnhancer
+from cmkt.inference.dry_mix import DryMixStream, dry_share, mix_dry
 from cmkt.inference.resampling import BlockResampler
 from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
 from cmkt.registry import load_model, resolve_model
@@ -23,32 +24,36 @@ from cmkt.registry import load_model, resolve_model
 
 @dataclass
 class Enhancer:
-    """A model in eval mode, its sample rate, checkpoint metadata and device."""
+    """A model in eval mode, its sample rate, checkpoint metadata, device and dry share."""
 
     model: torch.nn.Module
     sample_rate: int
     meta: dict
     device: torch.device
+    dry: float = 0.0  # share of the input mixed back into the output (cmkt.inference.dry_mix)
 
     def __call__(self, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
         return enhance_array(self, samples, sample_rate)
 
-    def stream(self, channels: int = 1, window_s: float = 8.0, overlap_s: float = 1.0) -> StreamingEnhancer | ChunkedEnhancer:
+    def stream(self, channels: int = 1, window_s: float = 8.0, overlap_s: float = 1.0) -> StreamingEnhancer | ChunkedEnhancer | DryMixStream:
         """Blocks in, enhanced blocks out, at the model's rate: frame by frame for causal models,
         overlap-added windows (`window_s`, `overlap_s`) for the others."""
         if supports_streaming(self.model):
-            return StreamingEnhancer(self.model, channels)
-        return ChunkedEnhancer(self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate))
+            stream = StreamingEnhancer(self.model, channels)
+        else:
+            stream = ChunkedEnhancer(self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate))
+        return DryMixStream(stream, self.dry) if self.dry else stream
 
 
-def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0) -> Enhancer:
-    """Load a checkpoint by path or installed name onto `device` (threads: 0 keeps torch's default)."""
+def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0, dry: float = 0.0) -> Enhancer:
+    """Load a checkpoint by path or installed name onto `device` (threads: 0 keeps torch's default);
+    `dry` mixes that share of the input back into every output (see cmkt.inference.dry_mix.dry_share)."""
     torch.set_flush_denormal(True)  # denormal activations slow CPU inference for no audible gain
     if threads:
         torch.set_num_threads(threads)
     target = resolve_device(device)
     net, meta = load_model(resolve_model(str(model)))
-    return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target)
+    return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target, dry_share(dry))
 
 
 def enhance_array(enhancer: Enhancer, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
@@ -71,6 +76,7 @@ def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> li
     batch = np.concatenate([np.pad(row, ((0, 0), (0, longest - row.shape[1]))) for row in rows])
     with torch.inference_mode():
         enhanced = enhancer.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(enhancer.device))[0].cpu().numpy()
+    enhanced = mix_dry(enhanced, batch, enhancer.dry)
     outputs, first = [], 0
     for (samples, rate), row in zip(clips, rows):
         mine = enhanced[first : first + row.shape[0], : row.shape[1]]

@@ -36,6 +36,7 @@ class FileLog:
 class EnhanceSummary:
     rows: list[FileLog] = field(default_factory=list)
     latency_ms: float = 0.0  # algorithmic latency of the model's streaming path
+    dry: float = 0.0  # share of the input mixed back into every output
 
     def _with(self, status: str) -> list[FileLog]:
         return [r for r in self.rows if r.status == status]
@@ -131,6 +132,7 @@ def enhance_paths(
     out_rate: int | None = None,
     out_subtype: str | None = None,
     out_format: str | None = None,
+    dry: float = 0.0,
 ) -> EnhanceSummary:
     """Enhance every input; existing outputs are skipped unless `overwrite`; inputs are never written.
 
@@ -140,9 +142,9 @@ def enhance_paths(
     """
     if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
-    enhancer = load_enhancer(model, device, threads)
+    enhancer = load_enhancer(model, device, threads, dry)
     jobs = take_shard(plan_outputs(inputs, out_dir, suffix, out_format.lower() if out_format else None), shard)
-    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate))
+    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate), dry=enhancer.dry)
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
     batch: list[tuple[FileLog, Audio]] = []
 
