@@ -2,7 +2,7 @@
 on the test split of the shared multilingual data, per language, per SNR and per noise, with intervals.
 
 Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark]
-           [--runs runs/cmkt_base/runs] [--model cmkt-base-16k]
+           [--runs runs/cmkt_base/runs] [--model cmkt-base-16k] [--dry-shares 0.1 0.25]
 
 Test set: the speech test split (256 utterances, 5 languages) mixed with the three test-split noise
 recordings, each utterance at one of -5, 0, 5, 10 dB (drawn with seed 0, measured on active
@@ -104,9 +104,11 @@ def systems(args) -> list[tuple[str, object, int, str]]:
             models = {args.model: args.model, **models}
     except CmktError as exc:
         print(f"skipping the shipped model: {exc}")
-    for name, model in models.items():
-        enhancer = load_enhancer(model, threads=1)
-        digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16]
+    variants = [(name, model, 0.0) for name, model in models.items()]
+    variants += [(f"{Path(args.model).stem}+dry{share:g}", args.model, share) for share in args.dry_shares]
+    for name, model, share in variants:
+        enhancer = load_enhancer(model, threads=1, dry=share)
+        digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16] + (f"+dry{share:g}" if share else "")
         found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate, digest))
     return found
 
@@ -172,6 +174,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "benchmark")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "cmkt_base" / "runs", help="seed runs cmkt_sK / baseline_sK")
     parser.add_argument("--model", default="cmkt-base-16k", help="the shipped model (name or path)")
+    parser.add_argument("--dry-shares", type=float, nargs="*", default=[],
+                        help="also run the shipped model with these shares of the input mixed back (enhance --dry)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N test files (a quick check of the set-up)")
     args = parser.parse_args()
     torch.set_num_threads(1)
