@@ -8,8 +8,10 @@ Data: the real multilingual Asterisk speech of ../shared/data (train split; vali
 best checkpoint) plus the quickstart's 100 sentences spoken by eight offline TTS voices, mixed on
 the fly (dynamic mixing) with the train-split noise recordings and generated noises (coloured,
 hum, clicks, babble) at -5 to 20 dB. Trains CMKT (LM teacher all-MiniLM-L6-v2, attention bridge)
-and the same backbone without a teacher, one run per seed; `--install` copies the CMKT run of
-the first seed into cmkt/pretrained/ with its model card. Every stage resumes when rerun.
+and the same backbone without a teacher, one run per seed. `--finetune-steps N` adds a second
+stage: every run trained on from its best weights (`cmkt train --init`) with `--noise-augment` at a
+lower learning rate. `--install` copies the CMKT run of the first seed (of the last stage) into
+cmkt/pretrained/ with its model card. Every stage resumes when rerun.
 """
 from __future__ import annotations
 
@@ -72,21 +74,41 @@ def cmkt_command(*args: str) -> list[str]:
 SYSTEMS = {"cmkt": "auto", "baseline": "none"}  # system -> its teacher
 
 
+def train_command(data: Path, run: Path, teacher: str, steps: int, seed: int, threads: int, batch_size: int, device: str,
+                  workers: int, valid_every: int, *extra: str) -> list[str]:
+    """The `cmkt train` command of one run; `extra` adds the flags of its stage."""
+    return cmkt_command(
+        "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
+        "--teacher", teacher, "--dynamic-mixing", "--steps", str(steps), "--lr-decay", "cosine",
+        "--valid-every", str(valid_every), "--valid-items", "48", "--seed", str(seed), "--threads", str(threads),
+        "--batch-size", str(batch_size), "--device", device, "--workers", str(workers), *extra,
+        *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+
+
 def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
                    workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), noise_augment: bool = False) -> dict[str, list[str]]:
-    """One `cmkt train` command per (system, seed); identical except for the teacher."""
+    """Stage 1: one `cmkt train` command per (system, seed) from random weights; identical except for the teacher."""
     commands = {}
     for seed in seeds:
         for system in systems:
-            teacher = SYSTEMS[system]
             run = out / "runs" / f"{system}_s{seed}"
-            commands[run.name] = cmkt_command(
-                "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
-                "--teacher", teacher, "--dynamic-mixing", "--steps", str(steps), "--lr-decay", "cosine",
-                "--valid-every", str(max(1, steps // 10)), "--valid-items", "48", "--seed", str(seed), "--threads", str(threads),
-                "--batch-size", str(batch_size), "--device", device, "--workers", str(workers),
-                *(["--noise-augment"] if noise_augment else []),
-                *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+            commands[run.name] = train_command(data, run, SYSTEMS[system], steps, seed, threads, batch_size, device, workers,
+                                               max(1, steps // 10), *(["--noise-augment"] if noise_augment else []))
+    return commands
+
+
+def finetune_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
+                      workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), lr: float = 3e-4) -> dict[str, list[str]]:
+    """Stage 2: each stage-1 run trained on from its best weights with noise augmentation (re-pitched,
+    re-coloured, layered noises), at a lower learning rate: what made the shipped model generalise to
+    unseen noise (docs/default_model/2026-11-23_finetune.md)."""
+    commands = {}
+    for seed in seeds:
+        for system in systems:
+            start = out / "runs" / f"{system}_s{seed}"
+            run = start.with_name(f"{start.name}_ft")
+            commands[run.name] = train_command(data, run, SYSTEMS[system], steps, seed, threads, batch_size, device, workers,
+                                               max(1, steps // 8), "--init", str(start / "model.pt"), "--noise-augment", "--lr", f"{lr:g}")
     return commands
 
 
@@ -135,7 +157,11 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS),
                         help="which runs per seed: CMKT, its no-teacher baseline, or both")
     parser.add_argument("--noise-augment", action="store_true", help="re-pitch, re-colour and layer the train noises (cmkt train --noise-augment)")
-    parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model to cmkt/pretrained/{MODEL_NAME}.pt")
+    parser.add_argument("--finetune-steps", type=int, default=0,
+                        help="stage 2: train each run on for this many steps with noise augmentation at --finetune-lr (0: skip)")
+    parser.add_argument("--finetune-lr", type=float, default=3e-4)
+    parser.add_argument("--finetune-batch-size", type=int, default=8)
+    parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model (its stage-2 model with --finetune-steps) to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
     data = args.out / "data"
@@ -146,8 +172,13 @@ def main() -> None:
     run_all(train_commands(data, args.out, args.steps, args.seeds, threads, args.batch_size, args.device, args.workers, tuple(args.systems),
                            args.noise_augment),
             args.parallel, args.out / "logs")
+    if args.finetune_steps:
+        run_all(finetune_commands(data, args.out, args.finetune_steps, args.seeds, threads, args.finetune_batch_size, args.device,
+                                  args.workers, tuple(args.systems), args.finetune_lr),
+                args.parallel, args.out / "logs")
     if args.install:
-        target = install(args.out / "runs" / f"cmkt_s{args.seeds[0]}", shlex.join(["python", *sys.argv]))
+        shipped = f"cmkt_s{args.seeds[0]}" + ("_ft" if args.finetune_steps else "")
+        target = install(args.out / "runs" / shipped, shlex.join(["python", *sys.argv]))
         print(f"installed {target}")
 
 

@@ -1,7 +1,7 @@
 """recipes/cmkt_base: the default model's training data and runs (shared data; skipped where absent)."""
 import csv
 
-from recipes.cmkt_base.run import build_inputs, train_commands, tts_voices
+from recipes.cmkt_base.run import build_inputs, finetune_commands, train_commands, tts_voices
 
 
 def test_inputs_join_real_and_tts_speech_and_recorded_and_generated_noise(shared_data, tmp_path):
@@ -35,3 +35,14 @@ def test_noise_augmentation_reaches_every_run(tmp_path):
     commands = train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1, noise_augment=True)
     assert all("--noise-augment" in command for command in commands.values())
     assert not any("--noise-augment" in c for c in train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1).values())
+
+
+def test_finetune_stage_starts_each_run_from_its_stage_one_model_with_augmented_noise(tmp_path):
+    commands = finetune_commands(tmp_path / "data", tmp_path, 4000, [0], threads=1, lr=3e-4)
+    assert sorted(commands) == ["baseline_s0_ft", "cmkt_s0_ft"]
+    for name, command in commands.items():
+        start = tmp_path / "runs" / name.removesuffix("_ft") / "model.pt"
+        assert command[command.index("--init") + 1] == str(start) and "--noise-augment" in command
+        assert command[command.index("--lr") + 1] == "0.0003" and command[command.index("--valid-every") + 1] == "500"
+    teachers = {name: c[c.index("--teacher") + 1] for name, c in commands.items()}
+    assert teachers == {"cmkt_s0_ft": "auto", "baseline_s0_ft": "none"}
