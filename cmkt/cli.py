@@ -215,13 +215,13 @@ def enhance(
     sources = list(inputs or []) + (read_list_file(list_file) if list_file else [])
     if not sources:
         raise CmktError("no inputs; give audio files, folders or glob patterns, or --list FILE")
+    share = dry_share(dry, atten_lim)
     summary = enhance_paths(sources, out, model, suffix, overwrite, parse_shard(shard), device, threads,
-                            block_ms / 1000 if streaming else block_seconds, log, batch_size, rate, subtype, fmt,
-                            dry_share(dry, atten_lim))
+                            block_ms / 1000 if streaming else block_seconds, log, batch_size, rate, subtype, fmt, share)
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
     console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
-                  f"-> {out} with model {model}{f' (input mixed back: {summary.dry:.2f})' if summary.dry else ''}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
+                  f"-> {out} with model {model}{f' (input mixed back: {share:.2f})' if share else ''}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
     if streaming:
         console.print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
     if log:

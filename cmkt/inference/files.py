@@ -36,7 +36,6 @@ class FileLog:
 class EnhanceSummary:
     rows: list[FileLog] = field(default_factory=list)
     latency_ms: float = 0.0  # algorithmic latency of the model's streaming path
-    dry: float = 0.0  # share of the input mixed back into every output
 
     def _with(self, status: str) -> list[FileLog]:
         return [r for r in self.rows if r.status == status]
@@ -144,7 +143,7 @@ def enhance_paths(
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
     enhancer = load_enhancer(model, device, threads, dry)
     jobs = take_shard(plan_outputs(inputs, out_dir, suffix, out_format.lower() if out_format else None), shard)
-    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate), dry=enhancer.dry)
+    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate))
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
     batch: list[tuple[FileLog, Audio]] = []
 

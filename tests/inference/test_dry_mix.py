@@ -56,3 +56,18 @@ def test_cli_rejects_both_spellings_at_once(tmp_path):
     sf.write(tmp_path / "in.wav", _noisy(), 16000)
     result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out"), "--dry", "0.2", "--atten-lim", "6"])
     assert result.exit_code != 0 and "not both" in result.output and not (tmp_path / "out").exists()
+
+
+def test_cli_attenuation_limit_reaches_the_written_file(trained_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from cmkt.cli import app
+
+    noisy = _noisy()
+    sf.write(tmp_path / "in.wav", noisy, 16000, subtype="FLOAT")
+    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out"), "--model", str(trained_model),
+                                      "--atten-lim", "20", "--subtype", "FLOAT"])
+    assert result.exit_code == 0 and "input mixed back: 0.10" in result.output
+    written = sf.read(tmp_path / "out" / "in.wav", dtype="float32")[0]
+    wet = enhance_array(load_enhancer(trained_model), noisy, 16000)
+    np.testing.assert_allclose(written, 0.9 * wet + 0.1 * noisy, atol=1e-4)
