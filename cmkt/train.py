@@ -37,6 +37,10 @@ from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, read_checkpoint, re
 LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "l_ssl", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
 
 
+DEFAULT_SELECT = "pesq_wb"
+VALIDATION_METRICS = ("pesq_wb", "stoi")
+
+
 @dataclass
 class TrainConfig:
     train_manifest: str
@@ -66,7 +70,8 @@ class TrainConfig:
     ot_delta: float = 1.0
     bridge_stride: int = DEFAULT_BRIDGE_STRIDE  # frames averaged per bridge frame (halves the bridge's cost; tokens span 10+ frames)
     loss: str = DEFAULT_LOSS  # weighted enhancement-loss terms, e.g. "spectral_mae=1,si_sdr=0.01"
-    patience: int = 0  # stop after this many validations without a better PESQ (0: never)
+    patience: int = 0  # stop after this many validations without a better criterion (0: never)
+    select: str = DEFAULT_SELECT  # what "best" means: validation metrics with weights, e.g. "pesq_wb=1,stoi=4"
     ssl_teacher: str | None = None  # JSON file describing a wav2vec2/HuBERT/WavLM teacher (cmkt/teachers/ssl.py)
     ssl_weight: float = 0.5  # share of the SSL teacher in the distillation loss when the LM teacher is there too
     amp: bool = False  # mixed precision: bfloat16 autocast
@@ -74,6 +79,18 @@ class TrainConfig:
     device: str = "cpu"  # where the model trains: cpu, cuda, cuda:1, ...
     workers: int = 0  # data-loading processes (0: load in the training process)
     init: str | None = None  # fine-tune: start from this trained model (file or installed name) instead of random weights
+
+
+def parse_select(spec: str) -> dict[str, float]:
+    """`--select`: the validation metrics, weighted, whose sum picks the kept checkpoint."""
+    from cmkt.weighted_terms import parse_weighted_terms
+
+    return parse_weighted_terms(spec, VALIDATION_METRICS, "--select", "pesq_wb=1,stoi=4")
+
+
+def selection_score(row: dict, weights: dict[str, float]) -> float:
+    """The weighted sum of a validation row's metrics (keys val_NAME): higher is better."""
+    return sum(weight * float(row[f"val_{name}"]) for name, weight in weights.items())
 
 
 RUNTIME_SETTINGS = {"steps", "threads", "device", "workers"}  # may change on --resume: they do not change what is learnt
@@ -135,7 +152,7 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
 def batch_losses(
     model: torch.nn.Module, bridge: FrameProjection | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
     generator: torch.Generator | None = None, loss_weights: dict[str, float] | None = None, share: tuple[int, int] = (0, 1),
-    ssl: tuple | None = None, ssl_weight: float = 0.5,
+    ssl: tuple | None = None, ssl_weight: float = 0.5, sample_rate: int = 16000,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, L_se, L_cma) of one batch: L = alpha L_se + (1 - alpha) L_kd.
 
@@ -144,7 +161,7 @@ def batch_losses(
     (1 - ssl_weight) L_cma + ssl_weight L_ssl. Without any teacher (baseline) L = L_se.
     """
     enhanced, tap = model(batch["noisy"])
-    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS))
+    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS), sample_rate=sample_rate)
     l_cma = torch.zeros((), device=enhanced.device)
     if bridge is None and ssl is None:
         return l_se, l_se, l_cma
@@ -175,6 +192,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.noise_augment and not config.dynamic_mixing:
         raise CmktError("--noise-augment changes the noises drawn on the fly: add --dynamic-mixing")
     loss_weights = parse_loss(config.loss)
+    select = parse_select(config.select)
     rank, world = rank_and_size()
     if config.batch_size % world:
         raise CmktError(f"--batch-size {config.batch_size} must be a multiple of the {world} processes (the global batch is split)")
@@ -255,7 +273,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
                 loss, l_se, l_cma = batch_losses(forward_model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob,
-                                                 shift_gen, loss_weights, (rank, world), ssl, config.ssl_weight)
+                                                 shift_gen, loss_weights, (rank, world), ssl, config.ssl_weight, sample_rate)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(params, world)
@@ -274,8 +292,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             elif step % config.valid_every == 0 or step == config.steps:
                 scores = validate(model, valid_set, config.valid_items)
                 row.update({k: round(v, 4) for k, v in scores.items()}, seconds=round(time.perf_counter() - started, 1))
-                if scores["val_pesq_wb"] > best:
-                    best = scores["val_pesq_wb"]
+                if selection_score(scores, select) > best:
+                    best = selection_score(scores, select)
                     save_checkpoint(best_path, model, config.arch, steps=step, train_data=data_hash, metrics=scores,
                                     teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha,
                                     init=config.init)
@@ -284,8 +302,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 write_csv_atomic(log_path, LOG_FIELDS, rows)
                 if bridge is not None:
                     save_alignment_picture(out / "alignment.png", model, bridge, valid_set, f"{config.align}, step {step}")
-                if agree(bool(config.patience) and validations_since_best(rows) >= config.patience, world):
-                    console.print(f"early stop at step {step}: no better validation PESQ in {config.patience} validations")
+                if agree(bool(config.patience) and validations_since_best(rows, select) >= config.patience, world):
+                    console.print(f"early stop at step {step}: no better validation {config.select} in {config.patience} validations")
                     break
                 bar.update(task, status=f"loss {row['loss']:.4f} val PESQ {scores['val_pesq_wb']:.3f}")
             elif step % 10 == 0:
@@ -329,9 +347,10 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def validations_since_best(rows: list[dict]) -> int:
-    """How many validations came after the best one (derived from the log, so --resume agrees)."""
-    scores = [float(r["val_pesq_wb"]) for r in rows if r.get("val_pesq_wb") not in (None, "")]
+def validations_since_best(rows: list[dict], select: dict[str, float] | None = None) -> int:
+    """How many validations came after the best one by `select` (derived from the log, so --resume agrees)."""
+    select = select or parse_select(DEFAULT_SELECT)
+    scores = [selection_score(r, select) for r in rows if r.get("val_pesq_wb") not in (None, "")]
     return len(scores) - 1 - max(range(len(scores)), key=lambda i: (scores[i], -i)) if scores else 0
 
 

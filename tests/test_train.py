@@ -55,6 +55,21 @@ def test_validations_since_best_counts_from_the_first_best():
     rows = [{"val_pesq_wb": v} for v in ("1.2", "", "1.5", "1.4", "1.5", "1.3")]
     assert validations_since_best(rows) == 3  # the first 1.5 stays the best; 1.4, 1.5 (a tie) and 1.3 came after
     assert validations_since_best([]) == 0
+    by_stoi = [{"val_pesq_wb": p, "val_stoi": q} for p, q in (("1.2", "0.80"), ("1.5", "0.78"), ("1.4", "0.81"), ("1.3", "0.79"))]
+    assert validations_since_best(by_stoi, {"stoi": 1}) == 1 and validations_since_best(by_stoi) == 2
+
+
+def test_select_keeps_the_checkpoint_its_weighted_metrics_rank_best(prepared, tmp_path):
+    """--select stoi keeps the validation with the highest STOI, which the log records; bad specs are clear errors."""
+    from cmkt.errors import CmktError
+
+    train(_config(prepared, tmp_path / "run", 8, teacher="none", select="stoi", lr=3e-3))
+    rows = [r for r in csv.DictReader((tmp_path / "run" / "train_log.csv").open()) if r["val_stoi"]]
+    kept = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
+    best = max(rows, key=lambda r: (float(r["val_stoi"]), -int(r["step"])))
+    assert kept["steps"] == int(best["step"]) and kept["metrics"]["val_stoi"] == pytest.approx(float(best["val_stoi"]), abs=1e-4)
+    with pytest.raises(CmktError, match="--select: unknown term 'sdr'"):
+        train(_config(prepared, tmp_path / "bad", 2, select="sdr=1"))
 
 
 def test_patience_stops_training_early(prepared, tmp_path):

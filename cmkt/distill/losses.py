@@ -1,6 +1,8 @@
 """Losses: the enhancement loss and the cosine distillation loss (L = a*L_se + (1-a)*L_cma)."""
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -17,7 +19,7 @@ def _masked(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) 
 
 
 def spectral_mae_loss(
-    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = 128, compress: float = 0.3
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = 128, compress: float = 0.3, **_
 ) -> torch.Tensor:
     """MAE between power-compressed magnitude spectra, padding excluded."""
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
@@ -54,28 +56,43 @@ def mrstft_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tens
     return loss(enhanced[:, None], clean[:, None])
 
 
-ENHANCEMENT_LOSSES = {"spectral_mae": spectral_mae_loss, "wave_mae": wave_mae_loss, "si_sdr": si_sdr_loss, "mrstft": mrstft_loss}
+@functools.lru_cache(maxsize=8)
+def _negative_stoi(sample_rate: int, extended: bool) -> torch.nn.Module:
+    import warnings
+
+    from torch_stoi import NegSTOILoss
+
+    with warnings.catch_warnings():  # torch_stoi names a torchaudio resampling method that is being renamed
+        warnings.simplefilter("ignore", UserWarning)
+        return NegSTOILoss(sample_rate, extended=extended)
+
+
+def stoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000,
+              extended: bool = False, **_) -> torch.Tensor:
+    """Negative STOI (ESTOI when `extended`), differentiable, from torch_stoi: aims the model at
+    intelligibility, which spectral losses reward only indirectly. Its VAD drops the zero padding."""
+    enhanced, clean, _ = _masked(enhanced, clean, lengths)
+    return _negative_stoi(sample_rate, extended).to(clean.device)(enhanced, clean).mean()
+
+
+def estoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000, **_) -> torch.Tensor:
+    return stoi_loss(enhanced, clean, lengths, sample_rate, extended=True)
+
+
+ENHANCEMENT_LOSSES = {"spectral_mae": spectral_mae_loss, "wave_mae": wave_mae_loss, "si_sdr": si_sdr_loss, "mrstft": mrstft_loss,
+                      "stoi": stoi_loss, "estoi": estoi_loss}
 DEFAULT_LOSS = "spectral_mae=1,wave_mae=1"
 
 
 def parse_loss(spec: str) -> dict[str, float]:
     """'spectral_mae=1,si_sdr=0.01' -> {name: weight}; a name alone weighs 1."""
-    from cmkt.errors import CmktError
+    from cmkt.weighted_terms import parse_weighted_terms
 
-    weights = {}
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        name, _, weight = part.partition("=")
-        if name not in ENHANCEMENT_LOSSES:
-            raise CmktError(f"--loss: unknown term {name!r}; choose from {', '.join(ENHANCEMENT_LOSSES)} (e.g. {DEFAULT_LOSS})")
-        try:
-            weights[name] = float(weight) if weight else 1.0
-        except ValueError:
-            raise CmktError(f"--loss: weight of {name} is not a number ({weight!r}); write it like {DEFAULT_LOSS}") from None
-    if not weights:
-        raise CmktError(f"--loss is empty; give terms like {DEFAULT_LOSS}")
-    return weights
+    return parse_weighted_terms(spec, ENHANCEMENT_LOSSES, "--loss", DEFAULT_LOSS)
 
 
-def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], n_fft: int = 512, hop: int = 128) -> torch.Tensor:
+def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], n_fft: int = 512, hop: int = 128,
+                     sample_rate: int = 16000) -> torch.Tensor:
     """L_se: the weighted sum of the chosen terms."""
-    return sum(w * ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, n_fft=n_fft, hop=hop) for name, w in weights.items())
+    return sum(w * ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, n_fft=n_fft, hop=hop, sample_rate=sample_rate)
+               for name, w in weights.items())

@@ -1,19 +1,9 @@
 import torch
 
 from cmkt.distill.bridge import AttentionBridge
-from cmkt.distill.losses import cosine_distill_loss, spectral_mae_loss
+from cmkt.distill.losses import cosine_distill_loss
 from cmkt.distill.shift import temporal_shift
 from cmkt.registry import build_model
-
-
-def test_cosine_loss_is_zero_for_identical_and_ignores_padding():
-    z = torch.randn(2, 5, 8)
-    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
-    assert cosine_distill_loss(z, z, mask).item() < 1e-6
-    garbage = z.clone()
-    garbage[0, 3:] = -z[0, 3:]  # padded positions differ: must not count
-    assert cosine_distill_loss(garbage, z, mask).item() < 1e-6
-    assert abs(cosine_distill_loss(-z, z, mask).item() - 2.0) < 1e-5
 
 
 def test_shift_moves_frames_and_masks_together():
@@ -59,30 +49,3 @@ def test_strided_bridge_sees_averaged_frames():
     a, weights = strided(tap, frame_mask, token_mask)
     b, _ = plain(averaged, torch.tensor([[True] * 5, [True, True, False, False, False]]), token_mask)
     assert weights.shape == (2, 3, 5) and torch.allclose(a, b, atol=1e-6)
-
-
-def test_se_loss_is_zero_for_perfect_output():
-    clean = torch.randn(2, 4000)
-    lengths = torch.tensor([4000, 3000])
-    assert spectral_mae_loss(clean, clean, lengths).item() < 1e-6
-    assert spectral_mae_loss(clean * 0.5, clean, lengths).item() > 0.01
-
-
-def test_every_enhancement_loss_is_least_for_the_clean_signal_and_weights_add_up():
-    import pytest
-
-    from cmkt.distill.losses import ENHANCEMENT_LOSSES, enhancement_loss, parse_loss
-    from cmkt.errors import CmktError
-
-    torch.manual_seed(0)
-    clean = torch.randn(2, 16000) * 0.1
-    noisy = clean + 0.05 * torch.randn(2, 16000)
-    lengths = torch.tensor([16000, 12000])
-    for name in ENHANCEMENT_LOSSES:
-        weights = parse_loss(name)
-        assert enhancement_loss(clean, clean, lengths, weights) < enhancement_loss(noisy, clean, lengths, weights), name
-    both = enhancement_loss(noisy, clean, lengths, parse_loss("spectral_mae=2,si_sdr=0.5"))
-    parts = 2 * enhancement_loss(noisy, clean, lengths, {"spectral_mae": 1}) + 0.5 * enhancement_loss(noisy, clean, lengths, {"si_sdr": 1})
-    assert torch.allclose(both, parts)
-    with pytest.raises(CmktError, match="unknown term 'l2'"):
-        parse_loss("l2=1")

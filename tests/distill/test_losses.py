@@ -1,0 +1,65 @@
+"""The enhancement and distillation losses: each is least at the target, weights add up, STOI tracks pystoi."""
+import numpy as np
+import pytest
+import torch
+
+from cmkt.distill.losses import ENHANCEMENT_LOSSES, cosine_distill_loss, enhancement_loss, parse_loss, spectral_mae_loss
+from cmkt.errors import CmktError
+
+
+def test_cosine_loss_is_zero_for_identical_and_ignores_padding():
+    z = torch.randn(2, 5, 8)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    assert cosine_distill_loss(z, z, mask).item() < 1e-6
+    garbage = z.clone()
+    garbage[0, 3:] = -z[0, 3:]  # padded positions differ: must not count
+    assert cosine_distill_loss(garbage, z, mask).item() < 1e-6
+    assert abs(cosine_distill_loss(-z, z, mask).item() - 2.0) < 1e-5
+
+
+def test_se_loss_is_zero_for_perfect_output():
+    clean = torch.randn(2, 4000)
+    lengths = torch.tensor([4000, 3000])
+    assert spectral_mae_loss(clean, clean, lengths).item() < 1e-6
+    assert spectral_mae_loss(clean * 0.5, clean, lengths).item() > 0.01
+
+
+def test_every_enhancement_loss_is_least_for_the_clean_signal_and_weights_add_up():
+    torch.manual_seed(0)
+    clean = torch.randn(2, 16000) * 0.1
+    noisy = clean + 0.05 * torch.randn(2, 16000)
+    lengths = torch.tensor([16000, 12000])
+    for name in ENHANCEMENT_LOSSES:
+        weights = parse_loss(name)
+        assert enhancement_loss(clean, clean, lengths, weights) < enhancement_loss(noisy, clean, lengths, weights), name
+    both = enhancement_loss(noisy, clean, lengths, parse_loss("spectral_mae=2,si_sdr=0.5"))
+    parts = 2 * enhancement_loss(noisy, clean, lengths, {"spectral_mae": 1}) + 0.5 * enhancement_loss(noisy, clean, lengths, {"si_sdr": 1})
+    assert torch.allclose(both, parts)
+    with pytest.raises(CmktError, match="unknown term 'l2'"):
+        parse_loss("l2=1")
+
+
+def test_stoi_terms_follow_pystoi_and_ignore_padding():
+    """-loss is the (E)STOI pystoi gives the same pair, within the differentiable version's small
+    differences, whatever the zero padding behind a shorter item; and gradients reach the input."""
+    from pystoi import stoi
+
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(0)
+    rate, seconds = 16000, 3
+    t = np.arange(rate * seconds) / rate
+    syllables = np.clip(np.sin(2 * np.pi * 3.1 * t) + 0.3 * np.sin(2 * np.pi * 7 * t), 0, None)  # speech-like 3-7 Hz envelope
+    clean = lfilter([1], [1, -0.95], rng.standard_normal(t.size)) * syllables
+    clean *= 0.1 / clean.std()
+    noisy = clean + 0.08 * rng.standard_normal(clean.size)
+    for name, extended in (("stoi", False), ("estoi", True)):
+        expected = stoi(clean, noisy, rate, extended=extended)
+        pair = [torch.tensor(np.stack([x, x]), dtype=torch.float32) for x in (noisy, clean)]
+        padded = [torch.nn.functional.pad(x, (0, rate)) for x in pair]
+        for enhanced, target in (pair, padded):
+            enhanced = enhanced.clone().requires_grad_()
+            loss = enhancement_loss(enhanced, target, torch.tensor([clean.size, clean.size]), {name: 1})
+            assert -loss.item() == pytest.approx(expected, abs=0.01), name
+        loss.backward()
+        assert enhanced.grad[:, : clean.size].abs().sum() > 0 and enhanced.grad[:, clean.size :].abs().sum() == 0
