@@ -112,6 +112,26 @@ def finetune_commands(data: Path, out: Path, steps: int, seeds: list[int], threa
     return commands
 
 
+STOI_LOSS = "spectral_mae=1,wave_mae=1,stoi={weight:g}"
+STOI_SELECT = "pesq_wb=1,stoi=4"
+
+
+def stoi_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
+                  workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), lr: float = 1e-4, weight: float = 0.5) -> dict[str, list[str]]:
+    """Stage 3: each stage-2 run trained on with a negative-STOI loss term beside the spectral and waveform
+    terms, keeping the checkpoint with the best PESQ-WB + 4 STOI on valid, and seed K + 2 so its batches
+    differ from stage 2's (docs/default_model/2026-11-23_stoi.md)."""
+    commands = {}
+    for seed in seeds:
+        for system in systems:
+            start = out / "runs" / f"{system}_s{seed}_ft"
+            run = start.with_name(f"{system}_s{seed}_stoi")
+            commands[run.name] = train_command(data, run, SYSTEMS[system], steps, seed + 2, threads, batch_size, device, workers,
+                                               max(1, steps // 8), "--init", str(start / "model.pt"), "--noise-augment", "--lr", f"{lr:g}",
+                                               "--loss", STOI_LOSS.format(weight=weight), "--select", STOI_SELECT)
+    return commands
+
+
 def run_all(commands: dict[str, list[str]], parallel: int, logs: Path) -> None:
     """Run the training commands, `parallel` at a time; each one's output goes to logs/NAME.log."""
     logs.mkdir(parents=True, exist_ok=True)
@@ -161,6 +181,10 @@ def main() -> None:
                         help="stage 2: train each run on for this many steps with noise augmentation at --finetune-lr (0: skip)")
     parser.add_argument("--finetune-lr", type=float, default=3e-4)
     parser.add_argument("--finetune-batch-size", type=int, default=8)
+    parser.add_argument("--stoi-steps", type=int, default=0,
+                        help="stage 3 (after --finetune-steps): this many steps with a STOI loss term, into runs/NAME_sK_stoi")
+    parser.add_argument("--stoi-lr", type=float, default=1e-4)
+    parser.add_argument("--stoi-weight", type=float, default=0.5, help="weight of the negative-STOI loss term in stage 3")
     parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model (its stage-2 model with --finetune-steps) to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
@@ -176,8 +200,14 @@ def main() -> None:
         run_all(finetune_commands(data, args.out, args.finetune_steps, args.seeds, threads, args.finetune_batch_size, args.device,
                                   args.workers, tuple(args.systems), args.finetune_lr),
                 args.parallel, args.out / "logs")
+    if args.stoi_steps:
+        if not args.finetune_steps:
+            sys.exit("--stoi-steps trains on from stage 2: give --finetune-steps too")
+        run_all(stoi_commands(data, args.out, args.stoi_steps, args.seeds, threads, args.finetune_batch_size, args.device,
+                              args.workers, tuple(args.systems), args.stoi_lr, args.stoi_weight),
+                args.parallel, args.out / "logs")
     if args.install:
-        shipped = f"cmkt_s{args.seeds[0]}" + ("_ft" if args.finetune_steps else "")
+        shipped = f"cmkt_s{args.seeds[0]}" + ("_stoi" if args.stoi_steps else "_ft" if args.finetune_steps else "")
         target = install(args.out / "runs" / shipped, shlex.join(["python", *sys.argv]))
         print(f"installed {target}")
 

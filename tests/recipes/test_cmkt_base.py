@@ -1,7 +1,7 @@
 """recipes/cmkt_base: the default model's training data and runs (shared data; skipped where absent)."""
 import csv
 
-from recipes.cmkt_base.run import build_inputs, finetune_commands, train_commands, tts_voices
+from recipes.cmkt_base.run import build_inputs, finetune_commands, stoi_commands, train_commands, tts_voices
 
 
 def test_inputs_join_real_and_tts_speech_and_recorded_and_generated_noise(shared_data, tmp_path):
@@ -46,3 +46,13 @@ def test_finetune_stage_starts_each_run_from_its_stage_one_model_with_augmented_
         assert command[command.index("--lr") + 1] == "0.0003" and command[command.index("--valid-every") + 1] == "500"
     teachers = {name: c[c.index("--teacher") + 1] for name, c in commands.items()}
     assert teachers == {"cmkt_s0_ft": "auto", "baseline_s0_ft": "none"}
+
+
+def test_stoi_stage_starts_from_stage_two_with_the_stoi_term_and_its_own_batches(tmp_path):
+    commands = stoi_commands(tmp_path / "data", tmp_path, 2400, [0], threads=1, systems=("cmkt",), lr=1e-4, weight=0.5)
+    command = commands["cmkt_s0_stoi"]
+    assert command[command.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_ft" / "model.pt")
+    assert command[command.index("--loss") + 1] == "spectral_mae=1,wave_mae=1,stoi=0.5"
+    assert command[command.index("--select") + 1] == "pesq_wb=1,stoi=4" and command[command.index("--seed") + 1] == "2"
+    assert command[command.index("--lr") + 1] == "0.0001" and command[command.index("--valid-every") + 1] == "300"
+    assert "--noise-augment" in command
