@@ -292,8 +292,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             elif step % config.valid_every == 0 or step == config.steps:
                 scores = validate(model, valid_set, config.valid_items)
                 row.update({k: round(v, 4) for k, v in scores.items()}, seconds=round(time.perf_counter() - started, 1))
-                if selection_score(scores, select) > best:
-                    best = selection_score(scores, select)
+                score = selection_score(scores, select)
+                if score > best:
+                    best = score
                     save_checkpoint(best_path, model, config.arch, steps=step, train_data=data_hash, metrics=scores,
                                     teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha,
                                     init=config.init)

@@ -97,19 +97,27 @@ def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads:
     return commands
 
 
+def later_stage_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int, device: str,
+                         workers: int, systems: tuple[str, ...], start_suffix: str, suffix: str, seed_offset: int,
+                         *extra: str) -> dict[str, list[str]]:
+    """One `cmkt train --init` per (system, seed): runs/NAME_sK{start_suffix}'s best weights trained on, with
+    noise augmentation and `extra` flags, into runs/NAME_sK{suffix}, validating 8 times."""
+    commands = {}
+    for seed in seeds:
+        for system in systems:
+            start = out / "runs" / f"{system}_s{seed}{start_suffix}"
+            run = out / "runs" / f"{system}_s{seed}{suffix}"
+            commands[run.name] = train_command(data, run, SYSTEMS[system], steps, seed + seed_offset, threads, batch_size, device,
+                                               workers, max(1, steps // 8), "--init", str(start / "model.pt"), "--noise-augment", *extra)
+    return commands
+
+
 def finetune_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
                       workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), lr: float = 3e-4) -> dict[str, list[str]]:
     """Stage 2: each stage-1 run trained on from its best weights with noise augmentation (re-pitched,
     re-coloured, layered noises), at a lower learning rate: what made the shipped model generalise to
     unseen noise (docs/default_model/2026-11-23_finetune.md)."""
-    commands = {}
-    for seed in seeds:
-        for system in systems:
-            start = out / "runs" / f"{system}_s{seed}"
-            run = start.with_name(f"{start.name}_ft")
-            commands[run.name] = train_command(data, run, SYSTEMS[system], steps, seed, threads, batch_size, device, workers,
-                                               max(1, steps // 8), "--init", str(start / "model.pt"), "--noise-augment", "--lr", f"{lr:g}")
-    return commands
+    return later_stage_commands(data, out, steps, seeds, threads, batch_size, device, workers, systems, "", "_ft", 0, "--lr", f"{lr:g}")
 
 
 STOI_LOSS = "spectral_mae=1,wave_mae=1,stoi={weight:g}"
@@ -121,15 +129,8 @@ def stoi_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: 
     """Stage 3: each stage-2 run trained on with a negative-STOI loss term beside the spectral and waveform
     terms, keeping the checkpoint with the best PESQ-WB + 4 STOI on valid, and seed K + 2 so its batches
     differ from stage 2's (docs/default_model/2026-11-23_stoi.md)."""
-    commands = {}
-    for seed in seeds:
-        for system in systems:
-            start = out / "runs" / f"{system}_s{seed}_ft"
-            run = start.with_name(f"{system}_s{seed}_stoi")
-            commands[run.name] = train_command(data, run, SYSTEMS[system], steps, seed + 2, threads, batch_size, device, workers,
-                                               max(1, steps // 8), "--init", str(start / "model.pt"), "--noise-augment", "--lr", f"{lr:g}",
-                                               "--loss", STOI_LOSS.format(weight=weight), "--select", STOI_SELECT)
-    return commands
+    return later_stage_commands(data, out, steps, seeds, threads, batch_size, device, workers, systems, "_ft", "_stoi", 2,
+                                "--lr", f"{lr:g}", "--loss", STOI_LOSS.format(weight=weight), "--select", STOI_SELECT)
 
 
 def run_all(commands: dict[str, list[str]], parallel: int, logs: Path) -> None:
