@@ -1,10 +1,13 @@
 """Scoring speed: parallel efficiency of `cmkt score` and its overhead over calling pesq/pystoi directly.
 
-Usage: python bench/score_speed.py [--files 48]
+Usage: python bench/score_speed.py [--files 48] [--dnsmos]
 Pairs: the shared test speech (../shared/data) with white noise at 5 dB, or generated tone
 bursts where it is absent, at 16 kHz. Three set-ups in one run, interleaved, best of two rounds:
 (a) a plain loop reading with soundfile and calling pesq.pesq and pystoi.stoi, (b) cmkt's
 score_pairs with 1 worker, (c) with 2 workers. Prints overhead = b/a - 1 and efficiency = b/(2c).
+With --dnsmos: DNSMOS of the noisy files in 1 process (onnxruntime's default threads) and in 2
+worker processes with onnxruntime's default threads or with one thread each (what `cmkt score
+--jobs` workers use).
 """
 from __future__ import annotations
 
@@ -58,25 +61,65 @@ def direct(pairs: list[Pair]) -> None:
         stoi(ref, est, 16000)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--files", type=int, default=48)
-    args = parser.parse_args()
-    pairs, source = make_pairs(args.files, Path(tempfile.mkdtemp(prefix="cmkt-score-bench-")))
-    print(f"pairs: {len(pairs)} ({source}); metrics: {', '.join(METRICS)}")
-    setups = {
-        "pesq + pystoi called directly": lambda: direct(pairs),
-        "cmkt score_pairs, 1 worker": lambda: score_pairs(pairs, "x", METRICS, jobs=1),
-        "cmkt score_pairs, 2 workers": lambda: score_pairs(pairs, "x", METRICS, jobs=2),
-    }
+def time_best_of_two(setups: dict) -> dict[str, float]:
+    """Each set-up's best wall time over two interleaved rounds."""
     best = {name: float("inf") for name in setups}
     for _ in range(2):
         for name, run in setups.items():
             start = time.perf_counter()
             run()
             best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def report(best: dict[str, float], files: int) -> None:
     for name, seconds in best.items():
-        print(f"{name:34s} {seconds:7.2f} s  ({1000 * seconds / len(pairs):6.1f} ms/file)")
+        print(f"{name:36s} {seconds:7.2f} s  ({1000 * seconds / files:6.1f} ms/file)")
+
+
+def _dnsmos_file(path: Path, threads: int) -> float:
+    from cmkt.metrics import dnsmos_scores
+
+    audio, rate = sf.read(path, dtype="float32")
+    return dnsmos_scores(audio, rate, threads=threads)["dnsmos_ovrl"]
+
+
+def dnsmos_setups(pairs: list[Pair]) -> dict:
+    """DNSMOS timed in one process and in two, with onnxruntime's default pool (0) or one thread per process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    def pooled(threads: int) -> None:
+        with ProcessPoolExecutor(2) as pool:
+            list(pool.map(_dnsmos_file, [p.estimate for p in pairs], [threads] * len(pairs)))
+
+    return {
+        "DNSMOS, 1 process, default threads": lambda: [_dnsmos_file(p.estimate, 0) for p in pairs],
+        "DNSMOS, 2 workers, default threads": lambda: pooled(0),
+        "DNSMOS, 2 workers, 1 thread each": lambda: pooled(1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--files", type=int, default=48)
+    parser.add_argument("--dnsmos", action="store_true", help="time DNSMOS thread set-ups instead")
+    args = parser.parse_args()
+    pairs, source = make_pairs(args.files, Path(tempfile.mkdtemp(prefix="cmkt-score-bench-")))
+    if args.dnsmos:
+        print(f"files: {len(pairs)} ({source}); metric: DNSMOS (speechmos, onnxruntime)")
+        best = time_best_of_two(dnsmos_setups(pairs))
+        report(best, len(pairs))
+        single, default, limited = best.values()
+        print(f"2 workers vs 1 process: {single / default:.2f}x with default threads, {single / limited:.2f}x with 1 thread each")
+        return
+    print(f"pairs: {len(pairs)} ({source}); metrics: {', '.join(METRICS)}")
+    setups = {
+        "pesq + pystoi called directly": lambda: direct(pairs),
+        "cmkt score_pairs, 1 worker": lambda: score_pairs(pairs, "x", METRICS, jobs=1),
+        "cmkt score_pairs, 2 workers": lambda: score_pairs(pairs, "x", METRICS, jobs=2),
+    }
+    best = time_best_of_two(setups)
+    report(best, len(pairs))
     plain, one, two = best.values()
     print(f"per-file overhead of cmkt over the direct calls (1 worker): {100 * (one / plain - 1):+.1f}%")
     print(f"parallel efficiency, 2 workers vs 1: {one / (2 * two):.3f}")

@@ -7,8 +7,10 @@ SIG/BAK/OVRL) is an optional extra: `pip install cmkt[dnsmos]`.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -61,12 +63,38 @@ def dnsmos_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("speechmos", "onnxruntime", "librosa"))
 
 
-def dnsmos_scores(estimate: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """DNSMOS P.835 (SIG, BAK, OVRL) of one signal, at 16 kHz, with no reference."""
+_dnsmos_threads = 0  # onnxruntime threads per DNSMOS model; 0: its default, every core
+
+
+def limit_dnsmos_threads(threads: int) -> None:
+    """Score workers run one file each on one core: onnxruntime's own pool of every core would
+    oversubscribe them (bench/score_speed.py --dnsmos)."""
+    global _dnsmos_threads
+    _dnsmos_threads = threads
+
+
+@functools.lru_cache(maxsize=None)
+def _dnsmos_model(threads: int):
+    """speechmos's DNSMOS P.835 model with its two onnxruntime sessions on `threads` threads (0: default).
+
+    Built here rather than by `speechmos.dnsmos.run`, whose sessions always take every core."""
+    import onnxruntime
     from speechmos import dnsmos
 
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    folder = Path(dnsmos.__file__).parent / "dnsmos_models"
+    model = dnsmos.DNSMOS.__new__(dnsmos.DNSMOS)
+    model.primary_model_path = str(folder / "sig_bak_ovr.onnx")
+    model.onnx_sess = onnxruntime.InferenceSession(model.primary_model_path, options)
+    model.p808_onnx_sess = onnxruntime.InferenceSession(str(folder / "model_v8.onnx"), options)
+    return model
+
+
+def dnsmos_scores(estimate: np.ndarray, sample_rate: int, threads: int | None = None) -> dict[str, float]:
+    """DNSMOS P.835 (SIG, BAK, OVRL) of one signal, at 16 kHz, with no reference."""
     audio = np.clip(resample(np.asarray(estimate, dtype=np.float32), sample_rate, 16000), -1.0, 1.0)
-    result = dnsmos.run(audio, 16000)
+    result = _dnsmos_model(_dnsmos_threads if threads is None else threads)(audio, 16000, False)
     return {"dnsmos_sig": float(result["sig_mos"]), "dnsmos_bak": float(result["bak_mos"]), "dnsmos_ovrl": float(result["ovrl_mos"])}
 
 

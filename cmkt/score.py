@@ -17,7 +17,7 @@ from cmkt.audio import find_audio_files, read_audio
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic
 from cmkt.manifest import read_manifest
-from cmkt.metrics import DEFAULT_METRICS, preload, score_signals
+from cmkt.metrics import DEFAULT_METRICS, limit_dnsmos_threads, preload, score_signals
 from cmkt.progress import progress_bar
 from cmkt.score_cache import ScoreCache, pair_key
 from cmkt.sharding import take_shard
@@ -180,11 +180,13 @@ def _join_cached(job: tuple[Pair, tuple[str, ...]], row: dict, cached: dict[str,
 
 
 def _one_thread_per_worker() -> None:
-    """Each worker is one file at a time on one core: BLAS/OpenMP threads on top would oversubscribe
-    the cores (bench/score_speed.py: 2 workers reached 0.78 of linear speed with them, 0.93 without)."""
+    """Each worker is one file at a time on one core: BLAS/OpenMP or onnxruntime (DNSMOS) threads on top
+    would oversubscribe the cores (bench/score_speed.py: 2 workers reached 0.78 of linear speed with
+    BLAS threads, 0.93 without)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+    limit_dnsmos_threads(1)
 
 
 def _size(path: Path) -> int:

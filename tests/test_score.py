@@ -2,6 +2,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
@@ -81,3 +82,32 @@ def test_pesq_matches_itu_p862_conformance(shared_data):
         mos = pesq_score(ref, deg, rate, "nb")
         raw = (4.6607 - math.log((4.999 - mos) / (mos - 0.999))) / 1.4945
         assert abs(raw - pair["p862_raw_expected"]) < 1e-3, pair
+
+
+def test_dnsmos_on_one_thread_per_worker_scores_as_speechmos_does(speech_corpus, tmp_path):
+    """cmkt builds DNSMOS's onnxruntime sessions itself (one thread in `--jobs` workers): the scores
+    must stay those of speechmos's own entry point, in one process and across workers."""
+    dnsmos = pytest.importorskip("speechmos.dnsmos")
+    from cmkt.metrics import dnsmos_scores
+    from cmkt.score import Pair
+
+    from cmkt.audio import resample
+
+    clean, source_rate = sf.read(speech_corpus.parent / "f_0.wav", dtype="float32")
+    rate = 16000  # speechmos's own entry point takes 16 kHz only
+    clean = resample(clean[None], source_rate, rate)[0]
+    noisy = np.clip(clean + 0.05 * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32), -1, 1)
+    expected = {}
+    for name, signal in (("clean", clean), ("noisy", noisy)):
+        sf.write(tmp_path / f"{name}.wav", signal, rate, subtype="FLOAT")
+        own = dnsmos.run(signal, rate)
+        expected[name] = own["ovrl_mos"]
+        ours = dnsmos_scores(signal, rate, threads=1)
+        assert ours["dnsmos_ovrl"] == pytest.approx(own["ovrl_mos"], abs=1e-5)
+        assert ours["dnsmos_sig"] == pytest.approx(own["sig_mos"], abs=1e-5)
+        assert ours["dnsmos_bak"] == pytest.approx(own["bak_mos"], abs=1e-5)
+    assert expected["clean"] > expected["noisy"]
+    pairs = [Pair(name, tmp_path / "clean.wav", tmp_path / f"{name}.wav") for name in ("clean", "noisy")]
+    rows = score_pairs(pairs, "x", ("dnsmos_ovrl",), jobs=2).rows
+    assert {row["file"]: row["error"] for row in rows} == {"clean": "", "noisy": ""}
+    assert {row["file"]: row["dnsmos_ovrl"] for row in rows} == pytest.approx(expected, abs=1e-5)
