@@ -3,6 +3,7 @@ on the test split of the shared multilingual data, per language, per SNR and per
 
 Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark]
            [--runs runs/cmkt_base/runs] [--model cmkt-base-16k] [--dry-shares 0.1 0.25]
+           [--metrics pesq_wb,stoi,estoi,si_sdr,dnsmos_ovrl]
 
 Test set: the speech test split (256 utterances, 5 languages) mixed with the three test-split noise
 recordings, each utterance at one of -5, 0, 5, 10 dB (drawn with seed 0, measured on active
@@ -158,14 +159,14 @@ def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
-def plot_by_snr(scores_csv: Path, path: Path) -> None:
-    """PESQ-WB, STOI and SI-SDR per SNR: the input, the peers and our seed-0 models (95% intervals over files)."""
+def plot_by_snr(scores_csv: Path, path: Path, metrics: list[str]) -> None:
+    """PESQ-WB, STOI and SI-SDR (those scored) per SNR: the input, the peers and our seed-0 models (95% intervals over files)."""
     from cmkt.report import plot_score_bars
     from cmkt.score import read_scores_csv
 
     results, _ = read_scores_csv(scores_csv)
     shown = [r for r in results if not r.system.endswith(("_s1", "_s2"))]
-    plot_score_bars(path, shown, ("pesq_wb", "stoi", "si_sdr"), "snr")
+    plot_score_bars(path, shown, tuple(m for m in ("pesq_wb", "stoi", "si_sdr") if m in metrics) or tuple(metrics[:1]), "snr")
 
 
 def main() -> None:
@@ -177,6 +178,8 @@ def main() -> None:
     parser.add_argument("--dry-shares", type=float, nargs="*", default=[],
                         help="also run the shipped model with these shares of the input mixed back (enhance --dry)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N test files (a quick check of the set-up)")
+    parser.add_argument("--metrics", default=METRICS,
+                        help="metrics to score (DNSMOS is most of the scoring time: leave it out for a quick comparison)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     manifest = build_test_set(args.data.resolve(), args.out)
@@ -203,12 +206,12 @@ def main() -> None:
         rtf_lines.append(f"| {name} | {rtf:.4f} |")
         print(f"{name}: RTF {rtf:.4f}", flush=True)
         estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
-    cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", METRICS, "--by", "lang,snr,noise", "-o", str(args.out / "scores"))
+    cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", args.metrics, "--by", "lang,snr,noise", "-o", str(args.out / "scores"))
     reference = "baseline_s0" if any("baseline_s0=" in e for e in estimates) else "noisy"
     cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr,noise", "-o", str(args.out / "compare"))
-    plot_by_snr(args.out / "scores" / "scores.csv", args.out / "by_snr.png")
+    plot_by_snr(args.out / "scores" / "scores.csv", args.out / "by_snr.png", args.metrics.split(","))
     report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
-                          seed_gains(args.out / "scores" / "scores.csv", METRICS.split(","))])
+                          seed_gains(args.out / "scores" / "scores.csv", args.metrics.split(","))])
     write_text_atomic(args.out / "report.md", report + "\n")
     print(report)
     print(f"\nscores: {args.out / 'scores' / 'summary.md'}\nplot: {args.out / 'by_snr.png'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")

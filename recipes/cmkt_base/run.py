@@ -99,16 +99,18 @@ def train_commands(data: Path, out: Path, steps: int, seeds: list[int], threads:
 
 def later_stage_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int, device: str,
                          workers: int, systems: tuple[str, ...], start_suffix: str, suffix: str, seed_offset: int,
-                         *extra: str) -> dict[str, list[str]]:
+                         *extra: str, valid_every: int = 0) -> dict[str, list[str]]:
     """One `cmkt train --init` per (system, seed): runs/NAME_sK{start_suffix}'s best weights trained on, with
-    noise augmentation and `extra` flags, into runs/NAME_sK{suffix}, validating 8 times."""
+    noise augmentation and `extra` flags, into runs/NAME_sK{suffix}, validating every `valid_every` steps
+    (0: 8 times)."""
     commands = {}
     for seed in seeds:
         for system in systems:
             start = out / "runs" / f"{system}_s{seed}{start_suffix}"
             run = out / "runs" / f"{system}_s{seed}{suffix}"
             commands[run.name] = train_command(data, run, SYSTEMS[system], steps, seed + seed_offset, threads, batch_size, device,
-                                               workers, max(1, steps // 8), "--init", str(start / "model.pt"), "--noise-augment", *extra)
+                                               workers, valid_every or max(1, steps // 8), "--init", str(start / "model.pt"),
+                                               "--noise-augment", *extra)
     return commands
 
 
@@ -122,15 +124,25 @@ def finetune_commands(data: Path, out: Path, steps: int, seeds: list[int], threa
 
 STOI_LOSS = "spectral_mae=1,wave_mae=1,stoi={weight:g}"
 STOI_SELECT = "pesq_wb=1,stoi=4"
+STOI_VALID_EVERY = 300
+
+
+def stoi_suffix(stage: int) -> str:
+    """The run suffix of STOI stage `stage` (0, 1, ...): _stoi, _stoi2, ..."""
+    return "_stoi" if stage == 0 else f"_stoi{stage + 1}"
 
 
 def stoi_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
-                  workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), lr: float = 1e-4, weight: float = 0.5) -> dict[str, list[str]]:
-    """Stage 3: each stage-2 run trained on with a negative-STOI loss term beside the spectral and waveform
-    terms, keeping the checkpoint with the best PESQ-WB + 4 STOI on valid, and seed K + 2 so its batches
-    differ from stage 2's (docs/default_model/2026-11-23_stoi.md)."""
-    return later_stage_commands(data, out, steps, seeds, threads, batch_size, device, workers, systems, "_ft", "_stoi", 2,
-                                "--lr", f"{lr:g}", "--loss", STOI_LOSS.format(weight=weight), "--select", STOI_SELECT)
+                  workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), lr: float = 1e-4, weight: float = 0.5,
+                  stage: int = 0) -> dict[str, list[str]]:
+    """Stage 3 and on: each stage-2 run (or the previous STOI stage's) trained on with a negative-STOI loss
+    term beside the spectral and waveform terms, keeping the checkpoint with the best PESQ-WB + 4 STOI on
+    valid (checked every 300 steps), with seed K + 2 + stage so its batches differ from every earlier
+    stage's (docs/default_model/2026-11-23_stoi.md, 2026-11-23_stoi_stronger.md)."""
+    start = "_ft" if stage == 0 else stoi_suffix(stage - 1)
+    return later_stage_commands(data, out, steps, seeds, threads, batch_size, device, workers, systems, start, stoi_suffix(stage),
+                                2 + stage, "--lr", f"{lr:g}", "--loss", STOI_LOSS.format(weight=weight), "--select", STOI_SELECT,
+                                valid_every=STOI_VALID_EVERY)
 
 
 def run_all(commands: dict[str, list[str]], parallel: int, logs: Path) -> None:
@@ -182,10 +194,12 @@ def main() -> None:
                         help="stage 2: train each run on for this many steps with noise augmentation at --finetune-lr (0: skip)")
     parser.add_argument("--finetune-lr", type=float, default=3e-4)
     parser.add_argument("--finetune-batch-size", type=int, default=8)
-    parser.add_argument("--stoi-steps", type=int, default=0,
-                        help="stage 3 (after --finetune-steps): this many steps with a STOI loss term, into runs/NAME_sK_stoi")
+    parser.add_argument("--stoi-steps", type=int, nargs="*", default=[],
+                        help="stage 3 and on (after --finetune-steps): this many steps with a STOI loss term, into "
+                             "runs/NAME_sK_stoi; a second number adds a stage from that one into NAME_sK_stoi2, and so on")
     parser.add_argument("--stoi-lr", type=float, default=1e-4)
-    parser.add_argument("--stoi-weight", type=float, default=0.5, help="weight of the negative-STOI loss term in stage 3")
+    parser.add_argument("--stoi-weight", type=float, nargs="+", default=[0.5],
+                        help="weight of the negative-STOI loss term, one per STOI stage (one number: every stage)")
     parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model (its stage-2 model with --finetune-steps) to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
@@ -204,11 +218,16 @@ def main() -> None:
     if args.stoi_steps:
         if not args.finetune_steps:
             sys.exit("--stoi-steps trains on from stage 2: give --finetune-steps too")
-        run_all(stoi_commands(data, args.out, args.stoi_steps, args.seeds, threads, args.finetune_batch_size, args.device,
-                              args.workers, tuple(args.systems), args.stoi_lr, args.stoi_weight),
-                args.parallel, args.out / "logs")
+        if len(args.stoi_weight) not in (1, len(args.stoi_steps)):
+            sys.exit(f"--stoi-weight: give one weight or one per STOI stage ({len(args.stoi_steps)}), not {len(args.stoi_weight)}")
+        weights = args.stoi_weight * len(args.stoi_steps) if len(args.stoi_weight) == 1 else args.stoi_weight
+        for stage, (steps, weight) in enumerate(zip(args.stoi_steps, weights)):
+            run_all(stoi_commands(data, args.out, steps, args.seeds, threads, args.finetune_batch_size, args.device,
+                                  args.workers, tuple(args.systems), args.stoi_lr, weight, stage),
+                    args.parallel, args.out / "logs")
     if args.install:
-        shipped = f"cmkt_s{args.seeds[0]}" + ("_stoi" if args.stoi_steps else "_ft" if args.finetune_steps else "")
+        last = stoi_suffix(len(args.stoi_steps) - 1) if args.stoi_steps else "_ft" if args.finetune_steps else ""
+        shipped = f"cmkt_s{args.seeds[0]}{last}"
         target = install(args.out / "runs" / shipped, shlex.join(["python", *sys.argv]))
         print(f"installed {target}")
 

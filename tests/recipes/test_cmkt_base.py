@@ -56,3 +56,11 @@ def test_stoi_stage_starts_from_stage_two_with_the_stoi_term_and_its_own_batches
     assert command[command.index("--select") + 1] == "pesq_wb=1,stoi=4" and command[command.index("--seed") + 1] == "2"
     assert command[command.index("--lr") + 1] == "0.0001" and command[command.index("--valid-every") + 1] == "300"
     assert "--noise-augment" in command
+
+
+def test_a_second_stoi_stage_starts_from_the_first_with_its_own_weight_and_batches(tmp_path):
+    commands = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), lr=1e-4, weight=1, stage=1)
+    command = commands["cmkt_s0_stoi2"]
+    assert command[command.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_stoi" / "model.pt")
+    assert command[command.index("--loss") + 1] == "spectral_mae=1,wave_mae=1,stoi=1"
+    assert command[command.index("--seed") + 1] == "3" and command[command.index("--valid-every") + 1] == "300"
