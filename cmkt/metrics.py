@@ -67,8 +67,9 @@ _dnsmos_threads = 0  # onnxruntime threads per DNSMOS model; 0: its default, eve
 
 
 def limit_dnsmos_threads(threads: int) -> None:
-    """Score workers run one file each on one core: onnxruntime's own pool of every core would
-    oversubscribe them (bench/score_speed.py --dnsmos)."""
+    """Score workers run one file each on one core, so their onnxruntime pools get one thread too
+    (bench/score_speed.py --dnsmos, 2 cores: 2 workers ran 1.07x one process with one thread each,
+    1.04x with every core each; one process already keeps both cores busy)."""
     global _dnsmos_threads
     _dnsmos_threads = threads
 
