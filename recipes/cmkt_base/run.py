@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--stoi-lr", type=float, default=1e-4)
     parser.add_argument("--stoi-weight", type=float, nargs="+", default=[0.5],
                         help="weight of the negative-STOI loss term, one per STOI stage (one number: every stage)")
-    parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model (its stage-2 model with --finetune-steps) to cmkt/pretrained/{MODEL_NAME}.pt")
+    parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model of the last stage run to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
     data = args.out / "data"
