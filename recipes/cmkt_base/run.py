@@ -10,7 +10,8 @@ the fly (dynamic mixing) with the train-split noise recordings and generated noi
 hum, clicks, babble) at -5 to 20 dB. Trains CMKT (LM teacher all-MiniLM-L6-v2, attention bridge)
 and the same backbone without a teacher, one run per seed. `--finetune-steps N` adds a second
 stage: every run trained on from its best weights (`cmkt train --init`) with `--noise-augment` at a
-lower learning rate. `--install` copies the CMKT run of the first seed (of the last stage) into
+lower learning rate; `--stoi-steps N [M ...]` adds stages after it with a STOI loss term, each
+from the one before. `--install` copies the CMKT run of the first seed (of the last stage) into
 cmkt/pretrained/ with its model card. Every stage resumes when rerun.
 """
 from __future__ import annotations
