@@ -64,6 +64,7 @@ class TrainConfig:
     lr_decay: str = "none"  # none | cosine (to a tenth of lr at the last step; a function of the step, so resume is exact)
     dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
     noise_augment: bool = False  # with dynamic mixing: re-pitch, re-colour and layer the train noises (cmkt/data/noise_augment.py)
+    noise_envelope: bool = False  # with noise_augment: drift the noises' levels too
     align: str = "attention"  # attention | uot | tot | uniform (METHOD.md section 2)
     ot_eps: float = 0.1
     ot_tau: float = 1.0
@@ -191,6 +192,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
     if config.noise_augment and not config.dynamic_mixing:
         raise CmktError("--noise-augment changes the noises drawn on the fly: add --dynamic-mixing")
+    if config.noise_envelope and not config.noise_augment:
+        raise CmktError("--noise-envelope is part of noise augmentation: add --noise-augment --dynamic-mixing")
     loss_weights = parse_loss(config.loss)
     select = parse_select(config.select)
     rank, world = rank_and_size()
@@ -228,7 +231,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else []) + (list(ssl[1].parameters()) if ssl else [])
     optimizer = torch.optim.Adam(params, lr=learning_rate(config, 0))
     sample_rate = model.config.sample_rate
-    mixer = load_mixer(Path(config.train_manifest).parent, augment=config.noise_augment) if config.dynamic_mixing else None
+    mixer = (load_mixer(Path(config.train_manifest).parent, augment=config.noise_augment, envelope=config.noise_envelope)
+             if config.dynamic_mixing else None)
     train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed, mixer)
     valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, cache, config.seed)
     step, best, rows = 0, -math.inf, []

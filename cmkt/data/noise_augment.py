@@ -16,12 +16,33 @@ EQ_FREQ_RANGE = (80.0, 6000.0)  # centre frequencies, drawn log-uniform (below 8
 LAYER_PROB = 0.3  # how often a second noise is layered under the first
 LAYER_LEVEL_DB = (-10.0, 0.0)  # its level, relative RMS
 FILTER_PEAK = 0.1  # torchaudio's biquads clamp to [-1, 1]: filter well below it (SNR re-levels later)
+ENVELOPE_PROB = 0.5  # how often a noise gets a drifting level (with envelope=True)
+ENVELOPE_DEPTH_DB = (3.0, 12.0)  # its largest swing either side of the mean level, drawn per noise
+ENVELOPE_RATE_HZ = (0.1, 3.0)  # rates of the slow sinusoids it is made of, drawn log-uniform
+
+
+def level_envelope(length: int, sample_rate: int, rng: np.random.Generator, sinusoids: int = 3) -> np.ndarray:
+    """A smooth random gain curve (linear, mean level 0 dB give or take): a sum of slow sinusoids in dB.
+
+    Real noise rises and falls (a vehicle passing, a tap opened, a room filling) while most
+    recordings in a small training set hold one level; drifting the level teaches the model to
+    follow a noise floor that moves. The SNR is set afterwards on the whole segment, so the local
+    SNR swings around it."""
+    t = np.arange(length) / sample_rate
+    curve_db = np.zeros(length)
+    for _ in range(sinusoids):
+        rate = float(np.exp(rng.uniform(*np.log(ENVELOPE_RATE_HZ))))
+        curve_db += rng.uniform(0.2, 1.0) * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
+    curve_db *= float(rng.uniform(*ENVELOPE_DEPTH_DB)) / max(float(np.abs(curve_db).max()), 1e-9)
+    return (10 ** (curve_db / 20)).astype(np.float32)
 
 
 def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.random.Generator,
-                  partner: np.ndarray | None = None) -> np.ndarray:
+                  partner: np.ndarray | None = None, envelope: bool = False) -> np.ndarray:
     """A `length`-sample noise segment cut from `noise`, with a random speed change (p 0.5), one to
-    three random peaking filters (p 0.5) and `partner` layered under it (when given)."""
+    three random peaking filters (p 0.5), `partner` layered under it (when given) and, with
+    `envelope`, a drifting level (p 0.5). Without `envelope` no extra numbers are drawn, so runs
+    made before it existed repeat exactly."""
     import torch  # imported here: the CLI starts without torch
     import torchaudio.functional as AF
 
@@ -43,4 +64,7 @@ def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.rand
             centre = float(np.exp(rng.uniform(*np.log(EQ_FREQ_RANGE))))
             centre = min(centre, 0.45 * sample_rate)
             x = AF.equalizer_biquad(x, sample_rate, centre, float(rng.uniform(-EQ_GAIN_DB, EQ_GAIN_DB)), float(rng.uniform(0.5, 2.0)))
-    return x.numpy().astype(np.float32)
+    out = x.numpy().astype(np.float32)
+    if envelope and rng.random() < ENVELOPE_PROB:
+        out = out * level_envelope(length, sample_rate, rng)
+    return out

@@ -78,9 +78,10 @@ def manifest_name(split: str, shard: tuple[int, int] | None) -> str:
 class Mixer:
     """The noise, SNR, level and room drawn for one utterance: the same code for every split."""
 
-    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS, augment: bool = False):
+    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS, augment: bool = False, envelope: bool = False):
         self.config = config
         self.augment = augment  # train-split noises only: validation and test stay natural
+        self.envelope = envelope  # with augment: drifting noise levels too (cmkt/data/noise_augment.py)
         self.noises = load_noise_folders(config.noise, splits) if config.noise else None
         self.rirs = find_audio_files(config.rir) if config.rir else []
         if config.rir and not self.rirs:
@@ -114,7 +115,7 @@ class Mixer:
         noise = self._load(noise_path)
         if self.augment and split == "train":
             partner = self._load(pick_one(self.noises[split], rng)) if rng.random() < LAYER_PROB else None
-            noise = augment_noise(noise, len(clean), config.sample_rate, rng, partner)
+            noise = augment_noise(noise, len(clean), config.sample_rate, rng, partner, self.envelope)
         target, noisy = mix_at_snr(clean, noise, snr, config.sample_rate, rng, heard=heard, gain_db=gain)
         return target, noisy, {"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": room}
 
@@ -215,9 +216,10 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
     )
 
 
-def load_mixer(folder: str | Path, augment: bool = False) -> Mixer:
+def load_mixer(folder: str | Path, augment: bool = False, envelope: bool = False) -> Mixer:
     """The Mixer that `cmkt prep` used for the manifests in `folder` (for dynamic mixing), with
-    noise augmentation (cmkt/data/noise_augment.py) on the train split if asked."""
+    noise augmentation (cmkt/data/noise_augment.py, drifting levels with `envelope`) on the train
+    split if asked."""
     path = Path(folder) / MIXING_FILE
     if not path.is_file():
         raise CmktError(f"{path}: no mixing settings beside the manifest; rerun `cmkt prep` (with --noise) to write them")
@@ -227,7 +229,7 @@ def load_mixer(folder: str | Path, augment: bool = False) -> Mixer:
     config = PrepConfig(**{k: v for k, v in settings.items() if k in PrepConfig.__dataclass_fields__})
     if not config.noise:
         raise CmktError(f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without --dynamic-mixing")
-    return Mixer(config, splits=("train",), augment=augment)  # dynamic mixing draws train noises only
+    return Mixer(config, splits=("train",), augment=augment, envelope=envelope)  # dynamic mixing draws train noises only
 
 
 def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:

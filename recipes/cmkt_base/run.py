@@ -135,15 +135,23 @@ def stoi_suffix(stage: int) -> str:
 
 def stoi_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
                   workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), lr: float = 1e-4, weight: float = 0.5,
-                  stage: int = 0) -> dict[str, list[str]]:
+                  stage: int = 0, envelope: bool = False) -> dict[str, list[str]]:
     """Stage 3 and on: each stage-2 run (or the previous STOI stage's) trained on with a negative-STOI loss
     term beside the spectral and waveform terms, keeping the checkpoint with the best PESQ-WB + 4 STOI on
     valid (checked every 300 steps), with seed K + 2 + stage so its batches differ from every earlier
-    stage's (docs/default_model/2026-11-23_stoi.md, 2026-11-23_stoi_stronger.md)."""
+    stage's (docs/default_model/2026-11-23_stoi.md, 2026-11-23_stoi_stronger.md). With `envelope` the
+    noises' levels drift too (`--noise-envelope`, docs/default_model/2026-11-23_noise_envelope.md)."""
     start = "_ft" if stage == 0 else stoi_suffix(stage - 1)
     return later_stage_commands(data, out, steps, seeds, threads, batch_size, device, workers, systems, start, stoi_suffix(stage),
                                 2 + stage, "--lr", f"{lr:g}", "--loss", STOI_LOSS.format(weight=weight), "--select", STOI_SELECT,
-                                valid_every=STOI_VALID_EVERY)
+                                *(["--noise-envelope"] if envelope else []), valid_every=STOI_VALID_EVERY)
+
+
+def per_stage(values: list, stages: int, flag: str) -> list:
+    """One value per STOI stage from a command-line list of one value (every stage) or one per stage."""
+    if len(values) not in (1, stages):
+        sys.exit(f"{flag}: give one value or one per STOI stage ({stages}), not {len(values)}")
+    return values * stages if len(values) == 1 else values
 
 
 def run_all(commands: dict[str, list[str]], parallel: int, logs: Path) -> None:
@@ -201,6 +209,8 @@ def main() -> None:
     parser.add_argument("--stoi-lr", type=float, default=1e-4)
     parser.add_argument("--stoi-weight", type=float, nargs="+", default=[0.5],
                         help="weight of the negative-STOI loss term, one per STOI stage (one number: every stage)")
+    parser.add_argument("--stoi-envelope", type=int, nargs="+", default=[0], choices=[0, 1],
+                        help="1: that STOI stage also drifts the noises' levels (cmkt train --noise-envelope); one per stage or one for all")
     parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model of the last stage run to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
@@ -219,12 +229,11 @@ def main() -> None:
     if args.stoi_steps:
         if not args.finetune_steps:
             sys.exit("--stoi-steps trains on from stage 2: give --finetune-steps too")
-        if len(args.stoi_weight) not in (1, len(args.stoi_steps)):
-            sys.exit(f"--stoi-weight: give one weight or one per STOI stage ({len(args.stoi_steps)}), not {len(args.stoi_weight)}")
-        weights = args.stoi_weight * len(args.stoi_steps) if len(args.stoi_weight) == 1 else args.stoi_weight
-        for stage, (steps, weight) in enumerate(zip(args.stoi_steps, weights)):
+        weights = per_stage(args.stoi_weight, len(args.stoi_steps), "--stoi-weight")
+        envelopes = per_stage(args.stoi_envelope, len(args.stoi_steps), "--stoi-envelope")
+        for stage, (steps, weight, envelope) in enumerate(zip(args.stoi_steps, weights, envelopes)):
             run_all(stoi_commands(data, args.out, steps, args.seeds, threads, args.finetune_batch_size, args.device,
-                                  args.workers, tuple(args.systems), args.stoi_lr, weight, stage),
+                                  args.workers, tuple(args.systems), args.stoi_lr, weight, stage, bool(envelope)),
                     args.parallel, args.out / "logs")
     if args.install:
         last = stoi_suffix(len(args.stoi_steps) - 1) if args.stoi_steps else "_ft" if args.finetune_steps else ""

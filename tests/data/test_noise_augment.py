@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cmkt.data.noise_augment import augment_noise
+from cmkt.data.noise_augment import ENVELOPE_DEPTH_DB, augment_noise, level_envelope
 from cmkt.data.prep import Mixer, PrepConfig, load_mixer
 from cmkt.errors import CmktError
 from cmkt.train import TrainConfig, train
@@ -39,6 +39,35 @@ def test_a_speed_change_moves_a_tone():
     assert any(moved) and not all(moved)  # p 0.5 of a speed change
 
 
+def short_term_levels_db(x: np.ndarray, frame: int = 1600) -> np.ndarray:
+    frames = x[: len(x) // frame * frame].reshape(-1, frame)
+    return 10 * np.log10((frames.astype(np.float64) ** 2).mean(axis=1))
+
+
+def test_a_level_envelope_is_smooth_and_swings_within_its_depth():
+    for seed in range(20):
+        curve = level_envelope(16000 * 4, 16000, np.random.default_rng(seed))
+        swing = 20 * np.log10(curve)
+        assert curve.shape == (64000,) and curve.dtype == np.float32
+        assert ENVELOPE_DEPTH_DB[0] - 1e-3 <= np.abs(swing).max() <= ENVELOPE_DEPTH_DB[1] + 1e-3
+        assert np.abs(np.diff(swing)).max() < 0.05  # at most 3 Hz: no jumps from one sample to the next
+
+
+def test_the_envelope_makes_steady_noise_rise_and_fall_only_when_asked():
+    noise = np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.1
+    steady, drifting = [], []
+    for seed in range(20):
+        for envelope, spreads in ((False, steady), (True, drifting)):
+            out = augment_noise(noise, 16000 * 4, 16000, np.random.default_rng(seed), envelope=envelope)
+            levels = short_term_levels_db(out)
+            spreads.append(levels.max() - levels.min())
+    assert max(steady) < 3.0  # white (or narrowly filtered) noise in 100-ms frames varies by a dB or two
+    assert sum(spread > 2 * ENVELOPE_DEPTH_DB[0] - 1 for spread in drifting) >= 5  # p 0.5 of a drift per noise
+    # without the flag the draws are those of runs made before it existed
+    assert np.array_equal(augment_noise(noise, 8000, 16000, np.random.default_rng(9)),
+                          augment_noise(noise, 8000, 16000, np.random.default_rng(9), envelope=False))
+
+
 def test_the_mixer_augments_train_noise_only(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "valid", "test"):
@@ -58,6 +87,10 @@ def test_training_with_noise_augmentation(prepared, tmp_path):
     config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=2, batch_size=2,
                          valid_every=2, valid_items=1, model={"hidden": 32}, dynamic_mixing=True, noise_augment=True)
     assert train(config).is_file()
+    assert load_mixer(prepared, augment=True, envelope=True).envelope
+    with pytest.raises(CmktError, match="add --noise-augment"):
+        train(TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run3"), steps=1,
+                          dynamic_mixing=True, noise_envelope=True))
     with pytest.raises(CmktError, match="add --dynamic-mixing"):
         train(TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run2"), steps=1,
                           noise_augment=True))

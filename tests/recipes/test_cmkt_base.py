@@ -1,7 +1,9 @@
 """recipes/cmkt_base: the default model's training data and runs (shared data; skipped where absent)."""
 import csv
 
-from recipes.cmkt_base.run import build_inputs, finetune_commands, stoi_commands, train_commands, tts_voices
+import pytest
+
+from recipes.cmkt_base.run import build_inputs, finetune_commands, per_stage, stoi_commands, train_commands, tts_voices
 
 
 def test_inputs_join_real_and_tts_speech_and_recorded_and_generated_noise(shared_data, tmp_path):
@@ -64,3 +66,19 @@ def test_a_second_stoi_stage_starts_from_the_first_with_its_own_weight_and_batch
     assert command[command.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_stoi" / "model.pt")
     assert command[command.index("--loss") + 1] == "spectral_mae=1,wave_mae=1,stoi=1"
     assert command[command.index("--seed") + 1] == "3" and command[command.index("--valid-every") + 1] == "300"
+
+
+def test_a_stoi_stage_drifts_the_noise_levels_only_when_asked(tmp_path):
+    plain = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=2)["cmkt_s0_stoi3"]
+    drifting = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=2,
+                             envelope=True)["cmkt_s0_stoi3"]
+    assert "--noise-envelope" not in plain and "--noise-envelope" in drifting
+    assert [a for a in drifting if a != "--noise-envelope"] == plain  # the flag is the only difference
+    assert drifting[drifting.index("--seed") + 1] == "4"
+
+
+def test_per_stage_values_repeat_one_value_or_take_one_per_stage():
+    assert per_stage([0.5], 3, "--stoi-weight") == [0.5, 0.5, 0.5]
+    assert per_stage([0, 0, 1], 3, "--stoi-envelope") == [0, 0, 1]
+    with pytest.raises(SystemExit, match="--stoi-envelope: give one value or one per STOI stage"):
+        per_stage([0, 1], 3, "--stoi-envelope")
