@@ -32,7 +32,7 @@ from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
-from cmkt.registry import DEFAULT_ARCHITECTURE, build_model, read_checkpoint, resolve_model, save_checkpoint, save_torch
+from cmkt.registry import ARCHITECTURES, DEFAULT_ARCHITECTURE, build_model, read_checkpoint, resolve_model, save_checkpoint, save_torch
 
 LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "l_ssl", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
 
@@ -126,12 +126,25 @@ def starting_weights(config: TrainConfig) -> dict | None:
         return None
     path = resolve_model(config.init)
     payload = read_checkpoint(path)
-    conflicting = {k: v for k, v in config.model.items() if payload["config"].get(k, v) != v}
+    growable = ARCHITECTURES[payload["arch"]].model.growth_settings if payload["arch"] in ARCHITECTURES else ()
+    conflicting = {k: v for k, v in config.model.items() if payload["config"].get(k, v) != v and k not in growable}
     if (config.arch not in (DEFAULT_ARCHITECTURE, payload["arch"])) or conflicting:
         raise CmktError(f"--init {config.init}: it is a {payload['arch']} with {payload['config']}, not --arch {config.arch} "
-                        f"--model-config {json.dumps(config.model)}; drop --arch/--model-config when fine-tuning")
-    config.arch, config.model = payload["arch"], dict(payload["config"])
+                        f"--model-config {json.dumps(config.model)}; drop --arch/--model-config when fine-tuning"
+                        + (f" (only {', '.join(growable)} may be added)" if growable else ""))
+    config.arch, config.model = payload["arch"], {**payload["config"], **config.model}
     return payload["state_dict"]
+
+
+def load_starting_weights(model: torch.nn.Module, weights: dict) -> None:
+    """Load `--init` weights; parameters a growth setting added (absent from them) keep their zero start,
+    so the grown model begins by enhancing exactly as the one it grew from."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    current = model.state_dict()
+    not_zero = [k for k in missing if current[k].any()]
+    if unexpected or not_zero:
+        raise CmktError(f"--init: its weights do not fit this model (missing {not_zero[:3]}, unexpected {unexpected[:3]}); "
+                        "drop --model-config when fine-tuning")
 
 
 def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str, float]:
@@ -212,7 +225,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.model)
     if init_weights is not None:
-        model.load_state_dict(init_weights)
+        load_starting_weights(model, init_weights)
     bridge = (build_bridge(config.align, model.tap_dim, cache.dim, config.ot_eps, config.ot_tau, config.ot_delta, config.bridge_stride)
               if cache is not None else None)
     ssl = None

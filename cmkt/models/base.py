@@ -9,6 +9,7 @@ class Backbone(nn.Module):
     `tap_dim`, `tap_hop` (samples per tap frame) and `streaming` (causal, with carried state)."""
 
     streaming = False
+    growth_settings: tuple[str, ...] = ()  # config fields `--init` may change: they add layers that start at zero
 
     @property
     def frame_rate(self) -> float:

@@ -4,6 +4,12 @@ Causal in frames: the mask of frame t depends on frames <= t only, and every lay
 its state from the previous call, so the same weights run offline, frame by frame
 (`cmkt.inference.streaming`) and exported. Its GRU output is the distillation tap by default
 (`tap: encoder` reads the conv encoder below it instead; inference is the same either way).
+
+`deep_filter_order > 0` adds a DeepFilterNet-style deep filter on the low bins: a complex filter
+over the current and past frames, predicted per frame and added to the masked spectrum. A real
+mask cannot restore phase or the harmonics the noise buried; a filter over past frames can. Its
+layer starts at zero, so a model grown from a trained one (`cmkt train --init ... --model-config`)
+starts out enhancing exactly as that one did.
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ class StftMaskConfig:
     gru_layers: int = 1
     compress: float = 0.3  # power-law compression of the magnitude fed to the network
     tap: str = "gru"  # what the bridge reads (training only): "gru" output, or the conv "encoder" output below it
+    deep_filter_order: int = 0  # frames (current and past) the deep filter spans; 0: mask only
+    deep_filter_bins: int = 129  # lowest bins it filters (129 of 257: 0-4 kHz, where STOI's bands are)
 
 
 class CausalConv1d(nn.Conv1d):
@@ -44,6 +52,7 @@ class CausalConv1d(nn.Conv1d):
 
 class StftMaskNet(Backbone):
     streaming = True
+    growth_settings = ("deep_filter_order", "deep_filter_bins")  # --init may switch these on: the added layer starts at zero
 
     def __init__(self, config: StftMaskConfig):
         super().__init__()
@@ -59,6 +68,14 @@ class StftMaskNet(Backbone):
         )
         self.gru = nn.GRU(config.hidden, config.hidden, num_layers=config.gru_layers, batch_first=True)
         self.decoder = nn.Sequential(nn.Linear(config.hidden, config.hidden), nn.PReLU(), nn.Linear(config.hidden, bins))
+        self.deep_filter = None
+        if config.deep_filter_order:
+            if config.deep_filter_order < 0 or not 0 < config.deep_filter_bins <= bins:
+                raise CmktError(f"stft-mask-gru deep filter: order {config.deep_filter_order} and bins {config.deep_filter_bins}: "
+                                f"use order >= 0 and 1..{bins} bins (--model-config)")
+            self.deep_filter = nn.Linear(config.hidden, config.deep_filter_bins * config.deep_filter_order * 2)
+            nn.init.zeros_(self.deep_filter.weight)
+            nn.init.zeros_(self.deep_filter.bias)
 
     @property
     def tap_dim(self) -> int:
@@ -75,7 +92,10 @@ class StftMaskNet(Backbone):
         device = self.input_norm.weight.device
         convs = [self.encoder[i] for i in range(0, len(self.encoder), 2)]
         contexts = [torch.zeros(batch, conv.in_channels, conv.kernel_size[0] - 1, device=device) for conv in convs]
-        return contexts + [torch.zeros(self.config.gru_layers, batch, self.config.hidden, device=device)]
+        state = contexts + [torch.zeros(self.config.gru_layers, batch, self.config.hidden, device=device)]
+        if self.config.deep_filter_order > 1:  # the past spectra the filter reaches back to
+            state.append(torch.zeros(batch, self.config.deep_filter_order - 1, self.config.deep_filter_bins, 2, device=device))
+        return state
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """wave (batch, samples) -> enhanced (batch, samples), tap (batch, frames, hidden)."""
@@ -93,6 +113,33 @@ class StftMaskNet(Backbone):
             x = self.encoder[index + 1](x)
             new_state.append(context)
         encoded = x.transpose(1, 2)
-        recurrent, hidden = self.gru(encoded, state[-1] if state else None)
+        convs = len(new_state)
+        recurrent, hidden = self.gru(encoded, state[convs] if state else None)
         mask = torch.sigmoid(self.decoder(recurrent))
-        return spec * mask.unsqueeze(-1), recurrent if self.config.tap == "gru" else encoded, new_state + [hidden]
+        enhanced, new_state = spec * mask.unsqueeze(-1), new_state + [hidden]
+        if self.deep_filter is not None:
+            history = state[convs + 1] if state and self.config.deep_filter_order > 1 else None
+            correction, history = self.filter_low_bins(spec, recurrent, history)
+            enhanced = torch.cat([enhanced[:, :, : correction.shape[2]] + correction, enhanced[:, :, correction.shape[2] :]], dim=2)
+            new_state += [history] if self.config.deep_filter_order > 1 else []
+        return enhanced, recurrent if self.config.tap == "gru" else encoded, new_state
+
+    def filter_low_bins(self, spec: torch.Tensor, recurrent: torch.Tensor,
+                        history: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The deep filter's output on the low bins (batch, frames, bins, 2) and the past spectra it keeps.
+
+        Frame t gets sum_k c_{t,k} * X_{t-k} (complex products, k < order), c predicted from frame t's
+        GRU output; spectra before the first frame come from `history` (zeros at the start)."""
+        order, bins = self.config.deep_filter_order, self.config.deep_filter_bins
+        batch, count = spec.shape[:2]
+        low = spec[:, :, :bins]
+        if history is None:
+            history = low.new_zeros(batch, order - 1, bins, 2)
+        frames = torch.cat([history, low], dim=1)
+        coefs = self.deep_filter(recurrent).view(batch, count, order, bins, 2)
+        total = torch.zeros_like(low)
+        for back in range(order):
+            past_re, past_im = frames[:, order - 1 - back : order - 1 - back + count].unbind(-1)
+            c_re, c_im = coefs[:, :, back].unbind(-1)
+            total = total + torch.stack([past_re * c_re - past_im * c_im, past_re * c_im + past_im * c_re], dim=-1)
+        return total, frames[:, frames.shape[1] - (order - 1) :] if order > 1 else None
