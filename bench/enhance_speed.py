@@ -31,6 +31,7 @@ from cmkt.inference.export import OnnxStream, export_model  # noqa: E402
 from cmkt.inference.streaming import supports_streaming  # noqa: E402
 from cmkt.registry import ARCHITECTURES, build_model, save_checkpoint  # noqa: E402
 
+VARIANTS = [("stft-mask-gru", {"deep_filter_order": 3})]  # settings of a registered backbone worth timing too
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -83,9 +84,11 @@ def main() -> None:
     sf.write(work / "noisy.wav", noisy, 16000, subtype="FLOAT")
     rows = []
     default_rtf = None
-    for name in ARCHITECTURES:
+    for arch, config in [(arch, {}) for arch in ARCHITECTURES] + VARIANTS:
         torch.manual_seed(0)
-        save_checkpoint(work / f"{name}.pt", build_model(name), name)
+        label = arch + "".join(f" {k}={v}" for k, v in config.items())
+        name = label.replace(" ", "_").replace("=", "")  # file stem
+        save_checkpoint(work / f"{name}.pt", build_model(arch, config), arch)
         enhancer = load_enhancer(work / f"{name}.pt")
         params = sum(p.numel() for p in enhancer.model.parameters()) / 1e6
         paths = [("offline array", lambda: enhance_array(enhancer, noisy, 16000)),
@@ -94,14 +97,14 @@ def main() -> None:
             paths.append(("streaming 8 ms blocks", lambda: stream_blocks(enhancer, noisy, 128)))
         for path, run in paths:
             wall, cpu = timed(run)
-            rows.append((f"cmkt {name} ({params:.2f} M), {path}", wall / seconds, cpu / wall))
+            rows.append((f"cmkt {label} ({params:.2f} M), {path}", wall / seconds, cpu / wall))
             if default_rtf is None:
                 default_rtf = wall / seconds
         if supports_streaming(enhancer.model):
             export_model(work / f"{name}.pt", "onnx", work / f"{name}.onnx")
             onnx_stream = OnnxStream(work / f"{name}.onnx", threads=1)
             wall, cpu = timed(lambda: onnx_stream.enhance(noisy))
-            rows.append((f"cmkt {name}, exported ONNX step in onnxruntime, 8 ms blocks", wall / seconds, cpu / wall))
+            rows.append((f"cmkt {label}, exported ONNX step in onnxruntime, 8 ms blocks", wall / seconds, cpu / wall))
     for peer in all_peers():
         native = resample(noisy[None], 16000, peer.sample_rate)[0]
         wall, cpu = timed(lambda: peer.run(native))

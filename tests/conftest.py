@@ -33,6 +33,18 @@ def tone(seconds: float = 1.0, sample_rate: int = 16000, freq: float = 440.0, am
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
+def deep_filter_model(order: int = 3, seed: int = 0):
+    """A small stft-mask-gru with a deep filter whose (normally zero-start) weights are random, so it acts."""
+    import torch
+
+    from cmkt.registry import build_model
+
+    torch.manual_seed(seed)
+    model = build_model("stft-mask-gru", {"hidden": 32, "deep_filter_order": order}).eval()
+    torch.nn.init.normal_(model.deep_filter.weight, std=0.2)
+    return model
+
+
 def push_in_blocks(processor, signal: np.ndarray, sizes) -> np.ndarray:
     """Feed (channels, n) `signal` to a push/flush processor (stream, resampler, chunker) in blocks
     of the given sizes (cycled), then flush; the joined output."""

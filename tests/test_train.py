@@ -163,6 +163,20 @@ def test_init_fine_tunes_from_a_trained_model_and_resumes_exactly(prepared, trai
     assert 0 < max(moved) < 0.1  # trained on from the start's weights: changed, but only by a few small steps
 
 
+def test_init_can_grow_a_deep_filter_that_starts_at_zero_and_learns(prepared, trained_model, tmp_path):
+    from cmkt.train import load_starting_weights
+    from cmkt.registry import build_model
+
+    start, meta = load_model(trained_model)
+    grown = build_model("stft-mask-gru", {**meta["config"], "deep_filter_order": 2})
+    load_starting_weights(grown, start.state_dict())
+    assert not grown.deep_filter.weight.any()
+    train(_config(prepared, tmp_path / "grown", 2, init=str(trained_model), model={"deep_filter_order": 2}))
+    tuned, tuned_meta = load_model(tmp_path / "grown" / "model.pt")
+    assert tuned_meta["config"] == {**meta["config"], "deep_filter_order": 2}
+    assert tuned.deep_filter.weight.abs().max() > 0  # the new layer trained from its zero start
+
+
 def test_init_with_another_backbone_size_is_a_clear_error(prepared, trained_model, tmp_path):
     from cmkt.errors import CmktError
 

@@ -52,3 +52,18 @@ def test_torchscript_export_matches_pytorch(trained_model, noisy_and_offline, tm
 def test_unknown_format_is_a_clear_error(trained_model, tmp_path):
     result = CliRunner().invoke(app, ["export", str(trained_model), "--format", "tflite", "-o", str(tmp_path / "m")])
     assert result.exit_code == 1 and "unknown export format 'tflite'" in result.output
+
+
+def test_onnx_export_of_a_deep_filter_model_matches_pytorch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from cmkt.inference.export import OnnxStream, export_model
+    from cmkt.registry import save_checkpoint
+    from tests.conftest import deep_filter_model
+
+    model = deep_filter_model(order=3)
+    save_checkpoint(tmp_path / "df.pt", model, "stft-mask-gru")
+    export_model(tmp_path / "df.pt", "onnx", tmp_path / "df.onnx", block_frames=2)
+    noisy = (0.1 * np.random.default_rng(5).standard_normal(8000 + 50)).astype(np.float32)
+    with torch.no_grad():
+        offline = model(torch.from_numpy(noisy)[None])[0][0].numpy()
+    np.testing.assert_allclose(OnnxStream(tmp_path / "df.onnx").enhance(noisy), offline, atol=1e-4)

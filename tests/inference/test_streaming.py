@@ -4,7 +4,7 @@ import torch
 from cmkt.inference.enhancer import load_enhancer
 from cmkt.inference.streaming import StreamingEnhancer
 from cmkt.registry import build_model
-from tests.conftest import push_in_blocks
+from tests.conftest import deep_filter_model, push_in_blocks
 
 
 def test_streaming_equals_offline_for_any_block_sizes(trained_model):
@@ -15,6 +15,16 @@ def test_streaming_equals_offline_for_any_block_sizes(trained_model):
         offline = enhancer.model(torch.from_numpy(noisy))[0].numpy()
     streamed = push_in_blocks(enhancer.stream(channels=2), noisy, rng.integers(1, 900, 200).tolist())
     assert streamed.shape == offline.shape
+    np.testing.assert_allclose(streamed, offline, atol=1e-5)
+
+
+def test_streaming_equals_offline_with_a_deep_filter():
+    model = deep_filter_model(order=3)
+    rng = np.random.default_rng(4)
+    noisy = (0.1 * rng.standard_normal((1, 16000 + 77))).astype(np.float32)
+    with torch.no_grad():
+        offline = model(torch.from_numpy(noisy))[0].numpy()
+    streamed = push_in_blocks(StreamingEnhancer(model), noisy, rng.integers(1, 700, 100).tolist())
     np.testing.assert_allclose(streamed, offline, atol=1e-5)
 
 

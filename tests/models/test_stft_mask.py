@@ -47,3 +47,49 @@ def test_unknown_tap_is_a_clear_error():
 
     with pytest.raises(CmktError, match="tap 'decoder'"):
         build_model("stft-mask-gru", {"tap": "decoder"})
+
+
+def test_deep_filter_starts_at_zero_so_a_grown_model_enhances_as_before():
+    torch.manual_seed(0)
+    plain = build_model("stft-mask-gru", {"hidden": 32}).eval()
+    grown = build_model("stft-mask-gru", {"hidden": 32, "deep_filter_order": 3}).eval()
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["deep_filter.bias", "deep_filter.weight"] and not unexpected
+    x = torch.randn(2, 8000)
+    with torch.no_grad():
+        assert torch.equal(plain(x)[0], grown(x)[0])
+
+
+def test_deep_filter_changes_only_the_low_bins():
+    from tests.conftest import deep_filter_model
+
+    model = deep_filter_model()
+    masked_only = build_model("stft-mask-gru", {"hidden": 32}).eval()
+    masked_only.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("deep_filter")})
+    x = torch.randn(1, 16000)
+    with torch.no_grad():
+        change = model(x)[0] - masked_only(x)[0]
+    power = torch.fft.rfft(change[0]).abs().pow(2)
+    cutoff = int(len(power) * 4500 / 8000)  # filtered bins end at 4 kHz; allow for window leakage
+    assert power.sum() > 0 and power[cutoff:].sum() < 0.01 * power.sum()
+
+
+def test_deep_filter_output_is_causal():
+    from tests.conftest import deep_filter_model
+
+    model = deep_filter_model()
+    x = torch.randn(1, 16000)
+    changed = x.clone()
+    changed[:, 8000:] = torch.randn(1, 8000)
+    with torch.no_grad():
+        a, b = model(x)[0], model(changed)[0]
+    assert torch.equal(a[:, : 8000 - 512], b[:, : 8000 - 512]) and not torch.allclose(a[:, 8000:], b[:, 8000:])
+
+
+def test_bad_deep_filter_settings_are_a_clear_error():
+    import pytest
+
+    from cmkt.errors import CmktError
+
+    with pytest.raises(CmktError, match="deep filter"):
+        build_model("stft-mask-gru", {"deep_filter_order": 2, "deep_filter_bins": 300})
