@@ -77,6 +77,18 @@ def test_a_stoi_stage_drifts_the_noise_levels_only_when_asked(tmp_path):
     assert drifting[drifting.index("--seed") + 1] == "4"
 
 
+def test_a_stoi_stage_grows_a_deep_filter_only_when_asked(tmp_path):
+    import json
+
+    plain = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=4,
+                          envelope=True)["cmkt_s0_stoi5"]
+    grown = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=4,
+                          envelope=True, deep_filter=3)["cmkt_s0_stoi5"]
+    at = grown.index("--model-config")
+    assert "--model-config" not in plain and json.loads(grown[at + 1]) == {"deep_filter_order": 3}
+    assert grown[:at] + grown[at + 2 :] == plain and grown[grown.index("--seed") + 1] == "6"
+
+
 def test_per_stage_values_repeat_one_value_or_take_one_per_stage():
     assert per_stage([0.5], 3, "--stoi-weight") == [0.5, 0.5, 0.5]
     assert per_stage([0, 0, 1], 3, "--stoi-envelope") == [0, 0, 1]
