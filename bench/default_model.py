@@ -1,13 +1,14 @@
 """Where the shipped model stands: noisy, noisereduce, RNNoise, DeepFilterNet3, our baseline and CMKT
 on the test split of the shared multilingual data, per language, per SNR and per noise, with intervals.
 
-Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark]
+Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark] [--every-snr]
            [--runs runs/cmkt_base/runs] [--model cmkt-base-16k] [--dry-shares 0.1 0.25]
            [--metrics pesq_wb,stoi,estoi,si_sdr,dnsmos_ovrl]
 
 Test set: the speech test split (256 utterances, 5 languages) mixed with the three test-split noise
 recordings, each utterance at one of -5, 0, 5, 10 dB (drawn with seed 0, measured on active
-speech). Every system runs on one thread; its real-time factor is its compute time over the
+speech). With --every-snr each utterance is mixed at all four SNRs instead (1,024 mixtures, seed 1:
+four times the files per SNR, for paired tests with more power). Every system runs on one thread; its real-time factor is its compute time over the
 audio's duration (peers are resampled to their own rate outside the timed part). Scores come
 from `cmkt score --manifest` (PESQ-WB, STOI, ESTOI, SI-SDR, DNSMOS OVRL) and `cmkt compare`;
 the CMKT-vs-baseline gain is taken per seed (runs NAME_sK in --runs) and summarised over seeds.
@@ -49,8 +50,11 @@ def cmkt(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "cmkt", *args], check=True)
 
 
-def build_test_set(data: Path, out: Path) -> Path:
-    """The speech test split and the test-split noises, mixed once with a fixed seed; returns test.jsonl."""
+def build_test_set(data: Path, out: Path, every_snr: bool = False) -> Path:
+    """The speech test split and the test-split noises, mixed once with a fixed seed; returns test.jsonl.
+
+    every_snr: each utterance at every SNR (one prep per SNR, files renamed ID_snrX so the systems'
+    outputs do not collide) rather than at one drawn SNR."""
     manifest = out / "data" / "test.jsonl"
     if manifest.is_file():
         return manifest
@@ -69,9 +73,31 @@ def build_test_set(data: Path, out: Path) -> Path:
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.exists():
             os.symlink((data / row["path"]).resolve(), link)
-    cmkt("prep", "--speech", str(table), "--noise", str(out / "noise"), "-o", str(out / "data"), "--teacher", "none",
-         "--seed", "0", *[arg for snr in SNRS for arg in ("--snr", snr)])
+    if not every_snr:
+        mix(table, out / "noise", out / "data", SNRS, seed=0)
+        return manifest
+    entries = []
+    for snr in SNRS:
+        part = mix(table, out / "noise", out / "data_by_snr" / f"snr{snr}", (snr,), seed=1)
+        for line in part.read_text(encoding="utf-8").splitlines():
+            utterance = json.loads(line)
+            name = f"{utterance['id']}_snr{snr}"
+            for kind in ("clean", "noisy"):
+                link = manifest.parent / "test" / kind / f"{name}.wav"
+                link.parent.mkdir(parents=True, exist_ok=True)
+                if not link.exists():
+                    os.symlink((part.parent / utterance[kind]).resolve(), link)
+                utterance[kind] = f"test/{kind}/{name}.wav"
+            entries.append(json.dumps({**utterance, "id": name}, ensure_ascii=False))
+    write_text_atomic(manifest, "\n".join(entries) + "\n")
     return manifest
+
+
+def mix(table: Path, noise: Path, out: Path, snrs: tuple[str, ...], seed: int) -> Path:
+    """`cmkt prep` of the test speech with the test noises at these SNRs; returns its test.jsonl."""
+    cmkt("prep", "--speech", str(table), "--noise", str(noise), "-o", str(out), "--teacher", "none",
+         "--seed", str(seed), *[arg for snr in snrs for arg in ("--snr", snr)])
+    return out / "test.jsonl"
 
 
 def run_system(name: str, process, rate: int, noisy_files: list[Path], folder: Path) -> float:
@@ -177,12 +203,14 @@ def main() -> None:
     parser.add_argument("--model", default="cmkt-base-16k", help="the shipped model (name or path)")
     parser.add_argument("--dry-shares", type=float, nargs="*", default=[],
                         help="also run the shipped model with these shares of the input mixed back (enhance --dry)")
+    parser.add_argument("--every-snr", action="store_true",
+                        help="mix each test utterance at every SNR (4x the files; use a new --out)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N test files (a quick check of the set-up)")
     parser.add_argument("--metrics", default=METRICS,
                         help="metrics to score (DNSMOS is most of the scoring time: leave it out for a quick comparison)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    manifest = build_test_set(args.data.resolve(), args.out)
+    manifest = build_test_set(args.data.resolve(), args.out, args.every_snr)
     lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][: args.limit or None]
     noisy_files = [manifest.parent / json.loads(line)["noisy"] for line in lines]
     if args.limit:  # score only those files: a manifest of the first N, beside the full one
