@@ -185,6 +185,44 @@ def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
+PEERS_WITH_TARGET = ("noisy", "noisereduce", "RNNoise")  # issue 7: better on PESQ and STOI at every SNR
+TARGET_METRICS = ("pesq_wb", "stoi")
+
+
+def targets_by_snr(scores_csv: Path, model: str, metrics: list[str]) -> str:
+    """The shipped model minus each peer, paired per file within each SNR, and whether it is better at every SNR.
+
+    "Better at every SNR" (docs/default_model/2026-11-24_every_snr.md): at each SNR the mean difference is
+    positive and the Wilcoxon p < 0.05; requiring all four is an intersection-union test, so no correction.
+    DeepFilterNet3 and the other models are listed with no rule attached."""
+    rows = [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
+    values: dict[tuple[str, str, str], dict[str, float]] = {}
+    for r in rows:
+        for metric in metrics:
+            if r.get(metric) not in ("", None):
+                values.setdefault((r["system"], metric, r["snr"]), {})[r["file"]] = float(r[metric])
+    if model not in {r["system"] for r in rows}:
+        return f"{model} is not among the scored systems (it was run under a seed run's name): no per-SNR comparison."
+    names = sorted({r["system"] for r in rows} - {model}, key=lambda n: (n not in PEERS_WITH_TARGET, n))
+    snrs = sorted({r["snr"] for r in rows}, key=float)
+    lines = [f"{model} minus each system, paired per file within an SNR: mean ± 95% t-interval (Wilcoxon p). "
+             "'better at every SNR': mean > 0 and p < 0.05 at each SNR.", ""]
+    for name in names:
+        lines += [f"### {model} − {name}", "", "| metric | " + " | ".join(f"{s} dB" for s in snrs) + " | better at every SNR |",
+                  "|---" * (len(snrs) + 2) + "|"]
+        for metric in metrics:
+            cells, better = [], True
+            for snr in snrs:
+                difference = paired_difference(values.get((model, metric, snr), {}), values.get((name, metric, snr), {}))
+                estimate = difference.difference
+                better &= estimate.n > 1 and estimate.mean > 0 and difference.p_value < 0.05
+                cells.append(f"{estimate.mean:+.3f} ± {estimate.half_width:.3f} (p={difference.p_value:.2g})")
+            verdict = ("**yes**" if better else "no") if name in PEERS_WITH_TARGET and metric in TARGET_METRICS else ("yes" if better else "no")
+            lines.append(f"| {metric} | " + " | ".join(cells) + f" | {verdict} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def plot_by_snr(scores_csv: Path, path: Path, metrics: list[str]) -> None:
     """PESQ-WB, STOI and SI-SDR (those scored) per SNR: the input, the peers and our seed-0 models (95% intervals over files)."""
     from cmkt.report import plot_score_bars
@@ -238,8 +276,11 @@ def main() -> None:
     reference = "baseline_s0" if any("baseline_s0=" in e for e in estimates) else "noisy"
     cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr,noise", "-o", str(args.out / "compare"))
     plot_by_snr(args.out / "scores" / "scores.csv", args.out / "by_snr.png", args.metrics.split(","))
+    scores_csv = args.out / "scores" / "scores.csv"
     report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
-                          seed_gains(args.out / "scores" / "scores.csv", args.metrics.split(","))])
+                          seed_gains(scores_csv, args.metrics.split(",")),
+                          "## The shipped model against each system, per SNR",
+                          targets_by_snr(scores_csv, Path(args.model).stem, args.metrics.split(","))])
     write_text_atomic(args.out / "report.md", report + "\n")
     print(report)
     print(f"\nscores: {args.out / 'scores' / 'summary.md'}\nplot: {args.out / 'by_snr.png'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")
