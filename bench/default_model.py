@@ -128,7 +128,7 @@ def systems(args) -> list[tuple[str, object, int, str]]:
         models = {run.name: str(run / "model.pt") for run in sorted(args.runs.iterdir()) if (run / "model.pt").is_file()}
     try:
         if not any(same_weights(args.model, path) for path in models.values()):  # the shipped model is usually cmkt_s0
-            models = {args.model: args.model, **models}
+            models = {Path(args.model).stem: args.model, **models}  # a path's stem: names are folders
     except CmktError as exc:
         print(f"skipping the shipped model: {exc}")
     variants = [(name, model, 0.0) for name, model in models.items()]
@@ -138,6 +138,15 @@ def systems(args) -> list[tuple[str, object, int, str]]:
         digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16] + (f"+dry{share:g}" if share else "")
         found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate, digest))
     return found
+
+
+def shipped_name(args, names: list[str]) -> str:
+    """The shipped model's name among the systems run: its own, or the seed run it is a copy of."""
+    own = Path(args.model).stem
+    if own in names:
+        return own
+    return next((name for name in names if (args.runs / name / "model.pt").is_file()
+                 and same_weights(args.model, str(args.runs / name / "model.pt"))), own)
 
 
 def same_weights(model: str, path: str) -> bool:
@@ -201,8 +210,6 @@ def targets_by_snr(scores_csv: Path, model: str, metrics: list[str]) -> str:
         for metric in metrics:
             if r.get(metric) not in ("", None):
                 values.setdefault((r["system"], metric, r["snr"]), {})[r["file"]] = float(r[metric])
-    if model not in {r["system"] for r in rows}:
-        return f"{model} is not among the scored systems (it was run under a seed run's name): no per-SNR comparison."
     names = sorted({r["system"] for r in rows} - {model}, key=lambda n: (n not in PEERS_WITH_TARGET, n))
     snrs = sorted({r["snr"] for r in rows}, key=float)
     lines = [f"{model} minus each system, paired per file within an SNR: mean ± 95% t-interval (Wilcoxon p). "
@@ -217,7 +224,9 @@ def targets_by_snr(scores_csv: Path, model: str, metrics: list[str]) -> str:
                 estimate = difference.difference
                 better &= estimate.n > 1 and estimate.mean > 0 and difference.p_value < 0.05
                 cells.append(f"{estimate.mean:+.3f} ± {estimate.half_width:.3f} (p={difference.p_value:.2g})")
-            verdict = ("**yes**" if better else "no") if name in PEERS_WITH_TARGET and metric in TARGET_METRICS else ("yes" if better else "no")
+            verdict = "yes" if better else "no"
+            if name in PEERS_WITH_TARGET and metric in TARGET_METRICS:  # the issue's targets, in bold
+                verdict = f"**{verdict}**"
             lines.append(f"| {metric} | " + " | ".join(cells) + f" | {verdict} |")
         lines.append("")
     return "\n".join(lines)
@@ -258,7 +267,8 @@ def main() -> None:
     estimates = []
     timings = args.out / "rtf.json"  # a rerun (e.g. after another seed's run finished) only runs the new systems
     known = json.loads(timings.read_text()) if timings.is_file() and not args.limit else {}
-    for name, process, rate, source in systems(args):
+    found = systems(args)
+    for name, process, rate, source in found:
         done = all((args.out / "enhanced" / name / path.name).is_file() for path in noisy_files)
         entry = known.get(name, {})
         entry = {"rtf": entry, "source": ""} if isinstance(entry, float) else entry  # rtf.json of before the digests
@@ -275,12 +285,12 @@ def main() -> None:
     cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", args.metrics, "--by", "lang,snr,noise", "-o", str(args.out / "scores"))
     reference = "baseline_s0" if any("baseline_s0=" in e for e in estimates) else "noisy"
     cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr,noise", "-o", str(args.out / "compare"))
-    plot_by_snr(args.out / "scores" / "scores.csv", args.out / "by_snr.png", args.metrics.split(","))
     scores_csv = args.out / "scores" / "scores.csv"
+    plot_by_snr(scores_csv, args.out / "by_snr.png", args.metrics.split(","))
     report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
                           seed_gains(scores_csv, args.metrics.split(",")),
                           "## The shipped model against each system, per SNR",
-                          targets_by_snr(scores_csv, Path(args.model).stem, args.metrics.split(","))])
+                          targets_by_snr(scores_csv, shipped_name(args, [name for name, *_ in found]), args.metrics.split(","))])
     write_text_atomic(args.out / "report.md", report + "\n")
     print(report)
     print(f"\nscores: {args.out / 'scores' / 'summary.md'}\nplot: {args.out / 'by_snr.png'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")
