@@ -157,6 +157,7 @@ def train(
     dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
     noise_augment: bool = typer.Option(False, "--noise-augment", help="With --dynamic-mixing: re-pitch, re-colour and layer the train noises (more noise variety)."),
     noise_envelope: bool = typer.Option(False, "--noise-envelope", help="With --noise-augment: also let the noises' levels drift (3-12 dB swings at 0.1-3 Hz)."),
+    speech_eq: bool = typer.Option(False, "--speech-eq", help="With --dynamic-mixing: re-colour half the train utterances with mild random EQ (±6 dB peaks; target and mixture alike)."),
     init: Optional[str] = typer.Option(None, help="Fine-tune: start from this model (checkpoint path or installed name, e.g. cmkt-base-16k) instead of random weights."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
@@ -173,7 +174,7 @@ def train(
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
                          shift_ms, shift_prob, max_seconds, valid_every, valid_items, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
-                         noise_augment=noise_augment, noise_envelope=noise_envelope,
+                         noise_augment=noise_augment, noise_envelope=noise_envelope, speech_eq=speech_eq,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience, select=select,
                          ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
                          amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride, device=device, workers=workers,

@@ -65,6 +65,7 @@ class TrainConfig:
     dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
     noise_augment: bool = False  # with dynamic mixing: re-pitch, re-colour and layer the train noises (cmkt/data/noise_augment.py)
     noise_envelope: bool = False  # with noise_augment: drift the noises' levels too
+    speech_eq: bool = False  # with dynamic mixing: re-colour the train speech (cmkt/data/speech_augment.py)
     align: str = "attention"  # attention | uot | tot | uniform (METHOD.md section 2)
     ot_eps: float = 0.1
     ot_tau: float = 1.0
@@ -207,6 +208,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         raise CmktError("--noise-augment changes the noises drawn on the fly: add --dynamic-mixing")
     if config.noise_envelope and not config.noise_augment:
         raise CmktError("--noise-envelope is part of noise augmentation: add --noise-augment --dynamic-mixing")
+    if config.speech_eq and not config.dynamic_mixing:
+        raise CmktError("--speech-eq re-colours the speech mixed on the fly: add --dynamic-mixing")
     loss_weights = parse_loss(config.loss)
     select = parse_select(config.select)
     rank, world = rank_and_size()
@@ -244,7 +247,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else []) + (list(ssl[1].parameters()) if ssl else [])
     optimizer = torch.optim.Adam(params, lr=learning_rate(config, 0))
     sample_rate = model.config.sample_rate
-    mixer = (load_mixer(Path(config.train_manifest).parent, augment=config.noise_augment, envelope=config.noise_envelope)
+    mixer = (load_mixer(Path(config.train_manifest).parent, augment=config.noise_augment, envelope=config.noise_envelope,
+                         speech_eq=config.speech_eq)
              if config.dynamic_mixing else None)
     train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed, mixer)
     valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, cache, config.seed)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from cmkt.data.equalizer import random_equalizer
 from cmkt.data.mixing import fit_noise, rms
 
 SPEED_RANGE = (0.7, 1.4)  # playback-rate factor: every frequency and the tempo move together
 EQ_GAIN_DB = 12.0  # each peaking filter boosts or cuts up to this much
-EQ_FREQ_RANGE = (80.0, 6000.0)  # centre frequencies, drawn log-uniform (below 8 kHz, Nyquist at 16 kHz)
 LAYER_PROB = 0.3  # how often a second noise is layered under the first
 LAYER_LEVEL_DB = (-10.0, 0.0)  # its level, relative RMS
-FILTER_PEAK = 0.1  # torchaudio's biquads clamp to [-1, 1]: filter well below it (SNR re-levels later)
 ENVELOPE_PROB = 0.5  # how often a noise gets a drifting level (with envelope=True)
 ENVELOPE_DEPTH_DB = (3.0, 12.0)  # its largest swing either side of the mean level, drawn per noise
 ENVELOPE_RATE_HZ = (0.1, 3.0)  # rates of the slow sinusoids it is made of, drawn log-uniform
@@ -58,12 +57,8 @@ def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.rand
         other = np.ascontiguousarray(fit_noise(partner, length, rng), dtype=np.float32)
         level = 10 ** (float(rng.uniform(*LAYER_LEVEL_DB)) / 20)
         x = x + torch.from_numpy(other) * level * rms(x.numpy()) / max(rms(other), 1e-9)
-    if rng.random() < 0.5:
-        x = x * (FILTER_PEAK / max(float(x.abs().max()), 1e-9))
-        for _ in range(int(rng.integers(1, 4))):
-            centre = float(np.exp(rng.uniform(*np.log(EQ_FREQ_RANGE))))
-            centre = min(centre, 0.45 * sample_rate)
-            x = AF.equalizer_biquad(x, sample_rate, centre, float(rng.uniform(-EQ_GAIN_DB, EQ_GAIN_DB)), float(rng.uniform(0.5, 2.0)))
+    if rng.random() < 0.5:  # the SNR re-levels the noise later
+        x = random_equalizer(x, sample_rate, rng, EQ_GAIN_DB)
     out = x.numpy().astype(np.float32)
     if envelope and rng.random() < ENVELOPE_PROB:
         out = out * level_envelope(length, sample_rate, rng)

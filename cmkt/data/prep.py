@@ -11,6 +11,7 @@ import numpy as np
 from cmkt.audio import Audio, find_audio_files, read_audio, resample, write_audio
 from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders
 from cmkt.data.noise_augment import LAYER_PROB, augment_noise
+from cmkt.data.speech_augment import augment_speech
 from cmkt.data.layouts import load_corpus
 from cmkt.data.mixing import mix_at_snr, pick_one, reverberate
 from cmkt.data.validate import PAIR_TOLERANCE_S
@@ -78,8 +79,10 @@ def manifest_name(split: str, shard: tuple[int, int] | None) -> str:
 class Mixer:
     """The noise, SNR, level and room drawn for one utterance: the same code for every split."""
 
-    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS, augment: bool = False, envelope: bool = False):
+    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS, augment: bool = False, envelope: bool = False,
+                 speech_eq: bool = False):
         self.config = config
+        self.speech_eq = speech_eq  # train split only: re-colour the speech (cmkt/data/speech_augment.py)
         self.augment = augment  # train-split noises only: validation and test stay natural
         self.envelope = envelope  # with augment: drifting noise levels too (cmkt/data/noise_augment.py)
         self.noises = load_noise_folders(config.noise, splits) if config.noise else None
@@ -108,6 +111,8 @@ class Mixer:
         else:
             snr = float(pick_one(config.snrs, rng))
         gain = round(float(rng.uniform(*config.gain_db)), 2) if config.gain_db else 0.0
+        if self.speech_eq and split == "train":  # drawn first, and only when asked: runs without it repeat exactly
+            clean = augment_speech(clean, config.sample_rate, rng)
         heard, room = None, ""
         if self.rirs and rng.random() < config.rir_prob:
             rir_path = pick_one(self.rirs, rng)
@@ -216,10 +221,10 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
     )
 
 
-def load_mixer(folder: str | Path, augment: bool = False, envelope: bool = False) -> Mixer:
+def load_mixer(folder: str | Path, augment: bool = False, envelope: bool = False, speech_eq: bool = False) -> Mixer:
     """The Mixer that `cmkt prep` used for the manifests in `folder` (for dynamic mixing), with
-    noise augmentation (cmkt/data/noise_augment.py, drifting levels with `envelope`) on the train
-    split if asked."""
+    noise augmentation (cmkt/data/noise_augment.py, drifting levels with `envelope`) and speech
+    re-colouring (`speech_eq`, cmkt/data/speech_augment.py) on the train split if asked."""
     path = Path(folder) / MIXING_FILE
     if not path.is_file():
         raise CmktError(f"{path}: no mixing settings beside the manifest; rerun `cmkt prep` (with --noise) to write them")
@@ -229,7 +234,7 @@ def load_mixer(folder: str | Path, augment: bool = False, envelope: bool = False
     config = PrepConfig(**{k: v for k, v in settings.items() if k in PrepConfig.__dataclass_fields__})
     if not config.noise:
         raise CmktError(f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without --dynamic-mixing")
-    return Mixer(config, splits=("train",), augment=augment, envelope=envelope)  # dynamic mixing draws train noises only
+    return Mixer(config, splits=("train",), augment=augment, envelope=envelope, speech_eq=speech_eq)  # dynamic mixing draws train noises only
 
 
 def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:
