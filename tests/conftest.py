@@ -82,6 +82,17 @@ def speech_corpus(tmp_path_factory) -> Path:
     return root / "corpus.tsv"
 
 
+def white_noise_mixing(root: Path, seconds: float = 3.0):
+    """A PrepConfig mixing at 0-5 dB with one white-noise recording in each of train/, valid/ and test/ under `root`."""
+    from cmkt.data.prep import PrepConfig
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "valid", "test"):
+        (root / "noise" / split).mkdir(parents=True)
+        sf.write(root / "noise" / split / "white.wav", rng.standard_normal(int(16000 * seconds)).astype(np.float32) * 0.1, 16000)
+    return PrepConfig(speech="unused", noise=str(root / "noise"), out=str(root / "out"), snr_range=(0.0, 5.0))
+
+
 @pytest.fixture(scope="session")
 def noise_folder(tmp_path_factory) -> Path:
     from cmkt.data.noise_gen import coloured_noise, hum

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
-import soundfile as sf
 
 from cmkt.data.noise_augment import ENVELOPE_DEPTH_DB, augment_noise, level_envelope
-from cmkt.data.prep import Mixer, PrepConfig, load_mixer
+from cmkt.data.prep import Mixer, load_mixer
 from cmkt.errors import CmktError
 from cmkt.train import TrainConfig, train
-from tests.conftest import tone
+from tests.conftest import tone, white_noise_mixing
 
 
 def spectral_centroid(x: np.ndarray, sample_rate: int = 16000) -> float:
@@ -69,11 +68,7 @@ def test_the_envelope_makes_steady_noise_rise_and_fall_only_when_asked():
 
 
 def test_the_mixer_augments_train_noise_only(tmp_path):
-    rng = np.random.default_rng(0)
-    for split in ("train", "valid", "test"):
-        (tmp_path / "noise" / split).mkdir(parents=True)
-        sf.write(tmp_path / "noise" / split / "white.wav", rng.standard_normal(32000).astype(np.float32) * 0.1, 16000)
-    config = PrepConfig(speech="unused", noise=str(tmp_path / "noise"), out=str(tmp_path / "out"), snr_range=(0.0, 5.0))
+    config = white_noise_mixing(tmp_path)
     plain, augmenting = Mixer(config), Mixer(config, augment=True)
     clean = tone(1.0, 16000)
     for split, differs in (("train", True), ("valid", False), ("test", False)):

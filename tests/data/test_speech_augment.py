@@ -1,13 +1,12 @@
 import numpy as np
 import pytest
-import soundfile as sf
 
 from cmkt.data.mixing import rms
-from cmkt.data.prep import Mixer, PrepConfig, load_mixer
+from cmkt.data.prep import Mixer, load_mixer
 from cmkt.data.speech_augment import SPEECH_EQ_GAIN_DB, augment_speech
 from cmkt.errors import CmktError
 from cmkt.train import TrainConfig, train
-from tests.conftest import tone
+from tests.conftest import tone, white_noise_mixing
 
 
 def band_levels_db(x: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
@@ -38,11 +37,7 @@ def test_recoloured_speech_keeps_its_level_repeats_with_the_seed_and_changes_col
 
 
 def test_the_mixer_recolours_train_speech_only_and_its_target_with_it(tmp_path):
-    rng = np.random.default_rng(0)
-    for split in ("train", "valid", "test"):
-        (tmp_path / "noise" / split).mkdir(parents=True)
-        sf.write(tmp_path / "noise" / split / "white.wav", rng.standard_normal(48000).astype(np.float32) * 0.1, 16000)
-    config = PrepConfig(speech="unused", noise=str(tmp_path / "noise"), out=str(tmp_path / "out"), snr_range=(0.0, 5.0))
+    config = white_noise_mixing(tmp_path)
     plain, recolouring = Mixer(config), Mixer(config, speech_eq=True)
     clean = speech_like()
     for seed in range(6):
