@@ -111,7 +111,7 @@ class Mixer:
         else:
             snr = float(pick_one(config.snrs, rng))
         gain = round(float(rng.uniform(*config.gain_db)), 2) if config.gain_db else 0.0
-        if self.speech_eq and split == "train":  # drawn first, and only when asked: runs without it repeat exactly
+        if self.speech_eq and split == "train":  # drawn only when asked: runs without it repeat exactly
             clean = augment_speech(clean, config.sample_rate, rng)
         heard, room = None, ""
         if self.rirs and rng.random() < config.rir_prob:
