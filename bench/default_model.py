@@ -116,8 +116,9 @@ def run_system(name: str, process, rate: int, noisy_files: list[Path], folder: P
     return compute / audio_seconds
 
 
-def systems(args) -> list[tuple[str, object, int, str]]:
-    """(name, process, rate, source) for every peer and every model: the shipped one and the seed runs.
+def systems(args) -> tuple[list[tuple[str, object, int, str]], str]:
+    """(name, process, rate, source) for every peer and every model (the shipped one and the seed runs),
+    and the shipped model's name among them: its own, or that of the seed run it is a copy of.
 
     `source` is the model file's digest ("" for a peer): a retrained model under an old name is run again."""
     from cmkt.registry import resolve_model
@@ -126,9 +127,12 @@ def systems(args) -> list[tuple[str, object, int, str]]:
     models = {}
     if args.runs.is_dir():
         models = {run.name: str(run / "model.pt") for run in sorted(args.runs.iterdir()) if (run / "model.pt").is_file()}
+    shipped = Path(args.model).stem  # a path's stem: names are folders
     try:
-        if not any(same_weights(args.model, path) for path in models.values()):  # the shipped model is usually cmkt_s0
-            models = {Path(args.model).stem: args.model, **models}  # a path's stem: names are folders
+        twin = next((name for name, path in models.items() if same_weights(args.model, path)), None)  # usually cmkt_s0
+        if twin is None:
+            models = {shipped: args.model, **models}
+        shipped = twin or shipped
     except CmktError as exc:
         print(f"skipping the shipped model: {exc}")
     variants = [(name, model, 0.0) for name, model in models.items()]
@@ -137,16 +141,7 @@ def systems(args) -> list[tuple[str, object, int, str]]:
         enhancer = load_enhancer(model, threads=1, dry=share)
         digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16] + (f"+dry{share:g}" if share else "")
         found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate, digest))
-    return found
-
-
-def shipped_name(args, names: list[str]) -> str:
-    """The shipped model's name among the systems run: its own, or the seed run it is a copy of."""
-    own = Path(args.model).stem
-    if own in names:
-        return own
-    return next((name for name in names if (args.runs / name / "model.pt").is_file()
-                 and same_weights(args.model, str(args.runs / name / "model.pt"))), own)
+    return found, shipped
 
 
 def same_weights(model: str, path: str) -> bool:
@@ -267,7 +262,7 @@ def main() -> None:
     estimates = []
     timings = args.out / "rtf.json"  # a rerun (e.g. after another seed's run finished) only runs the new systems
     known = json.loads(timings.read_text()) if timings.is_file() and not args.limit else {}
-    found = systems(args)
+    found, shipped = systems(args)
     for name, process, rate, source in found:
         done = all((args.out / "enhanced" / name / path.name).is_file() for path in noisy_files)
         entry = known.get(name, {})
@@ -290,7 +285,7 @@ def main() -> None:
     report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
                           seed_gains(scores_csv, args.metrics.split(",")),
                           "## The shipped model against each system, per SNR",
-                          targets_by_snr(scores_csv, shipped_name(args, [name for name, *_ in found]), args.metrics.split(","))])
+                          targets_by_snr(scores_csv, shipped, args.metrics.split(","))])
     write_text_atomic(args.out / "report.md", report + "\n")
     print(report)
     print(f"\nscores: {args.out / 'scores' / 'summary.md'}\nplot: {args.out / 'by_snr.png'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")
