@@ -136,17 +136,19 @@ def stoi_suffix(stage: int) -> str:
 
 def stoi_commands(data: Path, out: Path, steps: int, seeds: list[int], threads: int, batch_size: int = 8, device: str = "cpu",
                   workers: int = 0, systems: tuple[str, ...] = tuple(SYSTEMS), lr: float = 1e-4, weight: float = 0.5,
-                  stage: int = 0, envelope: bool = False, deep_filter: int = 0) -> dict[str, list[str]]:
+                  stage: int = 0, envelope: bool = False, deep_filter: int = 0, speech_eq: bool = False) -> dict[str, list[str]]:
     """Stage 3 and on: each stage-2 run (or the previous STOI stage's) trained on with a negative-STOI loss
     term beside the spectral and waveform terms, keeping the checkpoint with the best PESQ-WB + 4 STOI on
     valid (checked every 300 steps), with seed K + 2 + stage so its batches differ from every earlier
     stage's (docs/default_model/2026-11-23_stoi.md, 2026-11-23_stoi_stronger.md). With `envelope` the
     noises' levels drift too (`--noise-envelope`, docs/default_model/2026-11-23_noise_envelope.md). A
-    `deep_filter` order grows a deep filter of that order onto the model (docs/default_model/2026-11-24_deep_filter.md)."""
+    `deep_filter` order grows a deep filter of that order onto the model (docs/default_model/2026-11-24_deep_filter.md).
+    With `speech_eq` half the train utterances are re-coloured (`--speech-eq`, docs/default_model/2026-11-24_speech_eq.md)."""
     start = "_ft" if stage == 0 else stoi_suffix(stage - 1)
     return later_stage_commands(data, out, steps, seeds, threads, batch_size, device, workers, systems, start, stoi_suffix(stage),
                                 2 + stage, "--lr", f"{lr:g}", "--loss", STOI_LOSS.format(weight=weight), "--select", STOI_SELECT,
                                 *(["--noise-envelope"] if envelope else []),
+                                *(["--speech-eq"] if speech_eq else []),
                                 *(["--model-config", json.dumps({"deep_filter_order": deep_filter})] if deep_filter else []),
                                 valid_every=STOI_VALID_EVERY)
 
@@ -218,6 +220,8 @@ def main() -> None:
     parser.add_argument("--stoi-deep-filter", type=int, nargs="+", default=[0],
                         help="N > 0: that STOI stage grows a deep filter of order N onto the model "
                              "(--model-config '{\"deep_filter_order\": N}'); one per stage or one for all")
+    parser.add_argument("--stoi-speech-eq", type=int, nargs="+", default=[0], choices=[0, 1],
+                        help="1: that STOI stage also re-colours half the train speech (cmkt train --speech-eq); one per stage or one for all")
     parser.add_argument("--install", action="store_true", help=f"copy the first seed's CMKT model of the last stage run to cmkt/pretrained/{MODEL_NAME}.pt")
     args = parser.parse_args()
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.parallel)
@@ -239,9 +243,11 @@ def main() -> None:
         weights = per_stage(args.stoi_weight, len(args.stoi_steps), "--stoi-weight")
         envelopes = per_stage(args.stoi_envelope, len(args.stoi_steps), "--stoi-envelope")
         filters = per_stage(args.stoi_deep_filter, len(args.stoi_steps), "--stoi-deep-filter")
-        for stage, (steps, weight, envelope, order) in enumerate(zip(args.stoi_steps, weights, envelopes, filters)):
+        speech_eqs = per_stage(args.stoi_speech_eq, len(args.stoi_steps), "--stoi-speech-eq")
+        for stage, (steps, weight, envelope, order, speech_eq) in enumerate(zip(args.stoi_steps, weights, envelopes, filters, speech_eqs)):
             run_all(stoi_commands(data, args.out, steps, args.seeds, threads, args.finetune_batch_size, args.device,
-                                  args.workers, tuple(args.systems), args.stoi_lr, weight, stage, bool(envelope), order),
+                                  args.workers, tuple(args.systems), args.stoi_lr, weight, stage, bool(envelope), order,
+                                  bool(speech_eq)),
                     args.parallel, args.out / "logs")
     if args.install:
         last = stoi_suffix(len(args.stoi_steps) - 1) if args.stoi_steps else "_ft" if args.finetune_steps else ""

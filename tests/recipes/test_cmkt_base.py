@@ -89,6 +89,16 @@ def test_a_stoi_stage_grows_a_deep_filter_only_when_asked(tmp_path):
     assert grown[:at] + grown[at + 2 :] == plain and grown[grown.index("--seed") + 1] == "6"
 
 
+def test_a_stoi_stage_recolours_the_speech_only_when_asked(tmp_path):
+    plain = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=5,
+                          envelope=True)["cmkt_s0_stoi6"]
+    recoloured = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=5,
+                               envelope=True, speech_eq=True)["cmkt_s0_stoi6"]
+    assert "--speech-eq" not in plain and [a for a in recoloured if a != "--speech-eq"] == plain
+    assert recoloured[recoloured.index("--seed") + 1] == "7"
+    assert recoloured[recoloured.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_stoi5" / "model.pt")
+
+
 def test_per_stage_values_repeat_one_value_or_take_one_per_stage():
     assert per_stage([0.5], 3, "--stoi-weight") == [0.5, 0.5, 0.5]
     assert per_stage([0, 0, 1], 3, "--stoi-envelope") == [0, 0, 1]
