@@ -124,19 +124,21 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: 
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.4), squeeze=False)
     values = group_values(results, group) if group else [None]
     width = 0.8 / len(results)
+    palette = plt.cm.tab10.colors if len(results) <= 10 else plt.cm.tab20.colors  # no two systems share a colour
     for ax, metric in zip(axes[0], metrics):
         for index, result in enumerate(results):
             estimates = [mean_ci([r[metric] for r in result.ok if value is None or r.get(group) == value]) for value in values]
             positions = np.arange(len(values)) + (index - (len(results) - 1) / 2) * width
             ax.bar(positions, [e.mean for e in estimates], width, yerr=[np.nan_to_num(e.half_width) for e in estimates],
-                   capsize=3, label=result.system, color=plt.cm.tab10.colors[index % 10])
+                   capsize=3, label=result.system, color=palette[index % len(palette)])
         ax.set_xticks(np.arange(len(values)), [str(v) for v in values] if group else [""])
         ax.set_title(metric)
         if group:
             ax.set_xlabel(group)
-    axes[0][0].legend(fontsize=8)
     fig.suptitle("mean per system, bars = 95% interval over files", fontsize=9)
     fig.tight_layout()
+    # beside the panels, not in one: with many systems a legend inside would hide bars
+    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     _save(fig, path)
 
 
