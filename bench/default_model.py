@@ -2,7 +2,7 @@
 on the test split of the shared multilingual data, per language, per SNR and per noise, with intervals.
 
 Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark] [--every-snr]
-           [--runs runs/cmkt_base/runs] [--model cmkt-base-16k] [--dry-shares 0.1 0.25]
+           [--runs runs/cmkt_base/runs] [--model cmkt-base-16k] [--dry-shares 0.1 0.25] [--mix-seed N]
            [--metrics pesq_wb,stoi,estoi,si_sdr,dnsmos_ovrl]
 
 Test set: the speech test split (256 utterances, 5 languages) mixed with the three test-split noise
@@ -50,11 +50,12 @@ def cmkt(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "cmkt", *args], check=True)
 
 
-def build_test_set(data: Path, out: Path, every_snr: bool = False) -> Path:
+def build_test_set(data: Path, out: Path, every_snr: bool = False, seed: int | None = None) -> Path:
     """The speech test split and the test-split noises, mixed once with a fixed seed; returns test.jsonl.
 
     every_snr: each utterance at every SNR (one prep per SNR, files renamed ID_snrX so the systems'
-    outputs do not collide) rather than at one drawn SNR."""
+    outputs do not collide) rather than at one drawn SNR. seed: the mixing seed (default 0, or 1 with
+    every_snr); another seed draws other noise segments, a set no decision has looked at yet."""
     manifest = out / "data" / "test.jsonl"
     if manifest.is_file():
         return manifest
@@ -74,11 +75,11 @@ def build_test_set(data: Path, out: Path, every_snr: bool = False) -> Path:
         if not link.exists():
             os.symlink((data / row["path"]).resolve(), link)
     if not every_snr:
-        mix(table, out / "noise", out / "data", SNRS, seed=0)
+        mix(table, out / "noise", out / "data", SNRS, seed=0 if seed is None else seed)
         return manifest
     entries = []
     for snr in SNRS:
-        part = mix(table, out / "noise", out / "data_by_snr" / f"snr{snr}", (snr,), seed=1)
+        part = mix(table, out / "noise", out / "data_by_snr" / f"snr{snr}", (snr,), seed=1 if seed is None else seed)
         for line in part.read_text(encoding="utf-8").splitlines():
             utterance = json.loads(line)
             name = f"{utterance['id']}_snr{snr}"
@@ -247,12 +248,14 @@ def main() -> None:
                         help="also run the shipped model with these shares of the input mixed back (enhance --dry)")
     parser.add_argument("--every-snr", action="store_true",
                         help="mix each test utterance at every SNR (4x the files; use a new --out)")
+    parser.add_argument("--mix-seed", type=int, default=None,
+                        help="seed of the mixing (default 0, or 1 with --every-snr): a new seed is a fresh draw (use a new --out)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N test files (a quick check of the set-up)")
     parser.add_argument("--metrics", default=METRICS,
                         help="metrics to score (DNSMOS is most of the scoring time: leave it out for a quick comparison)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    manifest = build_test_set(args.data.resolve(), args.out, args.every_snr)
+    manifest = build_test_set(args.data.resolve(), args.out, args.every_snr, args.mix_seed)
     lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][: args.limit or None]
     noisy_files = [manifest.parent / json.loads(line)["noisy"] for line in lines]
     if args.limit:  # score only those files: a manifest of the first N, beside the full one
