@@ -59,6 +59,7 @@ def build_test_set(data: Path, out: Path, every_snr: bool = False, seed: int | N
     manifest = out / "data" / "test.jsonl"
     if manifest.is_file():
         return manifest
+    seed = (1 if every_snr else 0) if seed is None else seed
     with (data / "speech" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
         rows = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "test"]
     from cmkt.files import write_csv_atomic
@@ -75,11 +76,11 @@ def build_test_set(data: Path, out: Path, every_snr: bool = False, seed: int | N
         if not link.exists():
             os.symlink((data / row["path"]).resolve(), link)
     if not every_snr:
-        mix(table, out / "noise", out / "data", SNRS, seed=0 if seed is None else seed)
+        mix(table, out / "noise", out / "data", SNRS, seed)
         return manifest
     entries = []
     for snr in SNRS:
-        part = mix(table, out / "noise", out / "data_by_snr" / f"snr{snr}", (snr,), seed=1 if seed is None else seed)
+        part = mix(table, out / "noise", out / "data_by_snr" / f"snr{snr}", (snr,), seed)
         for line in part.read_text(encoding="utf-8").splitlines():
             utterance = json.loads(line)
             name = f"{utterance['id']}_snr{snr}"
