@@ -175,7 +175,8 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
                 try:
                     clean, noisy, drawn = mixer.mix(clean, split, rng)
                 except ValueError:
-                    skipped.append(f"{item.path}: silent audio, cannot mix at an SNR; remove the file")
+                    skipped.append(f"{item.path}: silent audio, cannot mix at an SNR (or the noise drawn for it is silent over "
+                                   "its length); remove the file, or the silent stretch of the noise")
                     continue
             clean_rel, noisy_rel = Path(split, "clean", f"{item.id}.wav"), Path(split, "noisy", f"{item.id}.wav")
             if not check and not (reuse and (out / clean_rel).is_file() and (out / noisy_rel).is_file()):
