@@ -92,11 +92,11 @@ def train_command(data: Path, run: Path, steps: int, seed: int, threads: int, *o
 
 def steps_done(run: Path) -> int:
     """How far a run has trained (0 before its first checkpoint)."""
-    import torch
+    from cmkt.registry import load_payload
 
     if not (run / "checkpoint.pt").is_file():
         return 0
-    return int(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["step"])
+    return int(load_payload(run / "checkpoint.pt")["step"])
 
 
 def report(scores_csv: Path, systems: list[str], seeds: list[int]) -> None:

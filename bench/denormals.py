@@ -14,7 +14,7 @@ import torch
 
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.distill.alignment import build_bridge
-from cmkt.registry import build_model
+from cmkt.registry import build_model, load_payload
 from cmkt.train import TrainConfig, batch_losses, resolve_cache
 
 
@@ -28,7 +28,7 @@ def main() -> None:
     cache = resolve_cache(TrainConfig(str(args.data / "train.jsonl"), "", ""))
     dataset = SEDataset(args.data / "train.jsonl", 16000, 4.0, cache)
     batches = [collate([dataset[i * 8 + j] for j in range(8)]) for i in range(args.batches)]
-    state = torch.load(args.run / "checkpoint.pt", weights_only=False)
+    state = load_payload(args.run / "checkpoint.pt")
     model = build_model("stft-mask-gru")
     model.load_state_dict(state["model"])
     bridge = build_bridge("attention", model.tap_dim, cache.dim)

@@ -369,7 +369,9 @@ def models():
     """List registered architectures and installed checkpoints."""
     from rich.table import Table
 
-    from cmkt.registry import ARCHITECTURES, build_model, installed_models, model_dirs, read_checkpoint
+    from rich.markup import escape
+
+    from cmkt.registry import ARCHITECTURES, UNSAFE, build_model, installed_models, model_dirs, read_checkpoint
 
     console = _console()
     table = Table(title="architectures")
@@ -390,8 +392,27 @@ def models():
             label = f"{name} (default)" if name == DEFAULT_MODEL else name
             table.add_row(label, meta["arch"], str(meta.get("steps", "")), metrics, str(path))
         except CmktError as exc:
-            table.add_row(name, "[red]unreadable[/red]", "", str(exc), str(path))
+            reason = UNSAFE if UNSAFE in str(exc) else str(exc).split(": ", 1)[-1]
+            table.add_row(name, f"[red]unreadable: {escape(reason)}[/red]", "", "", str(path))
     console.print(table if installed else "no installed checkpoints")
+
+
+@app.command("upgrade-checkpoint", help="Re-save a trusted checkpoint that only loads by running code (an older or foreign "
+             "writer) as plain data that loads safely. Example: `cmkt upgrade-checkpoint old.pt new.pt --trust`")
+@user_errors
+def upgrade_checkpoint(
+    source: Path = typer.Argument(..., help="The checkpoint to convert (it is loaded with code execution: only a file you trust)."),
+    target: Path = typer.Argument(..., help="Where the safe copy is written."),
+    trust: bool = typer.Option(False, "--trust", help="Confirm that SOURCE comes from someone you trust."),
+):
+    """Convert an old checkpoint once, by an explicit request."""
+    from cmkt.registry import upgrade_checkpoint as upgrade
+
+    if not trust:
+        raise CmktError(f"{source}: loading it can run code; add --trust only if you know where it came from")
+    if source.resolve() == target.resolve():
+        raise CmktError(f"{target}: would overwrite the input; choose another output name")
+    print(upgrade(source, target))
 
 
 def main() -> None:

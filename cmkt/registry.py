@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,20 +78,73 @@ def save_torch(path: str | Path, payload: Any) -> None:
             raise CmktError(f"{path}: cannot write ({str(exc).strip()[:80]}); check free space and permissions") from exc
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint's contents with clear errors for truncated or foreign files."""
+UNSAFE = "not a safe CMKT checkpoint"
+
+
+def _safe_globals() -> list:
+    """The only non-container types a checkpoint may hold: numpy scalars and arrays (older runs
+    stored metrics as numpy floats). Rebuilding them runs no code of the file's choosing."""
+    import numpy as np
+
+    core = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    dtypes = [type(np.dtype(t)) for t in ("float16", "float32", "float64", "int32", "int64", "bool")]
+    names = [(f, f"{module}.{f.__name__}") for f in (core.scalar, core._reconstruct)  # numpy 1 and 2 name them apart
+             for module in ("numpy.core.multiarray", "numpy._core.multiarray")]
+    return [*names, np.ndarray, np.dtype, *dtypes]
+
+
+def load_payload(path: str | Path) -> Any:
+    """torch.load with weights_only=True: a file that asks to run code is refused, never executed."""
+    import pickle
+
     path = Path(path)
     if not path.is_file():
         raise CmktError(f"{path}: checkpoint not found; check the path or run `cmkt models`")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        reason = found.group(1) if found else "a Python object"
+        raise CmktError(f"{path}: {UNSAFE} (it asks for {reason}, which could run code; nothing was run); "
+                        f"use a file written by `cmkt train`, or if you trust it, `cmkt upgrade-checkpoint {path} NEW.pt --trust`") from None
     except Exception as exc:  # torch raises several kinds for truncated or foreign files
         raise CmktError(f"{path}: not a readable CMKT checkpoint ({type(exc).__name__}); it may be truncated: retrain or re-copy it") from exc
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint's contents safely, with clear errors for truncated, foreign or unsafe files."""
+    path = Path(path)
+    payload = load_payload(path)
     if not isinstance(payload, dict) or "arch" not in payload or "state_dict" not in payload:
         raise CmktError(f"{path}: not a CMKT checkpoint (no architecture recorded); pass a file written by `cmkt train`")
     if payload.get("format", 0) > CHECKPOINT_FORMAT:
         raise CmktError(f"{path}: written by a newer cmkt ({payload.get('cmkt_version')}); upgrade cmkt")
     return payload
+
+
+def upgrade_checkpoint(source: str | Path, target: str | Path) -> Path:
+    """Re-save a checkpoint that only loads with code execution (an older or foreign writer) as
+    plain data: only for a file the user trusts, by an explicit request; the result loads safely."""
+    import numpy as np
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {plain(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(plain(v) for v in value) if isinstance(value, list) else tuple(plain(v) for v in value)
+        if isinstance(value, np.ndarray):
+            return torch.from_numpy(value)
+        if isinstance(value, np.generic):
+            return value.item()
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return plain(dataclasses.asdict(value))
+        return value
+
+    payload = torch.load(Path(source), map_location="cpu", weights_only=False)  # the user vouched for this file
+    save_torch(target, plain(payload))
+    read_checkpoint(target)
+    return Path(target)
 
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import math
 from pathlib import Path
@@ -94,19 +95,24 @@ def _num(value: float):
     return None if value != value else round(value, 4)  # NaN -> null in JSON
 
 
+def cell(text) -> str:
+    """A name or value as Markdown table text: HTML is shown, never rendered; a | cannot split the row."""
+    return html.escape(str(text), quote=True).replace("|", "\\|")
+
+
 def score_markdown(results, metrics: tuple[str, ...], by: list[str] = ()) -> str:
     lines = ["| system | " + " | ".join(metrics) + " | files |", "|---" * (len(metrics) + 2) + "|"]
     for result in results:
-        lines.append(f"| {result.system} | " + " | ".join(mean_ci(result.values(m).values()).text() for m in metrics)
+        lines.append(f"| {cell(result.system)} | " + " | ".join(mean_ci(result.values(m).values()).text() for m in metrics)
                      + f" | {len(result.ok)} |")
     for column in by:
-        lines += ["", f"By {column}:", "", f"| {column} | system | " + " | ".join(metrics) + " | files |",
+        lines += ["", f"By {cell(column)}:", "", f"| {cell(column)} | system | " + " | ".join(metrics) + " | files |",
                   "|---" * (len(metrics) + 3) + "|"]
         for value in group_values(results, column):
             for result in results:
                 rows = [r for r in result.ok if r.get(column) == value]
                 if rows:
-                    lines.append(f"| {value} | {result.system} | " + " | ".join(mean_ci([r[m] for r in rows]).text() for m in metrics)
+                    lines.append(f"| {cell(value)} | {cell(result.system)} | " + " | ".join(mean_ci([r[m] for r in rows]).text() for m in metrics)
                                  + f" | {len(rows)} |")
     return "\n".join(lines) + "\n\nMeans ± half-width of the 95% t-interval over files.\n"
 
@@ -146,7 +152,7 @@ def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy
     """Side by side, paired differences against `reference`, and per-language gains over `noisy`."""
     by_name = {r.system: r for r in results}
     lines = [score_markdown(results, metrics)]
-    lines += [f"## Paired differences against {reference}", "",
+    lines += [f"## Paired differences against {cell(reference)}", "",
               "| system | " + " | ".join(f"Δ {m}" for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for result in results:
         if result.system == reference:
@@ -155,13 +161,13 @@ def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy
         for m in metrics:
             diff = paired_difference(result.values(m), by_name[reference].values(m))
             cells.append(f"{diff.difference.text()} (p={diff.p_value:.3g}, n={diff.difference.n})")
-        lines.append(f"| {result.system} | " + " | ".join(cells) + " |")
+        lines.append(f"| {cell(result.system)} | " + " | ".join(cells) + " |")
     lines += ["", "Δ = system − reference on the files both scored: mean ± 95% t-interval; "
               "p = two-sided Wilcoxon signed-rank test.", ""]
     languages = group_values(results, "lang")
     if noisy in by_name and len(languages) > 1:
-        lines += [f"## Gain over {noisy} per language", "",
-                  "| system | metric | " + " | ".join(languages) + " | gap (max − min) |", "|---" * (len(languages) + 3) + "|"]
+        lines += [f"## Gain over {cell(noisy)} per language", "",
+                  "| system | metric | " + " | ".join(cell(lang) for lang in languages) + " | gap (max − min) |", "|---" * (len(languages) + 3) + "|"]
         for result in results:
             if result.system == noisy:
                 continue
@@ -172,7 +178,7 @@ def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy
                     gains.append(paired_difference(mine, by_name[noisy].values(m)).difference)
                 means = [g.mean for g in gains if g.n]
                 gap = max(means) - min(means) if means else math.nan
-                lines.append(f"| {result.system} | {m} | " + " | ".join(g.text() for g in gains) + f" | {gap:.3f} |")
+                lines.append(f"| {cell(result.system)} | {m} | " + " | ".join(g.text() for g in gains) + f" | {gap:.3f} |")
         lines += ["", "Gain = system − noisy per file, averaged within each language (± 95% t-interval); the gap is how "
                   "unevenly the system helps across languages (METHOD.md section 4).", ""]
     return "\n".join(lines)

@@ -32,7 +32,8 @@ from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
-from cmkt.registry import ARCHITECTURES, DEFAULT_ARCHITECTURE, build_model, read_checkpoint, resolve_model, save_checkpoint, save_torch
+from cmkt.registry import (ARCHITECTURES, DEFAULT_ARCHITECTURE, build_model, load_payload, read_checkpoint, resolve_model,
+                           save_checkpoint, save_torch)
 
 LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "l_ssl", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
 
@@ -254,7 +255,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, cache, config.seed)
     step, best, rows = 0, -math.inf, []
     if resume and state_path.is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        state = load_payload(state_path)  # never runs code from the file
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
         saved = {**defaults, **state["config"]}  # a run from an older cmkt lacks the newer settings: it used their defaults
         same = ({k: v for k, v in saved.items() if k not in RUNTIME_SETTINGS}

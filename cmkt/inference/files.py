@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,9 +88,17 @@ def plan_outputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = ""
     out_dir = Path(out_dir)
     jobs: list[tuple[Path, Path]] = []
 
+    if os.sep in suffix or (os.altsep and os.altsep in suffix):
+        raise CmktError(f"--suffix {suffix!r}: a suffix cannot hold a path separator; use letters, digits, '_' or '-'")
+    root = os.path.normpath(os.path.abspath(out_dir))
+
     def mirrored(path: Path, base: Path) -> Path:
         rel = path.relative_to(base)
-        return out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
+        target = out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
+        if os.path.commonpath([root, os.path.normpath(os.path.abspath(target))]) != root:
+            raise CmktError(f"{path}: its output {target} would land outside {out_dir} ('..' in the path); "
+                            "give the input without '..' or as a folder")
+        return target
 
     for given in inputs:
         text = str(given)
