@@ -223,6 +223,8 @@ def enhance(
                             block_ms / 1000 if streaming else block_seconds, log, batch_size, rate, subtype, fmt, share)
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
                   f"-> {out} with model {model}{f' (input mixed back: {share:.2f})' if share else ''}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
     if streaming:

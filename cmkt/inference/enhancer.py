@@ -15,6 +15,7 @@ import torch
 
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
 from cmkt.devices import resolve_device
+from cmkt.errors import CmktError
 from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.dry_mix import DryMixStream, dry_share, mix_dry
 from cmkt.inference.resampling import BlockResampler
@@ -56,12 +57,32 @@ def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0, dry:
     return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target, dry_share(dry))
 
 
+MAX_CHANNELS = 64
+
+
 def enhance_array(enhancer: Enhancer, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
-    """Enhance (n,) or (channels, n) audio at any rate; returns the same shape, rate and type."""
+    """Enhance (n,), (channels, n) or (n, channels) audio at any rate; returns the same shape, rate,
+    type and dtype. A 2-D array's channel axis is the shorter one (at most MAX_CHANNELS long), so
+    what soundfile.read returns works as it is; integer PCM is scaled to [-1, 1] and back."""
     as_tensor = torch.is_tensor(samples)
-    audio = samples.detach().cpu().float().numpy() if as_tensor else np.asarray(samples, dtype=np.float32)
+    raw = samples.detach().cpu().numpy() if as_tensor else np.asarray(samples)
+    if raw.ndim not in (1, 2) or raw.size == 0:
+        raise CmktError(f"audio array of shape {tuple(raw.shape)}: give (n,), (channels, n) or (n, channels) samples")
+    channels_last = raw.ndim == 2 and raw.shape[0] > raw.shape[1]
+    if raw.ndim == 2 and min(raw.shape) > MAX_CHANNELS:
+        raise CmktError(f"audio array of shape {tuple(raw.shape)}: neither axis looks like channels (at most {MAX_CHANNELS}); "
+                        "pass (channels, n) or (n, channels)")
+    scale = float(-np.iinfo(raw.dtype).min) if np.issubdtype(raw.dtype, np.integer) else 1.0
+    audio = raw.astype(np.float32) / scale
+    if not np.isfinite(audio).all():
+        raise CmktError("audio array holds NaN or infinite samples; replace them (e.g. numpy.nan_to_num) before enhancing")
+    audio = audio.T if channels_last else audio
     out = enhance_clips(enhancer, [(audio.reshape(1, -1) if audio.ndim == 1 else audio, sample_rate)])[0]
     out = out.reshape(audio.shape)
+    out = np.ascontiguousarray(out.T if channels_last else out)
+    if scale != 1.0:
+        info = np.iinfo(raw.dtype)
+        out = np.clip(np.round(out * scale), info.min, info.max).astype(raw.dtype)
     return torch.from_numpy(out) if as_tensor else out
 
 

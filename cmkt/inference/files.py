@@ -37,6 +37,7 @@ class FileLog:
 class EnhanceSummary:
     rows: list[FileLog] = field(default_factory=list)
     latency_ms: float = 0.0  # algorithmic latency of the model's streaming path
+    notes: list[str] = field(default_factory=list)  # what was passed over without being a failure
 
     def _with(self, status: str) -> list[FileLog]:
         return [r for r in self.rows if r.status == status]
@@ -73,6 +74,9 @@ def read_list_file(path: str | Path) -> list[str]:
     return [str(path.parent / entry) if not Path(entry).is_absolute() else entry for entry in entries]
 
 
+SIDECAR_SUFFIXES = (".txt", ".lab", ".csv", ".json", ".jsonl", ".md", ".png")  # transcripts, logs, plots: not worth a note
+
+
 def glob_base(pattern: str) -> Path:
     """The folder part of a glob before its first wildcard: outputs mirror the tree below it."""
     parts = Path(pattern).parts
@@ -83,37 +87,100 @@ def glob_base(pattern: str) -> Path:
 def plan_outputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "", extension: str | None = None) -> list[tuple[Path, Path]]:
     """(input, output) pairs: folder and glob trees are mirrored under out_dir, a file lands at its name.
 
-    `extension` ("flac", ...) changes the output container; by default it is the input's.
+    `extension` ("flac", ...) changes the output container; by default it is the input's. Files
+    inside out_dir are never inputs (an output folder within the input tree is not enhanced again),
+    and two inputs never share an output: colliding names keep as many parent folders as it takes
+    to tell them apart. An input that matches nothing raises; `plan_inputs` reports it and goes on.
     """
-    out_dir = Path(out_dir)
-    jobs: list[tuple[Path, Path]] = []
+    plan = plan_inputs(inputs, out_dir, suffix, extension)
+    if plan.problems:
+        raise CmktError(plan.problems[0])
+    return plan.jobs
 
+
+@dataclass
+class Plan:
+    """What a run will do: (input, output) jobs, a problem line for each input that gives nothing
+    (a glob or folder without audio, a path that would climb out of -o), and notes on what a folder
+    held that is not audio."""
+
+    jobs: list[tuple[Path, Path]]
+    problems: list[str]
+    notes: list[str]
+
+
+def plan_inputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "", extension: str | None = None) -> Plan:
+    """`plan_outputs`, reporting problems instead of raising, so that the other inputs are done."""
+    out_dir = Path(out_dir)
     if os.sep in suffix or (os.altsep and os.altsep in suffix):
         raise CmktError(f"--suffix {suffix!r}: a suffix cannot hold a path separator; use letters, digits, '_' or '-'")
     root = os.path.normpath(os.path.abspath(out_dir))
+    jobs: list[tuple[Path, Path]] = []
+    problems: list[str] = []
+    notes: list[str] = []
 
-    def mirrored(path: Path, base: Path) -> Path:
-        rel = path.relative_to(base)
-        target = out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
-        if os.path.commonpath([root, os.path.normpath(os.path.abspath(target))]) != root:
-            raise CmktError(f"{path}: its output {target} would land outside {out_dir} ('..' in the path); "
+    def target(rel: Path) -> Path:
+        path = out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
+        if not _inside(path, root):
+            raise CmktError(f"{rel}: its output {path} would land outside {out_dir} ('..' in the path); "
                             "give the input without '..' or as a folder")
-        return target
+        return path
 
     for given in inputs:
         text = str(given)
         source = Path(text)
-        if source.is_dir():
-            jobs.extend((path, mirrored(path, source)) for path in find_audio_files(source))
-        elif not source.exists() and GLOB_CHARS & set(text):
-            base = glob_base(text)
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).suffix.lower() in AUDIO_SUFFIXES)
-            if not matches:
-                raise CmktError(f"{text}: the pattern matches no audio files; check it (quote it so the shell leaves it alone)")
-            jobs.extend((path, mirrored(path, base)) for path in matches if path.is_file())
-        else:
-            jobs.append((source, mirrored(source, source.parent)))
-    return jobs
+        try:
+            if source.is_dir():
+                found = [p for p in find_audio_files(source) if not _inside(p, root)]
+                others = [p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".") and not _inside(p, root)
+                          and p.suffix.lower() not in AUDIO_SUFFIXES and p.suffix.lower() not in SIDECAR_SUFFIXES]
+                if others:
+                    kinds = ", ".join(sorted({p.suffix.lower() or "(no suffix)" for p in others}))
+                    notes.append(f"{source}: passed over {len(others)} file(s) that are not audio it reads ({kinds})")
+                if not found:
+                    raise CmktError(f"{source}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder; check the path")
+                jobs.extend((path, target(path.relative_to(source))) for path in found)
+            elif not source.exists() and GLOB_CHARS & set(text):
+                base = glob_base(text)
+                matches = sorted(Path(p) for p in glob.glob(text, recursive=True)
+                                 if Path(p).suffix.lower() in AUDIO_SUFFIXES and Path(p).is_file() and not _inside(Path(p), root))
+                if not matches:
+                    raise CmktError(f"{text}: the pattern matches no audio files; check it (quote it so the shell leaves it alone)")
+                jobs.extend((path, target(path.relative_to(base))) for path in matches)
+            else:
+                jobs.append((source, target(Path(source.name))))
+        except CmktError as exc:
+            problems.append(str(exc))
+    return Plan(_unique_outputs(jobs, out_dir, suffix, extension), problems, notes)
+
+
+def _inside(path: Path, root: str) -> bool:
+    return os.path.commonpath([root, os.path.normpath(os.path.abspath(path))]) == root
+
+
+def _unique_outputs(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str, extension: str | None) -> list[tuple[Path, Path]]:
+    """A job given twice (the same input to the same output) once; inputs that would share an
+    output keep more of their own path (a/x.wav and b/x.wav -> out/a/x.wav and out/b/x.wav) until
+    every output is distinct."""
+    seen, unique = set(), []
+    for source, out in jobs:
+        key = (os.path.normpath(os.path.abspath(source)), os.path.normpath(os.path.abspath(out)))
+        if key not in seen:
+            seen.add(key)
+            unique.append((source, out))
+    for depth in range(1, 64):
+        by_target: dict[str, list[int]] = {}
+        for index, (_, out) in enumerate(unique):
+            by_target.setdefault(os.path.normpath(os.path.abspath(out)), []).append(index)
+        clashes = [i for group in by_target.values() if len(group) > 1 for i in group]
+        if not clashes:
+            return unique
+        for index in clashes:
+            source, out = unique[index]
+            parts = Path(os.path.normpath(os.path.abspath(source))).parts[1:]
+            rel = Path(*parts[-(depth + 1):])
+            unique[index] = (source, out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix)))
+    raise CmktError(f"{unique[clashes[0]][0]}: cannot give it an output of its own; enhance it in a separate run")
 
 
 def write_log(path: str | Path, rows: list[FileLog]) -> None:
@@ -151,8 +218,10 @@ def enhance_paths(
     if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
     enhancer = load_enhancer(model, device, threads, dry)
-    jobs = take_shard(plan_outputs(inputs, out_dir, suffix, out_format.lower() if out_format else None), shard)
-    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate))
+    plan = plan_inputs(inputs, out_dir, suffix, out_format.lower() if out_format else None)
+    jobs = take_shard(plan.jobs, shard)
+    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate), notes=plan.notes)
+    summary.rows.extend(FileLog(p.split(": ", 1)[0], "", "failed", error=p) for p in plan.problems)
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
     batch: list[tuple[FileLog, Audio]] = []
 

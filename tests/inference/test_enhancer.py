@@ -5,6 +5,7 @@ import torch
 
 from cmkt.errors import CmktError
 from cmkt.inference.enhancer import enhance_array, enhance_file, load_enhancer
+from tests.conftest import tone
 
 
 @pytest.mark.parametrize("rate,channels,subtype", [(16000, 1, "FLOAT"), (44100, 2, "FLOAT"), (8000, 1, "PCM_16")])
@@ -41,3 +42,20 @@ def test_nan_in_the_middle_of_a_long_file_is_a_clear_error_and_writes_nothing(tr
 def test_unavailable_device_is_a_clear_error(trained_model):
     with pytest.raises(CmktError, match="use --device cpu"):
         load_enhancer(trained_model, device="no-such-device")
+
+
+def test_arrays_channel_last_integer_and_non_finite_follow_one_rule(trained_model):
+    enhancer = load_enhancer(trained_model)
+    rng = np.random.default_rng(0)
+    stereo = np.stack([tone(0.5), tone(0.5, freq=880.0)]) + 0.05 * rng.standard_normal((2, 8000)).astype(np.float32)
+    first = enhancer(stereo, 16000)
+    last = enhancer(np.ascontiguousarray(stereo.T), 16000)  # what soundfile.read returns
+    assert last.shape == (8000, 2) and np.allclose(last.T, first, atol=1e-6)
+    as_int = enhancer(np.round(stereo * 32767).astype(np.int16), 16000)
+    assert as_int.dtype == np.int16 and np.abs(as_int / 32768.0 - first).max() < 2e-3  # scaled in and back out
+    broken = stereo.copy()
+    broken[0, 100] = np.nan
+    with pytest.raises(CmktError, match="NaN"):
+        enhancer(broken, 16000)
+    with pytest.raises(CmktError, match="channels"):
+        enhancer(np.zeros((100, 200), dtype=np.float32), 16000)

@@ -162,3 +162,45 @@ def test_output_rate_subtype_and_container_can_be_chosen(trained_model, tmp_path
         assert (info.samplerate, info.channels, info.subtype, info.frames) == (16000, 2, "PCM_16", 16000)
     bad = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "x"), "--model", str(trained_model), "--format", "mp3"])
     assert bad.exit_code == 1 and "--format mp3" in bad.output
+
+
+def _enhance(model, *args):
+    return CliRunner().invoke(app, ["enhance", *map(str, args), "--model", str(model)], terminal_width=300)
+
+
+def test_two_inputs_with_one_name_keep_both_results(trained_model, tmp_path):
+    for folder, freq in (("a", 300.0), ("b", 900.0)):
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "x.wav", tone(freq=freq), 16000)
+    out = tmp_path / "out"
+    result = _enhance(trained_model, tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "enhanced 2 file(s)" in result.output and "skipped 0" in result.output
+    first, second = sf.read(out / "a" / "x.wav")[0], sf.read(out / "b" / "x.wav")[0]
+    assert not np.allclose(first, second)  # each input has its own output
+    again = _enhance(trained_model, tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav", "-o", out, "--overwrite")
+    assert again.exit_code == 0 and np.array_equal(sf.read(out / "a" / "x.wav")[0], first)
+
+
+def test_an_output_folder_inside_the_input_tree_is_never_enhanced_again(trained_model, tmp_path, monkeypatch):
+    sf.write(tmp_path / "x.wav", tone(), 16000)
+    monkeypatch.chdir(tmp_path)
+    for _ in range(3):
+        result = _enhance(trained_model, ".", "-o", "enhanced", "--overwrite")
+        assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.wav")) == ["enhanced/x.wav", "x.wav"]
+
+
+def test_a_glob_that_matches_nothing_is_reported_like_a_missing_file_and_the_rest_is_done(trained_model, tmp_path):
+    sf.write(tmp_path / "x.wav", tone(), 16000)
+    result = _enhance(trained_model, tmp_path / "x.wav", str(tmp_path / "none" / "*.wav"), "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "matches no audio files" in result.output
+    assert (tmp_path / "out" / "x.wav").is_file()
+
+
+def test_a_folder_with_nothing_to_enhance_fails_and_says_what_it_passed_over(trained_model, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.docx").write_bytes(b"not audio")
+    result = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "no audio files" in result.output
+    assert "passed over 1 file(s)" in result.output and ".docx" in result.output
