@@ -6,6 +6,7 @@ scoring would otherwise fail on much later (empty files, NaN samples, unreadable
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -38,6 +39,8 @@ def open_audio(path: str | Path) -> Iterator[sf.SoundFile]:
     path = Path(path)
     if not path.is_file():
         raise CmktError(f"{path}: file not found; check the path")
+    if path.stat().st_size == 0:
+        raise CmktError(f"{path}: empty file (0 bytes); copy or record it again")
     try:
         handle = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -116,6 +119,8 @@ def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str
         try:
             handle = sf.SoundFile(str(tmp), "w", sample_rate, channels, subtype)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            if not os.access(Path(path).parent, os.W_OK):
+                raise CmktError(f"{path}: cannot write (permission denied in {Path(path).parent}); choose a writable -o folder") from exc
             raise CmktError(f"{path}: cannot write this format ({exc}); choose a .wav or .flac output") from exc
         with handle:
             yield lambda block: handle.write(fit_to_subtype(block, subtype))

@@ -4,6 +4,8 @@ Each case here is a row of docs/RELIABILITY.md.
 """
 import csv
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -37,7 +39,7 @@ def _float_with(value):
 
 
 BAD = {  # name -> (maker, words the error must contain)
-    "empty file (0 bytes)": (lambda p: _write_bytes(p, b""), "re-encode"),
+    "empty file (0 bytes)": (lambda p: _write_bytes(p, b""), "empty file (0 bytes)"),
     "zero-length audio": (lambda p: sf.write(p, np.zeros(0, np.float32), 16000), "no samples"),
     "corrupt (random bytes)": (lambda p: _write_bytes(p, np.random.default_rng(0).bytes(5000)), "re-encode"),
     "text file named .wav": (lambda p: p.write_text("this is not audio\n" * 50), "re-encode"),
@@ -148,3 +150,23 @@ def test_transcripts_the_teacher_cannot_take_whole_are_noted():
     assert all(np.isfinite(e).all() for e in embeddings)
     assert len(teacher.notes) == 2
     assert "mostly unknown to the teacher" in teacher.notes[0] and "truncated" in teacher.notes[1]
+
+
+def test_a_read_only_output_folder_is_named_as_the_cause(trained_model, tmp_path):
+    import subprocess
+
+    sf.write(tmp_path / "in.wav", tone(1.0), 16000)
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    immutable = os.access(out, os.W_OK) and subprocess.run(["chattr", "+i", str(out)], capture_output=True).returncode == 0
+    try:  # root ignores the mode; an immutable folder stops root too
+        if os.access(out, os.W_OK):
+            pytest.skip("cannot make a folder read-only here (root, and no chattr)")
+        result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in.wav"), "-o", str(out), "--model", str(trained_model)])
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(out)], check=True)
+        out.chmod(0o755)
+    assert result.exit_code == 1 and "permission denied" in result.output.lower(), result.output
+    assert "format" not in result.output
