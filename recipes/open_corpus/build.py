@@ -40,7 +40,7 @@ from recipes.open_corpus.splitting import noise_splits, speaker_splits  # noqa: 
 SEED = 0
 CLIPPED_SHARE = 0.001  # speech with more than 0.1% of samples at full scale is dropped
 SILENT_PEAK = 1e-3
-SILENT_SECOND_RMS = 1e-4  # about -80 dBFS
+SILENT_WINDOW_RMS = 1e-4  # about -80 dBFS
 MIN_SPEECH_S = 0.3
 MIN_EFFECT_ALONE_S = 4.0  # effects at least this long are also used on their own
 BABBLE_BEDS = 200
@@ -175,9 +175,9 @@ def _split_seed(seed: int, split: str) -> int:
 
 
 def _write_once(path: Path, samples: np.ndarray) -> None:
-    """Write a noise file unless it holds a silent second: an utterance mixed over that stretch
+    """Write a noise file unless it holds a silent eighth of a second: an utterance mixed over that stretch
     would have no noise to set an SNR with, and prep would have to skip it."""
-    if not path.is_file() and noise_beds.quietest_second(samples) >= SILENT_SECOND_RMS:
+    if not path.is_file() and noise_beds.quietest_window(samples) >= SILENT_WINDOW_RMS:
         write_audio(path, samples, noise_beds.RATE, "PCM_16")
 
 

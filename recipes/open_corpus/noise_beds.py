@@ -29,12 +29,14 @@ def cut_pieces(samples: np.ndarray, piece_s: float = PIECE_S, min_piece_s: float
     return kept or [samples]
 
 
-def quietest_second(samples: np.ndarray, rate: int = RATE) -> float:
-    """RMS of the quietest whole second (of the whole signal if shorter)."""
-    n = len(samples) // rate
+def quietest_window(samples: np.ndarray, window_s: float = 0.125, rate: int = RATE) -> float:
+    """RMS of the quietest `window_s` window (of the whole signal if shorter): the shortest
+    utterance the corpus holds (0.3 s) always spans one whole such window."""
+    size = int(window_s * rate)
+    n = len(samples) // size
     if n == 0:
         return float(np.sqrt(np.mean(np.asarray(samples, dtype=np.float64) ** 2))) if len(samples) else 0.0
-    return float(np.sqrt((np.asarray(samples[: n * rate], dtype=np.float64).reshape(n, rate) ** 2).mean(axis=1)).min())
+    return float(np.sqrt((np.asarray(samples[: n * size], dtype=np.float64).reshape(n, size) ** 2).mean(axis=1)).min())
 
 
 def _normalised(signal: np.ndarray) -> np.ndarray:

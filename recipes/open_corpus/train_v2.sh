@@ -19,7 +19,7 @@ fi
 common=(--train "$RUNS/data/train.jsonl" --valid "$RUNS/data/valid.jsonl"
         --model-config '{"hidden": 384, "deep_filter_order": 3}' --dynamic-mixing --noise-augment
         --loss spectral_mae=1,wave_mae=1,stoi=1 --select pesq_wb=1,stoi=4
-        --steps 12000 --lr-decay cosine --batch-size 16 --valid-every 500 --valid-items 48 --seed 0 --threads 1)
+        --steps 12000 --lr-decay cosine --batch-size 16 --valid-every 250 --valid-items 48 --seed 0 --threads 1)
 
 for system in cmkt baseline; do
   teacher=auto; [ "$system" = baseline ] && teacher=none

@@ -169,10 +169,10 @@ def test_rules_drop_what_they_should_and_missing_or_truncated_files_are_named(bu
         assert handle.samplerate == 16000 and handle.channels == 1 and handle.format == "FLAC"
 
 
-def test_no_noise_file_has_a_silent_second(built):
+def test_no_noise_file_has_a_silent_stretch(built):
     out, _, _ = built
     files = sorted((out / "noise").rglob("*.flac"))
-    assert files and all(noise_beds.quietest_second(sf.read(f, dtype="float32")[0]) >= builder.SILENT_SECOND_RMS for f in files)
+    assert files and all(noise_beds.quietest_window(sf.read(f, dtype="float32")[0]) >= builder.SILENT_WINDOW_RMS for f in files)
     assert not list((out / "noise").rglob("gap__*.flac"))
 
 
