@@ -19,7 +19,7 @@ def test_read_resamples_and_downmixes(tmp_path):
     "make, message",
     [
         (lambda p: None, "not found"),
-        (lambda p: p.write_bytes(b""), "not a readable audio file"),
+        (lambda p: p.write_bytes(b""), "empty file (0 bytes)"),
         (lambda p: p.write_bytes(b"RIFF\x00\x00garbage that is not a wave file"), "not a readable audio file"),
         (lambda p: sf.write(p, np.zeros(0, dtype=np.float32), 16000), "no samples"),
         (lambda p: sf.write(p, np.array([0.1, np.nan, 0.2], dtype=np.float32), 16000, subtype="FLOAT"), "NaN"),
