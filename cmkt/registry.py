@@ -131,8 +131,10 @@ def upgrade_checkpoint(source: str | Path, target: str | Path) -> Path:
     def plain(value: Any) -> Any:
         if isinstance(value, dict):
             return {plain(k): plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return type(value)(plain(v) for v in value) if isinstance(value, list) else tuple(plain(v) for v in value)
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(plain(v) for v in value)
         if isinstance(value, np.ndarray):
             return torch.from_numpy(value)
         if isinstance(value, np.generic):

@@ -120,7 +120,7 @@ def plan_inputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "",
     notes: list[str] = []
 
     def target(rel: Path) -> Path:
-        path = out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
+        path = _output_path(out_dir, rel, suffix, extension)
         if not _inside(path, root):
             raise CmktError(f"{rel}: its output {path} would land outside {out_dir} ('..' in the path); "
                             "give the input without '..' or as a folder")
@@ -154,6 +154,11 @@ def plan_inputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "",
     return Plan(_unique_outputs(jobs, out_dir, suffix, extension), problems, notes)
 
 
+def _output_path(out_dir: Path, rel: Path, suffix: str, extension: str | None) -> Path:
+    """Where the input at `rel` (relative to its base) is written: its name plus `suffix`, in `extension`'s container."""
+    return out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
+
+
 def _inside(path: Path, root: str) -> bool:
     return os.path.commonpath([root, os.path.normpath(os.path.abspath(path))]) == root
 
@@ -178,8 +183,7 @@ def _unique_outputs(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str, e
         for index in clashes:
             source, out = unique[index]
             parts = Path(os.path.normpath(os.path.abspath(source))).parts[1:]
-            rel = Path(*parts[-(depth + 1):])
-            unique[index] = (source, out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix)))
+            unique[index] = (source, _output_path(out_dir, Path(*parts[-(depth + 1):]), suffix, extension))
     raise CmktError(f"{unique[clashes[0]][0]}: cannot give it an output of its own; enhance it in a separate run")
 
 

@@ -1,4 +1,4 @@
-"""Each source file measured (length, level, clipping) and written once as 16 kHz mono FLAC.
+"""Each source file measured (length, peak, clipping) and written once as 16 kHz mono FLAC.
 
 Measurements are what the quality rules (clipped speech, silent files) need; they are kept in
 a cache beside the converted audio so that a rerun neither reads nor converts anything twice.
@@ -32,7 +32,6 @@ class Measured:
     source_rate: int
     peak: float
     clipped_share: float  # share of samples at CLIP_LEVEL or above (in the source, before resampling)
-    active_dbfs: float  # level of the loudest 20 ms frames' upper half: a speech level that ignores pauses
 
 
 def file_digest(path: Path) -> str:
@@ -57,7 +56,7 @@ def convert_file(source: Path, target: Path) -> Measured:
         raise CmktError(f"{source}: NaN or infinite samples; the file is damaged")
     mono = data.mean(axis=1)
     measured = Measured(round(len(mono) / rate, 3), rate, round(float(np.abs(data).max()), 4),
-                        round(float((np.abs(data) >= CLIP_LEVEL).mean()), 5), round(_active_dbfs(mono, rate), 2))
+                        round(float((np.abs(data) >= CLIP_LEVEL).mean()), 5))
     if not target.is_file():
         write_audio(target, resample(mono[None, :], rate, RATE)[0], RATE, "PCM_16")
     return measured
@@ -73,15 +72,6 @@ def _wav_header_frames(path: Path) -> int:
             return handle.getnframes()
     except (wave.Error, EOFError, OSError):
         return 0
-
-
-def _active_dbfs(mono: np.ndarray, rate: int) -> float:
-    frame = max(1, rate // 50)
-    n = len(mono) // frame
-    if n == 0:
-        return -120.0
-    energy = np.sort((mono[: n * frame].reshape(n, frame).astype(np.float64) ** 2).mean(axis=1))[n // 2:]
-    return float(10 * np.log10(energy.mean() + 1e-12))
 
 
 def _convert_job(job: tuple[str, str]) -> tuple[str, dict | None, str]:

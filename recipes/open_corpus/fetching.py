@@ -12,6 +12,8 @@ from pathlib import Path
 
 from cmkt.errors import CmktError
 
+from recipes.open_corpus.sources import read_lines
+
 MARKER = ".complete"
 
 
@@ -83,7 +85,7 @@ def export_git(git_dir: Path, target: Path) -> tuple[Path, list[str]]:
     content the git directory lacks (snapshots may leave out large files): reported, skipped."""
     missing_file = target / ".missing"
     if (target / MARKER).is_file():
-        return target, _lines(missing_file)
+        return target, read_lines(missing_file)
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
@@ -112,6 +114,3 @@ def export_git(git_dir: Path, target: Path) -> tuple[Path, list[str]]:
     partial.rename(target)
     return target, missing
 
-
-def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line] if path.is_file() else []

@@ -11,7 +11,7 @@ import numpy as np
 
 from cmkt.data.mixing import active_rms, fit_noise
 
-RATE = 16000
+from recipes.open_corpus.convert import RATE
 PIECE_S, MIN_PIECE_S = 15.0, 5.0
 BED_S = 20.0
 EFFECTS_PER_BED = (4, 9)  # drawn from [lo, hi)

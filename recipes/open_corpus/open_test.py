@@ -7,7 +7,7 @@ noisy side through a G.711 mu-law codec, scored at 8 kHz with narrowband PESQ.
 """
 from __future__ import annotations
 
-import csv
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -58,13 +58,15 @@ def simulate_rooms(folder: Path, count: int = ROOMS, seed: int = SEED) -> Path:
         path = folder / f"room{index:03d}.wav"
         dims = np.array([rng.uniform(3, 10), rng.uniform(3, 8), rng.uniform(2.5, 4)])
         rt60 = float(rng.uniform(*RT60_RANGE))
+        source, microphone = rng.uniform(0.5, dims - 0.5), rng.uniform(0.5, dims - 0.5)
+        if path.is_file():  # simulated before: every draw above is still made, so later rooms stay the same
+            continue
         absorption, max_order = pra.inverse_sabine(rt60, dims)
         room = pra.ShoeBox(dims, fs=16000, materials=pra.Material(absorption), max_order=min(max_order, 40))
-        room.add_source(rng.uniform(0.5, dims - 0.5))
-        room.add_microphone(rng.uniform(0.5, dims - 0.5))
+        room.add_source(source)
+        room.add_microphone(microphone)
         room.compute_rir()
-        if not path.is_file():
-            write_audio(path, np.asarray(room.rir[0][0], dtype=np.float32), 16000, "FLOAT")
+        write_audio(path, np.asarray(room.rir[0][0], dtype=np.float32), 16000, "FLOAT")
     return folder
 
 
@@ -96,8 +98,8 @@ def make_telephone(plain: Path, out: Path) -> Path:
             if not target.is_file():
                 audio = read_audio(plain / getattr(utt, side))
                 write_audio(target, telephone_band(audio.samples[0], audio.sample_rate), PHONE_RATE, subtype)
-        converted.append(type(utt)(**{**utt.__dict__, "clean": f"test/clean/{utt.id}.wav", "noisy": f"test/noisy/{utt.id}.wav",
-                                      "sample_rate": PHONE_RATE, "extra": {**utt.extra, "codec": "G.711 mu-law"}}))
+        converted.append(dataclasses.replace(utt, clean=f"test/clean/{utt.id}.wav", noisy=f"test/noisy/{utt.id}.wav",
+                                             sample_rate=PHONE_RATE, extra={**utt.extra, "codec": "G.711 mu-law"}))
     write_manifest(out / "test.jsonl", converted)
     return out / "test.jsonl"
 
@@ -117,7 +119,3 @@ def build_open_test(out: Path, speech_rows: list[dict], size: int) -> dict[str, 
     make_telephone(root / "plain", root / "telephone")
     return {condition: root / condition / "test.jsonl" for condition in CONDITIONS}
 
-
-def read_table(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))

@@ -78,7 +78,8 @@ def speechocean762(root: Path) -> Listing:
     return listing
 
 
-def _lines(path: Path) -> list[str]:
+def read_lines(path: Path) -> list[str]:
+    """A text file's non-blank lines ([] if it is absent)."""
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.is_file() else []
 
 
@@ -108,7 +109,7 @@ def tuxpaint_narrations(root: Path) -> Listing:
 
 
 def _tuxpaint_text(txt: Path, lang: str) -> str:
-    lines = _lines(txt)
+    lines = read_lines(txt)
     if not lines:
         return ""
     if lang == "en":
@@ -167,6 +168,7 @@ def _xml_sounds(path: Path) -> list[ET.Element]:
 
 # ---- noise -------------------------------------------------------------------------------------
 
+SYNTHETIC = "synthetic or not a recording (binaural beats, coloured noise, silence, alarm, morse)"
 SYNTHETIC_MOODIST = {"binaural", "noise"}  # generated tones and coloured noise, not recordings
 SHORT_MOODIST = {"alarm", "silence", "morse-code"}
 
@@ -178,7 +180,7 @@ def moodist(root: Path) -> Listing:
     for path in _audio_under(sounds):
         family = path.parent.name if path.parent != sounds else "things"
         if family in SYNTHETIC_MOODIST or path.stem in SHORT_MOODIST:
-            listing.drop("synthetic or not a recording (binaural beats, coloured noise, silence, alarm, morse)")
+            listing.drop(SYNTHETIC)
             continue
         listing.files.append(SourceFile("moodist", path, NOISE, path.stem, family=family, ambience=True))
     return listing
@@ -194,7 +196,7 @@ def blanket(root: Path) -> Listing:
     listing = Listing()
     for path in _audio_under(root / "data/resources/sounds"):
         if path.stem not in BLANKET_FAMILY:
-            listing.drop("synthetic or not a recording (binaural beats, coloured noise, silence, alarm, morse)")
+            listing.drop(SYNTHETIC)
             continue
         listing.files.append(SourceFile("blanket", path, NOISE, path.stem, family=BLANKET_FAMILY[path.stem], ambience=True))
     return listing
