@@ -155,9 +155,12 @@ def train(
     ot_delta: float = typer.Option(1.0, help="tot: width of the order prior."),
     bridge_stride: int = typer.Option(DEFAULT_BRIDGE_STRIDE, help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
     dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
-    noise_augment: bool = typer.Option(False, "--noise-augment", help="With --dynamic-mixing: re-pitch, re-colour and layer the train noises (more noise variety)."),
-    noise_envelope: bool = typer.Option(False, "--noise-envelope", help="With --noise-augment: also let the noises' levels drift (3-12 dB swings at 0.1-3 Hz)."),
-    speech_eq: bool = typer.Option(False, "--speech-eq", help="With --dynamic-mixing: re-colour half the train utterances with mild random EQ (±6 dB peaks; target and mixture alike)."),
+    augment: str = typer.Option("", help="With --dynamic-mixing: train-split augmentations, each NAME or NAME=probability, from "
+                                "speech_eq, reverb, reverb_dry, noise, noise_envelope, level, band_limit (e.g. 'noise,reverb=0.3,band_limit,level'; docs/AUGMENTATION.md)."),
+    rirs: Optional[Path] = typer.Option(None, help="Folder of room impulse responses (WAV/FLAC) for --augment reverb or reverb_dry."),
+    noise_augment: bool = typer.Option(False, "--noise-augment", help="Shorthand for --augment noise: re-pitch, re-colour and layer the train noises."),
+    noise_envelope: bool = typer.Option(False, "--noise-envelope", help="Shorthand for --augment noise_envelope: let the noises' levels drift (3-12 dB swings at 0.1-3 Hz)."),
+    speech_eq: bool = typer.Option(False, "--speech-eq", help="Shorthand for --augment speech_eq: re-colour half the train utterances with mild random EQ (±6 dB peaks)."),
     init: Optional[str] = typer.Option(None, help="Fine-tune: start from this model (checkpoint path or installed name, e.g. cmkt-base-16k) instead of random weights."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
@@ -174,7 +177,9 @@ def train(
         raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
     config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
                          shift_ms, shift_prob, max_seconds, valid_every, valid_items, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
-                         noise_augment=noise_augment, noise_envelope=noise_envelope, speech_eq=speech_eq,
+                         augment=",".join([augment] + [name for on, name in ((noise_augment, "noise"), (noise_envelope, "noise_envelope"),
+                                                                            (speech_eq, "speech_eq")) if on]),
+                         rirs=str(rirs) if rirs else None,
                          align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience, select=select,
                          ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
                          amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride, device=device, workers=workers,

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from cmkt.data.dataset import SEDataset, StepBatches, to_device
-from cmkt.data.prep import load_mixer
+from cmkt.data.augment.registry import normalise_spec
+from cmkt.data.mixing import load_mixer
 from cmkt.data.validate import validate_manifest
 from cmkt.distributed import agree, average_gradients, finish, rank_and_size
 from cmkt.distill import DEFAULT_BRIDGE_STRIDE
@@ -64,9 +65,8 @@ class TrainConfig:
     threads: int = 0
     lr_decay: str = "none"  # none | cosine (to a tenth of lr at the last step; a function of the step, so resume is exact)
     dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
-    noise_augment: bool = False  # with dynamic mixing: re-pitch, re-colour and layer the train noises (cmkt/data/noise_augment.py)
-    noise_envelope: bool = False  # with noise_augment: drift the noises' levels too
-    speech_eq: bool = False  # with dynamic mixing: re-colour the train speech (cmkt/data/speech_augment.py)
+    augment: str = ""  # with dynamic mixing: train-split augmentations, e.g. "noise,reverb=0.3,band_limit,level" (cmkt/data/augment/)
+    rirs: str | None = None  # folder of room impulse responses for the reverb augmentations
     align: str = "attention"  # attention | uot | tot | uniform (METHOD.md section 2)
     ot_eps: float = 0.1
     ot_tau: float = 1.0
@@ -97,6 +97,19 @@ def selection_score(row: dict, weights: dict[str, float]) -> float:
 
 
 RUNTIME_SETTINGS = {"steps", "threads", "device", "workers"}  # may change on --resume: they do not change what is learnt
+
+
+LEGACY_AUGMENT_FLAGS = {"speech_eq": "speech_eq", "noise_augment": "noise", "noise_envelope": "noise_envelope"}
+
+
+def legacy_settings(saved: dict) -> dict:
+    """A saved run config in today's terms: the augmentation booleans of runs started before
+    `--augment` existed become the list they meant, so such runs still `--resume` exactly."""
+    saved = dict(saved)
+    named = [name for flag, name in LEGACY_AUGMENT_FLAGS.items() if saved.pop(flag, False)]
+    if named:
+        saved["augment"] = normalise_spec(",".join(named))
+    return saved
 
 
 def resolve_cache(config: TrainConfig):
@@ -205,12 +218,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     torch.set_flush_denormal(True)  # tiny activations late in training otherwise slow CPU steps ~1.6x
     if not 0.0 <= config.alpha <= 1.0:
         raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
-    if config.noise_augment and not config.dynamic_mixing:
-        raise CmktError("--noise-augment changes the noises drawn on the fly: add --dynamic-mixing")
-    if config.noise_envelope and not config.noise_augment:
-        raise CmktError("--noise-envelope is part of noise augmentation: add --noise-augment --dynamic-mixing")
-    if config.speech_eq and not config.dynamic_mixing:
-        raise CmktError("--speech-eq re-colours the speech mixed on the fly: add --dynamic-mixing")
+    config.augment = normalise_spec(config.augment)
+    if config.augment and not config.dynamic_mixing:
+        raise CmktError(f"--augment {config.augment} changes what is mixed on the fly: add --dynamic-mixing")
     loss_weights = parse_loss(config.loss)
     select = parse_select(config.select)
     rank, world = rank_and_size()
@@ -248,16 +258,14 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     params = list(model.parameters()) + (list(bridge.parameters()) if bridge else []) + (list(ssl[1].parameters()) if ssl else [])
     optimizer = torch.optim.Adam(params, lr=learning_rate(config, 0))
     sample_rate = model.config.sample_rate
-    mixer = (load_mixer(Path(config.train_manifest).parent, augment=config.noise_augment, envelope=config.noise_envelope,
-                         speech_eq=config.speech_eq)
-             if config.dynamic_mixing else None)
+    mixer = load_mixer(Path(config.train_manifest).parent, config.augment, config.rirs) if config.dynamic_mixing else None
     train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, cache, config.seed, mixer)
     valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, cache, config.seed)
     step, best, rows = 0, -math.inf, []
     if resume and state_path.is_file():
         state = load_payload(state_path)  # never runs code from the file
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
-        saved = {**defaults, **state["config"]}  # a run from an older cmkt lacks the newer settings: it used their defaults
+        saved = {**defaults, **legacy_settings(state["config"])}  # an older cmkt's run lacks the newer settings: it used their defaults
         same = ({k: v for k, v in saved.items() if k not in RUNTIME_SETTINGS}
                 == {k: v for k, v in dataclasses.asdict(config).items() if k not in RUNTIME_SETTINGS})
         if not same:

@@ -30,3 +30,16 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
 def test_models_lists_the_architecture():
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0 and "stft-mask-gru" in result.output
+
+
+def test_train_reads_an_augment_list_and_its_shorthand_flags(prepared, tmp_path):
+    import json
+
+    base = ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"), "--teacher", "none",
+            "--model-config", '{"hidden": 16}', "--steps", "1", "--batch-size", "1", "--valid-items", "1", "--dynamic-mixing"]
+    bad = runner.invoke(app, [*base, "-o", str(tmp_path / "bad"), "--augment", "nosie"])
+    lines = [l for l in bad.output.splitlines() if l.strip()]
+    assert bad.exit_code == 1 and len(lines) == 1 and "unknown augmentation 'nosie'" in lines[0]
+    result = runner.invoke(app, [*base, "-o", str(tmp_path / "run"), "--augment", "level=0.5", "--noise-augment"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["augment"] == "noise,level=0.5"

@@ -182,3 +182,23 @@ def test_init_with_another_backbone_size_is_a_clear_error(prepared, trained_mode
 
     with pytest.raises(CmktError, match="drop --arch/--model-config"):
         train(_config(prepared, tmp_path / "clash", 2, init=str(trained_model)))  # _config asks for hidden 32; it has 64
+
+
+def test_a_run_started_with_the_old_augmentation_flags_resumes_exactly_under_its_augment_list(prepared, tmp_path):
+    """Runs saved before `--augment` existed carry noise_augment/speech_eq booleans; they mean a list."""
+    from cmkt.errors import CmktError
+    from cmkt.registry import load_payload, save_torch
+
+    settings = dict(dynamic_mixing=True, augment="noise,speech_eq")
+    train(_config(prepared, tmp_path / "straight", 4, **settings))
+    train(_config(prepared, tmp_path / "old", 2, **settings))
+    state = load_payload(tmp_path / "old" / "checkpoint.pt")
+    old = {k: v for k, v in state["config"].items() if k not in ("augment", "rirs")}
+    state["config"] = {**old, "noise_augment": True, "speech_eq": True, "noise_envelope": False}
+    save_torch(tmp_path / "old" / "checkpoint.pt", state)
+    with pytest.raises(CmktError, match="other settings"):
+        train(_config(prepared, tmp_path / "old", 4, dynamic_mixing=True, augment="noise"), resume=True)
+    train(_config(prepared, tmp_path / "old", 4, dynamic_mixing=True, augment="speech_eq, noise"), resume=True)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cmkt.audio import Audio, find_audio_files, read_audio, resample, write_audio
-from cmkt.data.corpus import SPLITS, hash_split, load_noise_folders
-from cmkt.data.noise_augment import LAYER_PROB, augment_noise
-from cmkt.data.speech_augment import augment_speech
+from cmkt.audio import Audio, read_audio, resample, write_audio
+from cmkt.data.corpus import SPLITS, hash_split
 from cmkt.data.layouts import load_corpus
-from cmkt.data.mixing import mix_at_snr, pick_one, reverberate
+from cmkt.data.mixing import MIXING_FILE, Mixer
 from cmkt.data.validate import PAIR_TOLERANCE_S
 from cmkt.errors import CmktError
 from cmkt.files import write_text_atomic
@@ -21,8 +19,6 @@ from cmkt.manifest import Utterance, write_manifest
 from cmkt.progress import progress_bar
 from cmkt.report import plot_snr_histogram
 from cmkt.sharding import take_shard
-
-MIXING_FILE = "mixing.json"  # the settings, so training can mix afresh each epoch (dynamic mixing)
 
 
 @dataclass
@@ -74,55 +70,6 @@ def mixing_fingerprint(config: PrepConfig) -> str:
 
 def manifest_name(split: str, shard: tuple[int, int] | None) -> str:
     return f"{split}.jsonl" if shard is None else f"{split}.shard-{shard[0]}-of-{shard[1]}.jsonl"
-
-
-class Mixer:
-    """The noise, SNR, level and room drawn for one utterance: the same code for every split."""
-
-    def __init__(self, config: PrepConfig, splits: tuple[str, ...] = SPLITS, augment: bool = False, envelope: bool = False,
-                 speech_eq: bool = False):
-        self.config = config
-        self.speech_eq = speech_eq  # train split only: re-colour the speech (cmkt/data/speech_augment.py)
-        self.augment = augment  # train-split noises only: validation and test stay natural
-        self.envelope = envelope  # with augment: drifting noise levels too (cmkt/data/noise_augment.py)
-        self.noises = load_noise_folders(config.noise, splits) if config.noise else None
-        self.rirs = find_audio_files(config.rir) if config.rir else []
-        if config.rir and not self.rirs:
-            raise CmktError(f"{config.rir}: no impulse responses (WAV/FLAC) found; check --rir")
-        if not config.snrs and not config.snr_range:
-            raise CmktError("no SNR given; pass --snr values or --snr-range LO HI")
-        self._audio: dict[Path, np.ndarray] = {}
-
-    def _load(self, path: Path) -> np.ndarray:
-        if path not in self._audio:
-            self._audio[path] = read_audio(path, sample_rate=self.config.sample_rate, mono=True).samples[0]
-        return self._audio[path]
-
-    def mix(self, clean: np.ndarray, split: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
-        """(target, noisy, what was drawn) for one utterance of `split`."""
-        if self.noises is None:
-            raise CmktError("this corpus has no noisy version of its own; pass --noise with a folder of noise recordings")
-        if not self.noises.get(split):
-            raise CmktError(f"{self.config.noise}: no {split} noise to mix with; add a {split}/ subfolder of noise recordings")
-        config = self.config
-        noise_path = pick_one(self.noises[split], rng)
-        if config.snr_range:
-            snr = round(float(rng.uniform(*config.snr_range)), 2)
-        else:
-            snr = float(pick_one(config.snrs, rng))
-        gain = round(float(rng.uniform(*config.gain_db)), 2) if config.gain_db else 0.0
-        if self.speech_eq and split == "train":  # drawn only when asked: runs without it repeat exactly
-            clean = augment_speech(clean, config.sample_rate, rng)
-        heard, room = None, ""
-        if self.rirs and rng.random() < config.rir_prob:
-            rir_path = pick_one(self.rirs, rng)
-            heard, room = reverberate(clean, self._load(rir_path)), rir_path.stem
-        noise = self._load(noise_path)
-        if self.augment and split == "train":
-            partner = self._load(pick_one(self.noises[split], rng)) if rng.random() < LAYER_PROB else None
-            noise = augment_noise(noise, len(clean), config.sample_rate, rng, partner, self.envelope)
-        target, noisy = mix_at_snr(clean, noise, snr, config.sample_rate, rng, heard=heard, gain_db=gain)
-        return target, noisy, {"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": room}
 
 
 def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> PrepReport:
@@ -220,22 +167,6 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
         languages={s: sorted({x.lang for x in u if x.lang}) for s, u in by_split.items()},
         snr_plot=snr_plot,
     )
-
-
-def load_mixer(folder: str | Path, augment: bool = False, envelope: bool = False, speech_eq: bool = False) -> Mixer:
-    """The Mixer that `cmkt prep` used for the manifests in `folder` (for dynamic mixing), with
-    noise augmentation (cmkt/data/noise_augment.py, drifting levels with `envelope`) and speech
-    re-colouring (`speech_eq`, cmkt/data/speech_augment.py) on the train split if asked."""
-    path = Path(folder) / MIXING_FILE
-    if not path.is_file():
-        raise CmktError(f"{path}: no mixing settings beside the manifest; rerun `cmkt prep` (with --noise) to write them")
-    settings = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("snr_range", "gain_db", "split_fractions"):
-        settings[key] = tuple(settings[key]) if settings.get(key) else settings.get(key)
-    config = PrepConfig(**{k: v for k, v in settings.items() if k in PrepConfig.__dataclass_fields__})
-    if not config.noise:
-        raise CmktError(f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without --dynamic-mixing")
-    return Mixer(config, splits=("train",), augment=augment, envelope=envelope, speech_eq=speech_eq)  # dynamic mixing draws train noises only
 
 
 def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:

@@ -10,6 +10,7 @@ twice. It writes what `cmkt prep` reads, under --out:
   noise/{train,valid,test}/   ambience pieces, longer effects, effect beds (and train babble)
   noise.tsv                   every noise recording with its source, family and split
   open_test/{plain,reverb,telephone}/test.jsonl   the real-world test set (see open_test.py)
+  rooms/train/                                   simulated rooms for training's reverb augmentation (rooms.py)
   datacard.md, build_report.json                  the counts, what was dropped and why
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cmkt.progress import console, progress_bar
 if __package__ in (None, ""):  # run as a script: make `recipes` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from recipes.open_corpus import datacard, noise_beds, open_test  # noqa: E402
+from recipes.open_corpus import datacard, noise_beds, open_test, rooms  # noqa: E402
 from recipes.open_corpus.convert import ConversionCache, default_workers, file_digest  # noqa: E402
 from recipes.open_corpus.fetching import MARKER, download_deb, export_git, extract_deb, find_git_dir  # noqa: E402
 from recipes.open_corpus.sources import NOISE, SOURCES, SPEECH, Source, SourceFile  # noqa: E402
@@ -181,7 +182,8 @@ def _write_once(path: Path, samples: np.ndarray) -> None:
         write_audio(path, samples, noise_beds.RATE, "PCM_16")
 
 
-def build(out: Path, git_root: Path | None, workers: int, open_test_size: int, seed: int = SEED) -> dict:
+def build(out: Path, git_root: Path | None, workers: int, open_test_size: int, seed: int = SEED,
+          train_rooms: int = rooms.TRAIN_ROOMS) -> dict:
     """The whole corpus under `out`; returns the report the data card is made from."""
     started, report = time.time(), Report()
     roots = fetch_roots(out, git_root, SOURCES, report)
@@ -191,6 +193,7 @@ def build(out: Path, git_root: Path | None, workers: int, open_test_size: int, s
     noise_table = noise_layout(out, [f for f in files if f.kind == NOISE], rows, cache, seed)
     write_csv_atomic(out / "noise.tsv", list(noise_table[0]) if noise_table else ["recording"], noise_table, delimiter="\t")
     conditions = open_test.build_open_test(out, rows, open_test_size) if open_test_size else {}
+    rooms.train_rooms(out, train_rooms)
     summary = datacard.summarise(out, rows, noise_table, report.dropped, report.problems, conditions, time.time() - started)
     write_text_atomic(out / "build_report.json", json.dumps(summary, indent=1, default=str))
     write_text_atomic(out / "datacard.md", datacard.render(summary, {s.name: s.licence for s in SOURCES}))

@@ -14,19 +14,18 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 
-from cmkt.audio import read_audio, resample, write_audio
+from cmkt.audio import read_audio, write_audio
+from cmkt.data.augment.band_limit import PHONE_RATE, telephone_band  # the same band training's band_limit draws
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic
 from cmkt.manifest import read_manifest, write_manifest
+from recipes.open_corpus.rooms import simulate_rooms
 
 SNR_RANGE = (-5.0, 15.0)
 SEED = 20261201
 ROOMS = 48
-RT60_RANGE = (0.2, 0.8)
 MIN_SECONDS = 1.0
-PHONE_RATE, PHONE_BAND = 8000, (300.0, 3400.0)
 CONDITIONS = ("plain", "reverb", "telephone")
 
 
@@ -47,45 +46,10 @@ def choose_utterances(rows: list[dict], size: int, seed: int = SEED) -> list[dic
     return sorted(chosen, key=lambda r: r["id"])
 
 
-def simulate_rooms(folder: Path, count: int = ROOMS, seed: int = SEED) -> Path:
-    """`count` shoebox rooms (pyroomacoustics image method), RT60 uniform in RT60_RANGE."""
-    try:
-        import pyroomacoustics as pra
-    except ImportError as exc:
-        raise CmktError("pyroomacoustics is not installed; pip install 'cmkt[corpus]' to simulate rooms") from exc
-    rng = np.random.default_rng(seed)
-    for index in range(count):
-        path = folder / f"room{index:03d}.wav"
-        dims = np.array([rng.uniform(3, 10), rng.uniform(3, 8), rng.uniform(2.5, 4)])
-        rt60 = float(rng.uniform(*RT60_RANGE))
-        source, microphone = rng.uniform(0.5, dims - 0.5), rng.uniform(0.5, dims - 0.5)
-        if path.is_file():  # simulated before: every draw above is still made, so later rooms stay the same
-            continue
-        absorption, max_order = pra.inverse_sabine(rt60, dims)
-        room = pra.ShoeBox(dims, fs=16000, materials=pra.Material(absorption), max_order=min(max_order, 40))
-        room.add_source(source)
-        room.add_microphone(microphone)
-        room.compute_rir()
-        write_audio(path, np.asarray(room.rir[0][0], dtype=np.float32), 16000, "FLOAT")
-    return folder
-
-
 def _prep(table: Path, noise: Path, out: Path, extra: list[str]) -> None:
     args = [sys.executable, "-m", "cmkt", "prep", "--speech", str(table), "--noise", str(noise), "-o", str(out),
             "--snr-range", str(SNR_RANGE[0]), str(SNR_RANGE[1]), "--seed", str(SEED), "--teacher", "none", *extra]
     subprocess.run(args, check=True)
-
-
-def telephone_band(samples: np.ndarray, rate: int) -> np.ndarray:
-    """8 kHz, band-passed to PHONE_BAND (two biquads each side, torchaudio)."""
-    import torch
-    import torchaudio.functional as AF
-
-    narrow = torch.from_numpy(resample(samples[None, :], rate, PHONE_RATE)[0].copy())
-    for _ in range(2):
-        narrow = AF.highpass_biquad(narrow, PHONE_RATE, PHONE_BAND[0])
-        narrow = AF.lowpass_biquad(narrow, PHONE_RATE, PHONE_BAND[1])
-    return narrow.numpy()
 
 
 def make_telephone(plain: Path, out: Path) -> Path:
@@ -115,7 +79,7 @@ def build_open_test(out: Path, speech_rows: list[dict], size: int) -> dict[str, 
     write_csv_atomic(table, fields, [{k: row[k] if k != "path" else str((out / row["path"]).resolve()) for k in fields}
                                      for row in chosen], delimiter="\t")
     _prep(table, out / "noise", root / "plain", [])
-    _prep(table, out / "noise", root / "reverb", ["--rir", str(simulate_rooms(root / "rooms")), "--rir-prob", "1"])
+    _prep(table, out / "noise", root / "reverb", ["--rir", str(simulate_rooms(root / "rooms", ROOMS, SEED)), "--rir-prob", "1"])
     make_telephone(root / "plain", root / "telephone")
     return {condition: root / condition / "test.jsonl" for condition in CONDITIONS}
 

@@ -2,13 +2,20 @@
 # Stage commands for the next default model (cmkt-base-16k v2, issue 26), trained from scratch on the
 # open corpus: CMKT and its no-teacher twin with the same everything. Each stage runs at most about
 # 2 hours on the 2-core CPU machine and is resumed by running this script again (--resume continues
-# exactly; the cosine schedule spans all 12,000 steps). Not shipped yet: see README.md beside this file.
+# exactly; each run's cosine schedule spans all its --steps). Not shipped yet: see README.md beside this file.
 #
-#   python recipes/open_corpus/build.py --git-dir DIR        # the corpus (4.4 min from nothing)
-#   bash recipes/open_corpus/train_v2.sh                     # prep once, then one training stage
+#   python recipes/open_corpus/build.py --git-dir DIR        # the corpus (4.4 min from nothing) and its training rooms
+#   RUN=s1 bash recipes/open_corpus/train_v2.sh              # prep once, then a stage of run s1
+#   bash recipes/open_corpus/train_v2.sh                     # a stage of run s2 (the default)
+#
+# Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
+# Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
+# world's augmentations (docs/AUGMENTATION.md): rooms (p 0.3, early-reflection target), speech level
+# and clipping, telephone and low-pass bands (p 0.2). The bridge of the CMKT twin starts afresh.
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/cmkt/open_corpus}
 RUNS=${RUNS:-$HOME/.cache/cmkt/runs/v2}
+RUN=${RUN:-s2}
 STAGE_SECONDS=${STAGE_SECONDS:-7200}
 CMKT=${CMKT:-.venv/bin/cmkt}
 
@@ -17,16 +24,22 @@ if [ ! -f "$RUNS/data/train.jsonl" ]; then
 fi
 
 common=(--train "$RUNS/data/train.jsonl" --valid "$RUNS/data/valid.jsonl"
-        --model-config '{"hidden": 384, "deep_filter_order": 3}' --dynamic-mixing --noise-augment
+        --model-config '{"hidden": 384, "deep_filter_order": 3}' --dynamic-mixing
         --loss spectral_mae=1,wave_mae=1,stoi=1 --select pesq_wb=1,stoi=4
-        --steps 12000 --lr-decay cosine --batch-size 16 --valid-every 250 --valid-items 48 --seed 0 --threads 1)
+        --lr-decay cosine --batch-size 16 --valid-every 250 --valid-items 48 --seed 0 --threads 1)
 
 for system in cmkt baseline; do
   teacher=auto; [ "$system" = baseline ] && teacher=none
-  run="$RUNS/${system}_s1"
+  case "$RUN" in
+    s1) stage=(--augment noise --steps 12000) ;;
+    s2) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 8000
+               --init "$RUNS/${system}_s1/model.pt") ;;
+    *) echo "unknown RUN=$RUN (s1 or s2)" >&2; exit 2 ;;
+  esac
+  run="$RUNS/${system}_$RUN"
   resume=(); [ -f "$run/checkpoint.pt" ] && resume=(--resume)
   # a stage ends after STAGE_SECONDS (SIGTERM; the last checkpoint stays); rerun to continue
-  timeout --signal=TERM "$STAGE_SECONDS" "$CMKT" train "${common[@]}" --teacher "$teacher" -o "$run" "${resume[@]}" \
+  timeout --signal=TERM "$STAGE_SECONDS" "$CMKT" train "${common[@]}" "${stage[@]}" --teacher "$teacher" -o "$run" "${resume[@]}" \
     >> "$run.log" 2>&1 &
 done
 wait || true

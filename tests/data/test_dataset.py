@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from cmkt.data.dataset import SEDataset
-from cmkt.data.prep import load_mixer
+from cmkt.data.mixing import load_mixer
 from cmkt.errors import CmktError
 from cmkt.train import TrainConfig, train
 

@@ -3,7 +3,8 @@ import pytest
 import soundfile as sf
 
 from cmkt.data.mixing import PEAK_LIMIT, active_rms, fit_noise, mix_at_snr
-from cmkt.data.prep import Mixer, PrepConfig
+from cmkt.data.mixing import Mixer
+from cmkt.data.prep import PrepConfig
 from cmkt.errors import CmktError
 from tests.conftest import tone
 

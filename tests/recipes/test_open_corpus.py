@@ -122,7 +122,7 @@ def built(tmp_path_factory) -> tuple[Path, dict, Path]:
     _moodist(git_dirs)
     _blanket(git_dirs)
     _debs(out)
-    summary = builder.build(out, git_dirs, workers=2, open_test_size=12)
+    summary = builder.build(out, git_dirs, workers=2, open_test_size=12, train_rooms=3)
     return out, summary, git_dirs
 
 
@@ -179,11 +179,11 @@ def test_no_noise_file_has_a_silent_stretch(built):
 def test_rerun_and_a_fresh_build_give_identical_tables(built, tmp_path):
     out, _, git_dirs = built
     before = {name: (out / name).read_bytes() for name in ("speech.tsv", "noise.tsv", "open_test/plain/test.jsonl")}
-    builder.build(out, git_dirs, workers=1, open_test_size=12)
+    builder.build(out, git_dirs, workers=1, open_test_size=12, train_rooms=3)
     assert {name: (out / name).read_bytes() for name in before} == before
     fresh = tmp_path / "fresh"
     _debs(fresh)
-    builder.build(fresh, git_dirs, workers=1, open_test_size=12)
+    builder.build(fresh, git_dirs, workers=1, open_test_size=12, train_rooms=3)
     assert {name: (fresh / name).read_bytes() for name in before} == before
     assert (fresh / "noise/test/beds/effects0000.flac").read_bytes() == (out / "noise/test/beds/effects0000.flac").read_bytes()
 
@@ -242,3 +242,17 @@ def test_git_directories_are_found_bare_or_cloned(tmp_path):
         found = find_git_dir(root, "rafaelmardojai/blanket")
         folder, missing = export_git(found, tmp_path / f"out-{root.name}")
         assert (folder / "a.txt").read_bytes() == b"x" and missing == []
+
+
+def test_training_rooms_are_not_open_test_rooms_and_the_reverb_augmentation_reads_them(built):
+    from cmkt.data.augment.registry import parse_augmentations
+
+    out, _, _ = built
+    train = sorted((out / "rooms" / "train").glob("*.wav"))
+    test = sorted((out / "open_test" / "rooms").glob("*.wav"))
+    assert len(train) == 3 and test
+    test_rirs = [sf.read(p, dtype="float32")[0] for p in test]
+    for path in train:
+        rir = sf.read(path, dtype="float32")[0]
+        assert not any(len(rir) == len(t) and np.array_equal(rir, t) for t in test_rirs)
+    assert len(parse_augmentations("reverb", out / "rooms" / "train")[0].rirs) == 3

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmkt.data.equalizer import random_equalizer
-from cmkt.data.mixing import fit_noise, rms
+from cmkt.data.augment.base import Augmentation, Example
+from cmkt.data.augment.equalizer import random_equalizer
+from cmkt.data.mixing import fit_noise, pick_one, rms
 
 SPEED_RANGE = (0.7, 1.4)  # playback-rate factor: every frequency and the tempo move together
 EQ_GAIN_DB = 12.0  # each peaking filter boosts or cuts up to this much
@@ -37,11 +38,9 @@ def level_envelope(length: int, sample_rate: int, rng: np.random.Generator, sinu
 
 
 def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.random.Generator,
-                  partner: np.ndarray | None = None, envelope: bool = False) -> np.ndarray:
+                  partner: np.ndarray | None = None) -> np.ndarray:
     """A `length`-sample noise segment cut from `noise`, with a random speed change (p 0.5), one to
-    three random peaking filters (p 0.5), `partner` layered under it (when given) and, with
-    `envelope`, a drifting level (p 0.5). Without `envelope` no extra numbers are drawn, so runs
-    made before it existed repeat exactly."""
+    three random peaking filters (p 0.5) and `partner` layered under it (when given)."""
     import torch  # imported here: the CLI starts without torch
     import torchaudio.functional as AF
 
@@ -59,7 +58,25 @@ def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.rand
         x = x + torch.from_numpy(other) * level * rms(x.numpy()) / max(rms(other), 1e-9)
     if rng.random() < 0.5:  # the SNR re-levels the noise later
         x = random_equalizer(x, sample_rate, rng, EQ_GAIN_DB)
-    out = x.numpy().astype(np.float32)
-    if envelope and rng.random() < ENVELOPE_PROB:
-        out = out * level_envelope(length, sample_rate, rng)
-    return out
+    return x.numpy().astype(np.float32)
+
+
+class NoiseVariety(Augmentation):
+    """`noise`: every train noise re-pitched, re-coloured and (p LAYER_PROB) layered over another."""
+
+    name, stage = "noise", "noise"
+
+    def apply(self, example: Example, rng: np.random.Generator, pool) -> None:
+        partner = pool.load(pick_one(pool.noises[example.split], rng)) if rng.random() < LAYER_PROB else None
+        example.noise = augment_noise(example.noise, len(example.heard), example.sample_rate, rng, partner)
+
+
+class NoiseEnvelope(Augmentation):
+    """`noise_envelope`: the noise's level drifts (p ENVELOPE_PROB by default); after `noise` when both are on."""
+
+    name, stage, default_p = "noise_envelope", "noise", ENVELOPE_PROB
+
+    def apply(self, example: Example, rng: np.random.Generator, pool) -> None:
+        length = len(example.heard)
+        segment = example.noise if len(example.noise) == length else fit_noise(example.noise, length, rng)
+        example.noise = (segment * level_envelope(length, example.sample_rate, rng)).astype(np.float32)

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from cmkt.data.mixing import rms
-from cmkt.data.prep import Mixer, load_mixer
-from cmkt.data.speech_augment import SPEECH_EQ_GAIN_DB, augment_speech
+from cmkt.data.augment.base import Example
+from cmkt.data.augment.registry import parse_augmentations
+from cmkt.data.augment.speech_colour import SPEECH_EQ_GAIN_DB, SpeechColour
+from cmkt.data.mixing import Mixer, load_mixer, rms
 from cmkt.errors import CmktError
 from cmkt.train import TrainConfig, train
 from tests.conftest import tone, white_noise_mixing
@@ -22,10 +23,17 @@ def speech_like(seconds: float = 2.0) -> np.ndarray:
     return sum(tone(seconds, 16000, freq=150.0 * k) / k for k in range(1, 40)).astype(np.float32)
 
 
+def recoloured(clean: np.ndarray, seed: int) -> np.ndarray:
+    example = Example(target=clean, heard=clean, noise=clean, sample_rate=16000, split="train")
+    SpeechColour()(example, np.random.default_rng(seed), None)
+    assert example.heard is example.target  # the target is re-coloured with what the microphone hears
+    return example.target
+
+
 def test_recoloured_speech_keeps_its_level_repeats_with_the_seed_and_changes_colour_by_a_few_db():
     clean = speech_like()
-    shaped = [augment_speech(clean, 16000, np.random.default_rng(seed)) for seed in range(30)]
-    assert np.array_equal(shaped[3], augment_speech(clean, 16000, np.random.default_rng(3)))
+    shaped = [recoloured(clean, seed) for seed in range(30)]
+    assert np.array_equal(shaped[3], recoloured(clean, 3))
     changed = [s for s in shaped if not np.array_equal(s, clean)]
     assert 5 <= len(changed) <= 25  # p 0.5 per utterance
     for s in changed:
@@ -38,7 +46,7 @@ def test_recoloured_speech_keeps_its_level_repeats_with_the_seed_and_changes_col
 
 def test_the_mixer_recolours_train_speech_only_and_its_target_with_it(tmp_path):
     config = white_noise_mixing(tmp_path)
-    plain, recolouring = Mixer(config), Mixer(config, speech_eq=True)
+    plain, recolouring = Mixer(config), Mixer(config, augmentations=parse_augmentations("speech_eq"))
     clean = speech_like()
     for seed in range(6):
         target, noisy, drawn = plain.mix(clean, "valid", np.random.default_rng(seed))
@@ -50,9 +58,7 @@ def test_the_mixer_recolours_train_speech_only_and_its_target_with_it(tmp_path):
 
 
 def test_training_with_speech_eq(prepared, tmp_path):
-    assert load_mixer(prepared, speech_eq=True).speech_eq
+    assert [step.name for step in load_mixer(prepared, "speech_eq").augmentations] == ["speech_eq"]
     config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=2, batch_size=2,
-                         valid_every=2, valid_items=1, model={"hidden": 32}, dynamic_mixing=True, speech_eq=True)
+                         valid_every=2, valid_items=1, model={"hidden": 32}, dynamic_mixing=True, augment="speech_eq")
     assert train(config).is_file()
-    with pytest.raises(CmktError, match="add --dynamic-mixing"):
-        train(TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run2"), steps=1, speech_eq=True))

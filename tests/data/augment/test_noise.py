@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from cmkt.data.noise_augment import ENVELOPE_DEPTH_DB, augment_noise, level_envelope
-from cmkt.data.prep import Mixer, load_mixer
+from cmkt.data.augment.base import Example
+from cmkt.data.augment.noise import ENVELOPE_DEPTH_DB, NoiseEnvelope, augment_noise, level_envelope
+from cmkt.data.augment.registry import parse_augmentations
+from cmkt.data.mixing import Mixer, load_mixer
 from cmkt.errors import CmktError
 from cmkt.train import TrainConfig, train
 from tests.conftest import tone, white_noise_mixing
@@ -54,22 +56,25 @@ def test_a_level_envelope_is_smooth_and_swings_within_its_depth():
 
 def test_the_envelope_makes_steady_noise_rise_and_fall_only_when_asked():
     noise = np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.1
+    speech = np.zeros(16000 * 4, dtype=np.float32)
     steady, drifting = [], []
     for seed in range(20):
         for envelope, spreads in ((False, steady), (True, drifting)):
-            out = augment_noise(noise, 16000 * 4, 16000, np.random.default_rng(seed), envelope=envelope)
-            levels = short_term_levels_db(out)
+            rng = np.random.default_rng(seed)
+            example = Example(target=speech, heard=speech, noise=augment_noise(noise, len(speech), 16000, rng), sample_rate=16000,
+                              split="train")
+            if envelope:
+                NoiseEnvelope()(example, rng, None)
+            levels = short_term_levels_db(example.noise)
             spreads.append(levels.max() - levels.min())
     assert max(steady) < 3.0  # white (or narrowly filtered) noise in 100-ms frames varies by a dB or two
     assert sum(spread > 2 * ENVELOPE_DEPTH_DB[0] - 1 for spread in drifting) >= 5  # p 0.5 of a drift per noise
-    # without the flag the draws are those of runs made before it existed
-    assert np.array_equal(augment_noise(noise, 8000, 16000, np.random.default_rng(9)),
-                          augment_noise(noise, 8000, 16000, np.random.default_rng(9), envelope=False))
+    assert sum(spread > 2 * ENVELOPE_DEPTH_DB[0] - 1 for spread in drifting) <= 15
 
 
 def test_the_mixer_augments_train_noise_only(tmp_path):
     config = white_noise_mixing(tmp_path)
-    plain, augmenting = Mixer(config), Mixer(config, augment=True)
+    plain, augmenting = Mixer(config), Mixer(config, augmentations=parse_augmentations("noise"))
     clean = tone(1.0, 16000)
     for split, differs in (("train", True), ("valid", False), ("test", False)):
         _, a, _ = plain.mix(clean, split, np.random.default_rng(3))
@@ -78,14 +83,10 @@ def test_the_mixer_augments_train_noise_only(tmp_path):
 
 
 def test_training_with_noise_augmentation(prepared, tmp_path):
-    assert load_mixer(prepared, augment=True).augment
+    assert [step.name for step in load_mixer(prepared, "noise_envelope,noise").augmentations] == ["noise", "noise_envelope"]
     config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=2, batch_size=2,
-                         valid_every=2, valid_items=1, model={"hidden": 32}, dynamic_mixing=True, noise_augment=True)
+                         valid_every=2, valid_items=1, model={"hidden": 32}, dynamic_mixing=True, augment="noise")
     assert train(config).is_file()
-    assert load_mixer(prepared, augment=True, envelope=True).envelope
-    with pytest.raises(CmktError, match="add --noise-augment"):
-        train(TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run3"), steps=1,
-                          dynamic_mixing=True, noise_envelope=True))
     with pytest.raises(CmktError, match="add --dynamic-mixing"):
         train(TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run2"), steps=1,
-                          noise_augment=True))
+                          augment="noise"))

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmkt.data.equalizer import random_equalizer
+from cmkt.data.augment.base import Augmentation, Example
+from cmkt.data.augment.equalizer import random_equalizer
 from cmkt.data.mixing import rms
 
 SPEECH_EQ_PROB = 0.5  # how often an utterance is re-coloured
 SPEECH_EQ_GAIN_DB = 6.0  # each peaking filter boosts or cuts up to this much: a mic or a line, not a vocoder
 
 
-def augment_speech(clean: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """`clean` through random peaking filters (p SPEECH_EQ_PROB), at its own RMS level."""
-    if rng.random() >= SPEECH_EQ_PROB:
-        return clean
+def recolour_speech(clean: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """`clean` through one to three random peaking filters, at its own RMS level."""
     import torch  # imported here: the CLI starts without torch
 
     shaped = random_equalizer(torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)), sample_rate, rng,
                               SPEECH_EQ_GAIN_DB).numpy()
     return (shaped * (rms(clean) / max(rms(shaped), 1e-12))).astype(np.float32)
+
+
+class SpeechColour(Augmentation):
+    """`speech_eq`: the speech (target and mixture alike) re-coloured, p SPEECH_EQ_PROB by default."""
+
+    name, stage, default_p = "speech_eq", "speech", SPEECH_EQ_PROB
+
+    def apply(self, example: Example, rng: np.random.Generator, pool) -> None:
+        example.target = example.heard = recolour_speech(example.target, example.sample_rate, rng)
