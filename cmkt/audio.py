@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,7 +18,18 @@ import soundfile as sf
 from cmkt.errors import CmktError
 from cmkt.files import atomic_path
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+# Every container libsndfile reads and writes that people record or deliver speech in; MP3 and Opus
+# need libsndfile 1.1+ (what soundfile's wheels ship). A suffix whose name is not the libsndfile
+# format's is mapped to its (format, subtype) in CONTAINERS.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".caf", ".w64", ".rf64", ".au")
+CONTAINERS: dict[str, tuple[str, str | None]] = {".opus": ("OGG", "OPUS"), ".aif": ("AIFF", None), ".ogg": ("OGG", None)}
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def container_of(path: str | Path) -> tuple[str, str | None]:
+    """(libsndfile format, the subtype that suffix implies or None) of an output path."""
+    suffix = Path(path).suffix.lower()
+    return CONTAINERS.get(suffix, (suffix[1:].upper(), None))
 
 
 @dataclass
@@ -79,6 +91,31 @@ def audio_seconds(path: str | Path) -> float:
         return handle.frames / handle.samplerate
 
 
+def declared_frames(path: str | Path) -> int:
+    """The frame count a PCM WAV header declares, 0 where it is not PCM WAV. libsndfile quietly
+    trusts the file's size instead, so a cut download or copy would pass as a shorter recording."""
+    if Path(path).suffix.lower() != ".wav":
+        return 0
+    try:
+        with wave.open(str(path), "rb") as handle:
+            return handle.getnframes()
+    except (wave.Error, EOFError, OSError):
+        return 0
+
+
+def truncation_note(path: str | Path) -> str | None:
+    """A warning when a WAV file holds less than 98% of the samples its header declares."""
+    declared = declared_frames(path)
+    if not declared:
+        return None
+    info = sf.info(str(path))
+    frames, sample_rate = info.frames, info.samplerate
+    if frames < declared * 0.98:
+        return (f"{path}: truncated ({frames / sample_rate:.2f} s of the {declared / sample_rate:.2f} s its header declares); "
+                "what is there was used; copy or download the file again")
+    return None
+
+
 def read_blocks(handle: sf.SoundFile, block_frames: int) -> Iterator[np.ndarray]:
     """(channels, n) float32 blocks of an open file, each checked for NaN and inf."""
     for block in handle.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
@@ -101,7 +138,9 @@ def output_subtype(target: str | Path, input_subtype: str | None, requested: str
     else None (soundfile's default for that container)."""
     if requested:
         return requested
-    container = Path(target).suffix[1:].upper()
+    container, implied = container_of(target)
+    if implied:
+        return implied
     return input_subtype if input_subtype and sf.check_format(container, input_subtype) else None
 
 
@@ -115,9 +154,14 @@ def fit_to_subtype(samples: np.ndarray, subtype: str | None) -> np.ndarray:
 @contextlib.contextmanager
 def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str | None = None) -> Iterator[Callable[[np.ndarray], None]]:
     """Write (channels, n) blocks to `path` atomically: the file appears only when complete."""
+    container, implied = container_of(path)
+    subtype = subtype or implied
+    if subtype == "OPUS" and sample_rate not in OPUS_RATES:
+        raise CmktError(f"{path}: Opus stores {', '.join(f'{r // 1000}' for r in OPUS_RATES)} kHz only, not {sample_rate} Hz; "
+                        "pass --rate 48000 or choose a .flac output")
     with atomic_path(path) as tmp:
         try:
-            handle = sf.SoundFile(str(tmp), "w", sample_rate, channels, subtype)
+            handle = sf.SoundFile(str(tmp), "w", sample_rate, channels, subtype, format=container)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
             if not os.access(Path(path).parent, os.W_OK):
                 raise CmktError(f"{path}: cannot write (permission denied in {Path(path).parent}); choose a writable -o folder") from exc

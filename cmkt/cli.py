@@ -9,10 +9,10 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from cmkt.distill import DEFAULT_BRIDGE_STRIDE
 from cmkt.errors import CmktError
 from cmkt.metrics import DEFAULT_METRICS, METRICS  # names only; the metric libraries load when used
 from cmkt.pretrained import DEFAULT_MODEL
+from cmkt.training.config import default_of
 
 app = typer.Typer(
     help="CMKT: speech enhancement trained with linguistic knowledge distillation.\n\n"
@@ -97,8 +97,8 @@ def prep(
         return
     from cmkt.data.prep import PrepConfig, prepare
 
-    config = PrepConfig(str(speech), str(noise) if noise else None, str(out), list(snr), None if check else teacher, sample_rate,
-                        split_key=split_by, seed=seed, layout=layout, snr_range=snr_range, gain_db=gain_db,
+    config = PrepConfig(str(speech), str(noise) if noise else None, str(out), snrs=list(snr), teacher=None if check else teacher,
+                        sample_rate=sample_rate, split_key=split_by, seed=seed, layout=layout, snr_range=snr_range, gain_db=gain_db,
                         rir=str(rir) if rir else None, rir_prob=rir_prob, shard=parse_shard(shard))
     report = prepare(config, check=check, resume=resume)
     for split in report.counts:
@@ -118,44 +118,48 @@ def prep(
 
 @app.command(epilog="Examples: `cmkt train --train data/train.jsonl --valid data/valid.jsonl -o runs/cmkt`; "
              "baseline: add `--teacher none`; continue a killed run: add `--resume`; "
-             "adapt the shipped model to your data: add `--init cmkt-base-16k --lr 3e-4`.")
+             "adapt the shipped model to your data: add `--init cmkt-base-16k --lr 3e-4`; "
+             "settings from a file (a run's config.json is one), flags overriding it: `cmkt train --config run.json -o runs/new`.")
 @user_errors
 def train(
-    train_manifest: Path = typer.Option(..., "--train", help="Training manifest from `cmkt prep`."),
-    valid_manifest: Path = typer.Option(..., "--valid", help="Validation manifest (PESQ/STOI picks the best checkpoint)."),
-    out: Path = typer.Option(..., "-o", "--out", help="Run folder: model.pt (best), checkpoint.pt (resume), train_log.csv, plots."),
-    teacher: str = typer.Option("auto", help="'auto' (cache beside the manifest), 'none' (baseline) or a teacher-cache folder."),
-    arch: str = typer.Option("stft-mask-gru", help="Backbone from `cmkt models`."),
+    ctx: typer.Context,
+    config_file: Optional[Path] = typer.Option(None, "--config", help="JSON file of settings (names as below with _ for -); flags given override it."),
+    train_manifest: Optional[Path] = typer.Option(None, "--train", help="Training manifest from `cmkt prep`."),
+    valid_manifest: Optional[Path] = typer.Option(None, "--valid", help="Validation manifest (PESQ/STOI picks the best checkpoint)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run folder: model.pt (best), checkpoint.pt (resume), train_log.csv, plots."),
+    teacher: str = typer.Option(default_of("teacher"), help="'auto' (cache beside the manifest), 'none' (baseline) or a teacher-cache folder."),
+    arch: str = typer.Option(default_of("arch"), help="Backbone from `cmkt models`."),
     model_config: str = typer.Option("{}", help='Backbone settings as JSON, e.g. \'{"hidden": 128}\' (see the config of each backbone).'),
-    steps: int = typer.Option(2000, help="Optimizer steps."),
-    batch_size: int = typer.Option(8),
-    lr: float = typer.Option(1e-3),
-    lr_decay: str = typer.Option("none", help="none, or cosine: decay to lr/10 at the last step (set --steps to the run's full length)."),
-    alpha: float = typer.Option(0.9, help="Weight of the enhancement loss: L = alpha*L_se + (1-alpha)*L_cma."),
-    shift_ms: float = typer.Option(100.0, help="Largest temporal shift of frames against text (misalignment)."),
-    shift_prob: float = typer.Option(0.5, help="Probability of shifting an utterance."),
-    max_seconds: float = typer.Option(4.0, help="Longer training utterances are cropped (and lose their text loss)."),
-    valid_every: int = typer.Option(250, help="Validate and checkpoint every N steps."),
-    valid_items: int = typer.Option(16, help="Validation utterances scored each time, spread evenly over the valid manifest."),
-    patience: int = typer.Option(0, help="Stop early after this many validations without a better --select score (0: never)."),
-    select: str = typer.Option("pesq_wb", help="Which checkpoint is kept as best: validation metrics (pesq_wb, stoi) with weights, e.g. 'pesq_wb=1,stoi=4'."),
+    steps: int = typer.Option(default_of("steps"), help="Optimizer steps."),
+    batch_size: int = typer.Option(default_of("batch_size"), help="Utterances per step (split over the processes under torchrun)."),
+    lr: float = typer.Option(default_of("lr"), help="Adam learning rate (the peak, with --lr-decay cosine)."),
+    lr_decay: str = typer.Option(default_of("lr_decay"), help="none, or cosine: decay to lr/10 at the last step (set --steps to the run's full length)."),
+    alpha: float = typer.Option(default_of("alpha"), help="Weight of the enhancement loss: L = alpha*L_se + (1-alpha)*L_cma."),
+    shift_ms: float = typer.Option(default_of("shift_ms"), help="Largest temporal shift of frames against text (misalignment)."),
+    shift_prob: float = typer.Option(default_of("shift_prob"), help="Probability of shifting an utterance."),
+    max_seconds: float = typer.Option(default_of("max_seconds"), help="Longer training utterances are cropped (and lose their text loss)."),
+    valid_every: int = typer.Option(default_of("valid_every"), help="Validate and checkpoint every N steps."),
+    valid_items: int = typer.Option(default_of("valid_items"), help="Validation utterances scored each time, spread evenly over the valid manifest."),
+    grad_clip: float = typer.Option(default_of("grad_clip"), help="Largest gradient norm; larger gradients are scaled down to it."),
+    patience: int = typer.Option(default_of("patience"), help="Stop early after this many validations without a better --select score (0: never)."),
+    select: str = typer.Option(default_of("select"), help="Which checkpoint is kept as best: validation metrics (pesq_wb, stoi) with weights, e.g. 'pesq_wb=1,stoi=4'."),
     ssl_teacher: Optional[Path] = typer.Option(None, help="JSON file of a wav2vec2/HuBERT/WavLM teacher (kind, config, weights, layers) run on clean speech."),
-    ssl_weight: float = typer.Option(0.5, help="Share of the SSL teacher in the distillation loss when the LM teacher is used too."),
-    amp: bool = typer.Option(False, "--amp", help="Mixed precision (bfloat16 autocast on CPU); see docs/BENCHMARKS.md for when it pays."),
-    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the backbone (needs a C++ compiler on CPU)."),
-    seed: int = typer.Option(0),
-    threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
-    device: str = typer.Option("cpu", help="Where to train: cpu, cuda, cuda:1, ... (a run may resume on another device)."),
-    workers: int = typer.Option(0, help="Processes that load and mix batches ahead of the model (0: none; try 4-8 with a GPU)."),
+    ssl_weight: float = typer.Option(default_of("ssl_weight"), help="Share of the SSL teacher in the distillation loss when the LM teacher is used too."),
+    amp: bool = typer.Option(default_of("amp"), "--amp", help="Mixed precision (bfloat16 autocast on CPU); see docs/BENCHMARKS.md for when it pays."),
+    compile_model: bool = typer.Option(default_of("compile"), "--compile", help="torch.compile the backbone (needs a C++ compiler on CPU)."),
+    seed: int = typer.Option(default_of("seed"), help="Seed of the initial weights, batch order, mixing and shifts: the same seed repeats a run."),
+    threads: int = typer.Option(default_of("threads"), help="CPU threads for torch (0: torch's default)."),
+    device: str = typer.Option(default_of("device"), help="Where to train: cpu, cuda, cuda:1, ... (a run may resume on another device)."),
+    workers: int = typer.Option(default_of("workers"), help="Processes that load and mix batches ahead of the model (0: none; try 4-8 with a GPU)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
-    loss: str = typer.Option("spectral_mae=1,wave_mae=1", help="Enhancement loss terms with weights, from spectral_mae, wave_mae, si_sdr, mrstft, stoi, estoi (negative (E)STOI via torch_stoi)."),
-    align: str = typer.Option("attention", help="Frame-to-token alignment: attention, uot, tot or uniform (docs/METHOD.md)."),
-    ot_eps: float = typer.Option(0.1, help="uot/tot: entropic regularisation."),
-    ot_tau: float = typer.Option(1.0, help="uot/tot: frame-marginal relaxation (larger = closer to balanced OT)."),
-    ot_delta: float = typer.Option(1.0, help="tot: width of the order prior."),
-    bridge_stride: int = typer.Option(DEFAULT_BRIDGE_STRIDE, help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
-    dynamic_mixing: bool = typer.Option(False, "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
-    augment: str = typer.Option("", help="With --dynamic-mixing: train-split augmentations, each NAME or NAME=probability, from "
+    loss: str = typer.Option(default_of("loss"), help="Enhancement loss terms with weights, from spectral_mae, wave_mae, si_sdr, mrstft, stoi, estoi (negative (E)STOI via torch_stoi)."),
+    align: str = typer.Option(default_of("align"), help="Frame-to-token alignment: attention, uot, tot or uniform (docs/METHOD.md)."),
+    ot_eps: float = typer.Option(default_of("ot_eps"), help="uot/tot: entropic regularisation."),
+    ot_tau: float = typer.Option(default_of("ot_tau"), help="uot/tot: frame-marginal relaxation (larger = closer to balanced OT)."),
+    ot_delta: float = typer.Option(default_of("ot_delta"), help="tot: width of the order prior."),
+    bridge_stride: int = typer.Option(default_of("bridge_stride"), help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
+    dynamic_mixing: bool = typer.Option(default_of("dynamic_mixing"), "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
+    augment: str = typer.Option(default_of("augment"), help="With --dynamic-mixing: train-split augmentations, each NAME or NAME=probability, from "
                                 "speech_eq, reverb, reverb_dry, noise, noise_envelope, level, band_limit (e.g. 'noise,reverb=0.3,band_limit,level'; docs/AUGMENTATION.md)."),
     rirs: Optional[Path] = typer.Option(None, help="Folder of room impulse responses (WAV/FLAC) for --augment reverb or reverb_dry."),
     noise_augment: bool = typer.Option(False, "--noise-augment", help="Shorthand for --augment noise: re-pitch, re-colour and layer the train noises."),
@@ -164,26 +168,32 @@ def train(
     init: Optional[str] = typer.Option(None, help="Fine-tune: start from this model (checkpoint path or installed name, e.g. cmkt-base-16k) instead of random weights."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
-    from cmkt.train import TrainConfig
     from cmkt.train import train as run_training
+    from cmkt.training.config import TrainConfig, read_config_file
 
     import json
 
-    try:
-        settings = json.loads(model_config)
-    except json.JSONDecodeError as exc:
-        raise CmktError(f"--model-config is not valid JSON ({exc.msg}); write it like '{{\"hidden\": 128}}'") from None
-    if not isinstance(settings, dict):
-        raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
-    config = TrainConfig(str(train_manifest), str(valid_manifest), str(out), teacher, arch, settings, steps, batch_size, lr, alpha,
-                         shift_ms, shift_prob, max_seconds, valid_every, valid_items, seed=seed, threads=threads, dynamic_mixing=dynamic_mixing,
-                         augment=",".join([augment] + [name for on, name in ((noise_augment, "noise"), (noise_envelope, "noise_envelope"),
-                                                                            (speech_eq, "speech_eq")) if on]),
-                         rirs=str(rirs) if rirs else None,
-                         align=align, ot_eps=ot_eps, ot_tau=ot_tau, ot_delta=ot_delta, loss=loss, patience=patience, select=select,
-                         ssl_teacher=str(ssl_teacher) if ssl_teacher else None, ssl_weight=ssl_weight,
-                         amp=amp, compile=compile_model, lr_decay=lr_decay, bridge_stride=bridge_stride, device=device, workers=workers,
-                         init=init)
+    given = {name: value for name, value in ctx.params.items()  # the flags typed, not their defaults (typer has its own click)
+             if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
+    settings = read_config_file(config_file) if config_file else {}
+    shorthands = [name for flag, name in (("noise_augment", "noise"), ("noise_envelope", "noise_envelope"), ("speech_eq", "speech_eq"))
+                  if given.pop(flag, False)]
+    for name in ("config_file", "resume"):
+        given.pop(name, None)
+    if "model_config" in given:
+        try:
+            given["model"] = json.loads(given.pop("model_config"))
+        except json.JSONDecodeError as exc:
+            raise CmktError(f"--model-config is not valid JSON ({exc.msg}); write it like '{{\"hidden\": 128}}'") from None
+        if not isinstance(given["model"], dict):
+            raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
+    if "compile_model" in given:
+        given["compile"] = given.pop("compile_model")
+    settings.update({k: str(v) if isinstance(v, Path) else v for k, v in given.items()})
+    if shorthands:
+        settings["augment"] = ",".join(filter(None, [settings.get("augment", "")] + shorthands))
+    config = TrainConfig.from_settings(settings, str(config_file) if config_file else "cmkt train")
+    out = Path(config.out)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
         _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
@@ -217,15 +227,20 @@ def enhance(
 ):
     """Remove noise from speech: any length, rate and channel count in, the same out."""
     from cmkt.inference.dry_mix import dry_share
-    from cmkt.inference.files import enhance_paths, read_list_file
+    from cmkt.inference.enhancer import load_enhancer
+    from cmkt.inference.files import EnhanceOptions, enhance_paths, read_list_file
     from cmkt.sharding import parse_shard
 
     sources = list(inputs or []) + (read_list_file(list_file) if list_file else [])
     if not sources:
         raise CmktError("no inputs; give audio files, folders or glob patterns, or --list FILE")
     share = dry_share(dry, atten_lim)
-    summary = enhance_paths(sources, out, model, suffix, overwrite, parse_shard(shard), device, threads,
-                            block_ms / 1000 if streaming else block_seconds, log, batch_size, rate, subtype, fmt, share)
+    if block_ms != 10.0 and not streaming:
+        raise CmktError(f"--block-ms {block_ms:g} sets the block size of --streaming; add --streaming, or use --block-seconds")
+    options = EnhanceOptions(suffix=suffix, overwrite=overwrite, shard=parse_shard(shard), streaming=streaming,
+                             block_seconds=block_ms / 1000 if streaming else block_seconds, log=log, batch_size=batch_size,
+                             out_rate=rate, out_subtype=subtype, out_format=fmt)
+    summary = enhance_paths(sources, out, load_enhancer(model, device, threads, share), options)
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()
     for note in summary.notes:

@@ -41,7 +41,6 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("conformer-mask", ConformerMaskNet, ConformerMaskConfig, "STFT mask model with a Conformer encoder (torchaudio); non-causal"),
     ]
 }
-DEFAULT_ARCHITECTURE = "stft-mask-gru"
 
 
 def build_model(arch: str, config: dict[str, Any] | None = None) -> torch.nn.Module:

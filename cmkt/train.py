@@ -12,76 +12,33 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cmkt.data.dataset import SEDataset, StepBatches, to_device
-from cmkt.data.augment.registry import normalise_spec
 from cmkt.data.mixing import load_mixer
 from cmkt.data.validate import validate_manifest
 from cmkt.distributed import agree, average_gradients, finish, rank_and_size
-from cmkt.distill import DEFAULT_BRIDGE_STRIDE
 from cmkt.distill.alignment import build_bridge
 from cmkt.distill.bridge import FrameProjection
-from cmkt.distill.losses import DEFAULT_LOSS, cosine_distill_loss, enhancement_loss, parse_loss
+from cmkt.distill.losses import cosine_distill_loss, enhancement_loss, parse_loss
 from cmkt.distill.shift import temporal_shift
 from cmkt.devices import resolve_device
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.metrics import score_signals
 from cmkt.progress import console, progress_bar
-from cmkt.registry import (ARCHITECTURES, DEFAULT_ARCHITECTURE, build_model, load_payload, read_checkpoint, resolve_model,
+from cmkt.training.config import (DEFAULT_ARCHITECTURE, DEFAULT_LOSS, DEFAULT_SELECT, RUNTIME_SETTINGS, TrainConfig,  # noqa: F401 (TrainConfig: public here too)
+                                  legacy_settings)
+from cmkt.registry import (ARCHITECTURES, build_model, load_payload, read_checkpoint, resolve_model,
                            save_checkpoint, save_torch)
 
 LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "l_ssl", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
 
 
-DEFAULT_SELECT = "pesq_wb"
 VALIDATION_METRICS = ("pesq_wb", "stoi")
-
-
-@dataclass
-class TrainConfig:
-    train_manifest: str
-    valid_manifest: str
-    out: str
-    teacher: str = "auto"  # "auto": the cache that prep built beside the manifest; "none": baseline; or a cache folder
-    arch: str = DEFAULT_ARCHITECTURE
-    model: dict = field(default_factory=dict)
-    steps: int = 2000
-    batch_size: int = 8
-    lr: float = 1e-3
-    alpha: float = 0.9
-    shift_ms: float = 100.0
-    shift_prob: float = 0.5
-    max_seconds: float = 4.0
-    valid_every: int = 250
-    valid_items: int = 16
-    grad_clip: float = 5.0
-    seed: int = 0
-    threads: int = 0
-    lr_decay: str = "none"  # none | cosine (to a tenth of lr at the last step; a function of the step, so resume is exact)
-    dynamic_mixing: bool = False  # fresh noise, offset and SNR every epoch, with prep's settings
-    augment: str = ""  # with dynamic mixing: train-split augmentations, e.g. "noise,reverb=0.3,band_limit,level" (cmkt/data/augment/)
-    rirs: str | None = None  # folder of room impulse responses for the reverb augmentations
-    align: str = "attention"  # attention | uot | tot | uniform (METHOD.md section 2)
-    ot_eps: float = 0.1
-    ot_tau: float = 1.0
-    ot_delta: float = 1.0
-    bridge_stride: int = DEFAULT_BRIDGE_STRIDE  # frames averaged per bridge frame (halves the bridge's cost; tokens span 10+ frames)
-    loss: str = DEFAULT_LOSS  # weighted enhancement-loss terms, e.g. "spectral_mae=1,si_sdr=0.01"
-    patience: int = 0  # stop after this many validations without a better criterion (0: never)
-    select: str = DEFAULT_SELECT  # what "best" means: validation metrics with weights, e.g. "pesq_wb=1,stoi=4"
-    ssl_teacher: str | None = None  # JSON file describing a wav2vec2/HuBERT/WavLM teacher (cmkt/teachers/ssl.py)
-    ssl_weight: float = 0.5  # share of the SSL teacher in the distillation loss when the LM teacher is there too
-    amp: bool = False  # mixed precision: bfloat16 autocast
-    compile: bool = False  # torch.compile the backbone
-    device: str = "cpu"  # where the model trains: cpu, cuda, cuda:1, ...
-    workers: int = 0  # data-loading processes (0: load in the training process)
-    init: str | None = None  # fine-tune: start from this trained model (file or installed name) instead of random weights
 
 
 def parse_select(spec: str) -> dict[str, float]:
@@ -94,22 +51,6 @@ def parse_select(spec: str) -> dict[str, float]:
 def selection_score(row: dict, weights: dict[str, float]) -> float:
     """The weighted sum of a validation row's metrics (keys val_NAME): higher is better."""
     return sum(weight * float(row[f"val_{name}"]) for name, weight in weights.items())
-
-
-RUNTIME_SETTINGS = {"steps", "threads", "device", "workers"}  # may change on --resume: they do not change what is learnt
-
-
-LEGACY_AUGMENT_FLAGS = {"speech_eq": "speech_eq", "noise_augment": "noise", "noise_envelope": "noise_envelope"}
-
-
-def legacy_settings(saved: dict) -> dict:
-    """A saved run config in today's terms: the augmentation booleans of runs started before
-    `--augment` existed become the list they meant, so such runs still `--resume` exactly."""
-    saved = dict(saved)
-    named = [name for flag, name in LEGACY_AUGMENT_FLAGS.items() if saved.pop(flag, False)]
-    if named:
-        saved["augment"] = normalise_spec(",".join(named))
-    return saved
 
 
 def resolve_cache(config: TrainConfig):
@@ -216,11 +157,6 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.set_flush_denormal(True)  # tiny activations late in training otherwise slow CPU steps ~1.6x
-    if not 0.0 <= config.alpha <= 1.0:
-        raise CmktError(f"--alpha {config.alpha}: must lie in [0, 1]")
-    config.augment = normalise_spec(config.augment)
-    if config.augment and not config.dynamic_mixing:
-        raise CmktError(f"--augment {config.augment} changes what is mixed on the fly: add --dynamic-mixing")
     loss_weights = parse_loss(config.loss)
     select = parse_select(config.select)
     rank, world = rank_and_size()
@@ -370,10 +306,8 @@ def compiled(model: torch.nn.Module) -> torch.nn.Module:
 
 def learning_rate(config: TrainConfig, step: int) -> float:
     """The step's learning rate: constant, or cosine decay from lr to lr/10 over config.steps."""
-    if config.lr_decay == "none":
+    if config.lr_decay == "none":  # TrainConfig allows only none and cosine
         return config.lr
-    if config.lr_decay != "cosine":
-        raise CmktError(f"unknown --lr-decay {config.lr_decay!r}; use none or cosine")
     progress = min(1.0, step / max(1, config.steps))
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 

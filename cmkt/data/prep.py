@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ class PrepConfig:
     speech: str
     noise: str | None
     out: str
+    _: KW_ONLY  # the rest by name: adding a field can never shift another's value
     snrs: list[float] = field(default_factory=lambda: [0.0, 5.0, 10.0])
     teacher: str | None = "all-MiniLM-L6-v2"
     sample_rate: int = 16000

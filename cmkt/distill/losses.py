@@ -5,6 +5,8 @@ import functools
 
 import torch
 
+from cmkt.training.config import DEFAULT_LOSS
+
 
 def cosine_distill_loss(predicted: torch.Tensor, target: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
     """mean over real tokens of 1 - cos(Zhat_t, Z_t); zero when there is no real token."""
@@ -81,7 +83,6 @@ def estoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tenso
 
 ENHANCEMENT_LOSSES = {"spectral_mae": spectral_mae_loss, "wave_mae": wave_mae_loss, "si_sdr": si_sdr_loss, "mrstft": mrstft_loss,
                       "stoi": stoi_loss, "estoi": estoi_loss}
-DEFAULT_LOSS = "spectral_mae=1,wave_mae=1"
 
 
 def parse_loss(spec: str) -> dict[str, float]:

@@ -23,6 +23,9 @@ from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
 from cmkt.registry import load_model, resolve_model
 
 
+DEFAULT_WINDOW_S = 8.0  # window of a non-causal model's overlap-added stream
+
+
 @dataclass
 class Enhancer:
     """A model in eval mode, its sample rate, checkpoint metadata, device and dry share."""
@@ -36,10 +39,22 @@ class Enhancer:
     def __call__(self, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
         return enhance_array(self, samples, sample_rate)
 
-    def stream(self, channels: int = 1, window_s: float = 8.0, overlap_s: float = 1.0) -> StreamingEnhancer | ChunkedEnhancer | DryMixStream:
+    @property
+    def causal(self) -> bool:
+        """Whether the model runs frame by frame (streaming); the others run in overlapping windows."""
+        return supports_streaming(self.model)
+
+    @property
+    def latency_ms(self) -> float:
+        """Algorithmic latency of `stream()` with its default window: one STFT frame for a causal
+        model, the whole window for the others."""
+        samples = self.model.stft.n_fft if self.causal else int(DEFAULT_WINDOW_S * self.sample_rate)
+        return 1000.0 * samples / self.sample_rate
+
+    def stream(self, channels: int = 1, window_s: float = DEFAULT_WINDOW_S, overlap_s: float = 1.0) -> StreamingEnhancer | ChunkedEnhancer | DryMixStream:
         """Blocks in, enhanced blocks out, at the model's rate: frame by frame for causal models,
         overlap-added windows (`window_s`, `overlap_s`) for the others."""
-        if supports_streaming(self.model):
+        if self.causal:
             stream = StreamingEnhancer(self.model, channels)
         else:
             stream = ChunkedEnhancer(self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate))

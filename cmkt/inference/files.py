@@ -12,10 +12,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cmkt.audio import AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, output_subtype, read_audio, resample, write_audio
+from cmkt.audio import (AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, output_subtype, read_audio, resample,
+                        truncation_note, write_audio)
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
-from cmkt.inference.enhancer import enhance_clips, enhance_file, load_enhancer
+from cmkt.inference.enhancer import Enhancer, enhance_clips, enhance_file, load_enhancer
 from cmkt.progress import progress_bar
 from cmkt.sharding import take_shard
 
@@ -196,35 +197,45 @@ def write_log(path: str | Path, rows: list[FileLog]) -> None:
         write_csv_atomic(path, list(FileLog.__dataclass_fields__), records)
 
 
-def enhance_paths(
-    inputs: list[str | Path],
-    out_dir: str | Path,
-    model: str | Path,
-    suffix: str = "",
-    overwrite: bool = False,
-    shard: tuple[int, int] | None = None,
-    device: str = "cpu",
-    threads: int = 0,
-    block_seconds: float = 10.0,
-    log: str | Path | None = None,
-    batch_size: int = 1,
-    out_rate: int | None = None,
-    out_subtype: str | None = None,
-    out_format: str | None = None,
-    dry: float = 0.0,
-) -> EnhanceSummary:
-    """Enhance every input; existing outputs are skipped unless `overwrite`; inputs are never written.
+@dataclass(kw_only=True)
+class EnhanceOptions:
+    """How `enhance_paths` names, writes and logs outputs (the enhancer says how audio is enhanced)."""
 
-    Files longer than a block go block by block; with batch_size > 1, shorter files are read whole
-    and enhanced `batch_size` at a time (worth it on a GPU; on CPU it gains little). Batching needs a
+    suffix: str = ""  # appended to each output's stem
+    overwrite: bool = False  # replace existing outputs instead of skipping them
+    shard: tuple[int, int] | None = None  # (K, N): only part K of N of the inputs
+    block_seconds: float = 10.0  # longer files are read and enhanced block by block
+    streaming: bool = False  # real-time-sized blocks (block_seconds is then the block); needs a causal model
+    log: str | Path | None = None  # per-file log, .csv or .json
+    batch_size: int = 1  # short files enhanced this many at a time (causal models)
+    out_rate: int | None = None  # output sample rate (default: the input's)
+    out_subtype: str | None = None  # e.g. PCM_16, FLOAT (default: the input's where the container takes it)
+    out_format: str | None = None  # output container, e.g. flac (default: the input's)
+
+
+def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhancer | str | Path,
+                  options: EnhanceOptions | None = None) -> EnhanceSummary:
+    """Enhance every input; existing outputs are skipped unless `options.overwrite`; inputs are never written.
+
+    `enhancer` is a loaded Enhancer (`load_enhancer`) or a model path or installed name. Files
+    longer than a block go block by block; with batch_size > 1, shorter files are read whole and
+    enhanced `batch_size` at a time (worth it on a GPU; on CPU it gains little). Batching needs a
     causal model (zero padding must not change the output); others go file by file.
     """
+    options = options or EnhanceOptions()
+    enhancer = enhancer if isinstance(enhancer, Enhancer) else load_enhancer(enhancer)
+    suffix, overwrite, block_seconds, log, batch_size = (options.suffix, options.overwrite, options.block_seconds, options.log,
+                                                         options.batch_size)
+    out_rate, out_subtype, out_format = options.out_rate, options.out_subtype, options.out_format
+    if options.streaming and not enhancer.causal:
+        raise CmktError(f"--streaming: this model ({enhancer.meta.get('arch', 'unknown')}) is not causal, so it cannot run "
+                        f"block by block in real time (it would wait {enhancer.latency_ms / 1000:.0f} s); drop --streaming, "
+                        "or choose a causal model such as stft-mask-gru")
     if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
-    enhancer = load_enhancer(model, device, threads, dry)
     plan = plan_inputs(inputs, out_dir, suffix, out_format.lower() if out_format else None)
-    jobs = take_shard(plan.jobs, shard)
-    summary = EnhanceSummary(latency_ms=enhancer.stream().latency_ms(enhancer.sample_rate), notes=plan.notes)
+    jobs = take_shard(plan.jobs, options.shard)
+    summary = EnhanceSummary(latency_ms=enhancer.latency_ms, notes=plan.notes)
     summary.rows.extend(FileLog(p.split(": ", 1)[0], "", "failed", error=p) for p in plan.problems)
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
     batch: list[tuple[FileLog, Audio]] = []
@@ -258,15 +269,17 @@ def enhance_paths(
                 elif not source.exists():
                     raise CmktError(f"{source}: no such file or folder; check the path")
                 elif source.suffix.lower() not in AUDIO_SUFFIXES:
-                    raise CmktError(f"{source}: not a WAV/FLAC/OGG file; convert it first")
+                    raise CmktError(f"{source}: not an audio file cmkt reads ({', '.join(AUDIO_SUFFIXES)}); convert it first")
                 elif batch_size > 1 and enhancer.model.streaming and audio_seconds(source) <= block_seconds:
                     batch.append((row, read_audio(source)))
+                    summary.notes.extend(filter(None, [truncation_note(source)]))
                     if len(batch) == batch_size:
                         run_batch()
                 else:
                     result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype)
                     row.duration_s, row.compute_s = result.duration_s, result.compute_s
                     row.rtf = result.compute_s / result.duration_s
+                    summary.notes.extend(filter(None, [truncation_note(source)]))
             except CmktError as exc:
                 row.status, row.error = "failed", str(exc)
         if batch:

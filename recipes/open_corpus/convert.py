@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import wave
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from cmkt.audio import open_audio, resample, write_audio
+from cmkt.audio import declared_frames, open_audio, resample, write_audio
 from cmkt.errors import CmktError
 from cmkt.files import write_text_atomic
 
@@ -46,7 +45,7 @@ def file_digest(path: Path) -> str:
 def convert_file(source: Path, target: Path) -> Measured:
     """Read `source` (any rate, channels, format soundfile reads), write `target` as 16 kHz mono FLAC."""
     with open_audio(source) as handle:
-        declared = max(handle.frames, _wav_header_frames(source))
+        declared = max(handle.frames, declared_frames(source))
         data = handle.read(dtype="float32", always_2d=True)
         rate = int(handle.samplerate)
     if len(data) < declared * 0.98:
@@ -60,18 +59,6 @@ def convert_file(source: Path, target: Path) -> Measured:
     if not target.is_file():
         write_audio(target, resample(mono[None, :], rate, RATE)[0], RATE, "PCM_16")
     return measured
-
-
-def _wav_header_frames(path: Path) -> int:
-    """The frame count a PCM WAV header declares (libsndfile quietly trusts the file's size
-    instead, so a cut download would pass as a shorter recording); 0 where it is not PCM WAV."""
-    if path.suffix.lower() != ".wav":
-        return 0
-    try:
-        with wave.open(str(path), "rb") as handle:
-            return handle.getnframes()
-    except (wave.Error, EOFError, OSError):
-        return 0
 
 
 def _convert_job(job: tuple[str, str]) -> tuple[str, dict | None, str]:

@@ -46,3 +46,7 @@ def test_enhance_and_export_with_a_non_causal_model(tmp_path):
     assert sf.info(str(tmp_path / "out" / "long.wav")).frames == 16000 * 20
     refused = CliRunner().invoke(app, ["export", str(tmp_path / "tasnet.pt"), "-o", str(tmp_path / "m.onnx")])
     assert refused.exit_code == 1 and "only causal (streaming) models can be exported" in refused.output
+    streaming = CliRunner().invoke(app, ["enhance", str(tmp_path / "long.wav"), "-o", str(tmp_path / "s"), "--model",
+                                         str(tmp_path / "tasnet.pt"), "--streaming"], terminal_width=300)
+    assert streaming.exit_code == 1 and "--streaming: this model (conv-tasnet) is not causal" in streaming.output
+    assert not (tmp_path / "s").exists()

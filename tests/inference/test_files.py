@@ -160,8 +160,8 @@ def test_output_rate_subtype_and_container_can_be_chosen(trained_model, tmp_path
         assert result.exit_code == 0, result.output
         info = sf.info(str(out / "a.flac"))
         assert (info.samplerate, info.channels, info.subtype, info.frames) == (16000, 2, "PCM_16", 16000)
-    bad = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "x"), "--model", str(trained_model), "--format", "mp3"])
-    assert bad.exit_code == 1 and "--format mp3" in bad.output
+    bad = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "x"), "--model", str(trained_model), "--format", "m4a"])
+    assert bad.exit_code == 1 and "--format m4a" in bad.output
 
 
 def _enhance(model, *args):
@@ -204,3 +204,40 @@ def test_a_folder_with_nothing_to_enhance_fails_and_says_what_it_passed_over(tra
     result = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "out")
     assert result.exit_code == 1 and "no audio files" in result.output
     assert "passed over 1 file(s)" in result.output and ".docx" in result.output
+
+
+def test_every_container_soundfile_reads_is_enhanced_into_the_same_container(trained_model, tmp_path):
+    """MP3, Opus, AIFF and CAF in, the same out (at the input's rate and length); soundfile reads and writes them all."""
+    noisy = tone(1.0, 48000) + 0.05 * np.random.default_rng(0).standard_normal(48000).astype(np.float32)
+    (tmp_path / "in").mkdir()
+    for name, kwargs in (("a.mp3", {}), ("b.opus", {"format": "OGG", "subtype": "OPUS"}), ("c.aiff", {}), ("d.caf", {})):
+        sf.write(tmp_path / "in" / name, noisy, 48000, **kwargs)
+    result = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for name, container in (("a.mp3", "MP3"), ("b.opus", "OGG"), ("c.aiff", "AIFF"), ("d.caf", "CAF")):
+        info = sf.info(tmp_path / "out" / name)
+        assert info.format == container and info.samplerate == 48000, name
+        assert abs(info.frames - sf.info(tmp_path / "in" / name).frames) <= 1152, name  # an MP3 frame at most
+    assert sf.info(tmp_path / "out" / "b.opus").subtype == "OPUS"
+
+
+def test_an_opus_output_at_a_rate_opus_lacks_says_which_rates_it_has(trained_model, tmp_path):
+    sf.write(tmp_path / "x.wav", tone(0.5, 44100), 44100)
+    result = _enhance(trained_model, tmp_path / "x.wav", "-o", tmp_path / "out", "--format", "opus")
+    assert result.exit_code == 1 and "Opus stores 8, 12, 16, 24, 48 kHz only, not 44100 Hz" in result.output
+
+
+def test_block_ms_without_streaming_is_refused_not_ignored(trained_model, tmp_path):
+    sf.write(tmp_path / "a.wav", tone(0.5), 16000)
+    result = _enhance(trained_model, tmp_path / "a.wav", "-o", tmp_path / "out", "--block-ms", "20")
+    assert result.exit_code == 1 and "--block-ms 20 sets the block size of --streaming" in result.output
+
+
+def test_the_python_api_takes_an_enhancer_and_options(trained_model, tmp_path):
+    from cmkt.inference.enhancer import load_enhancer
+    from cmkt.inference.files import EnhanceOptions, enhance_paths
+
+    sf.write(tmp_path / "a.wav", tone(0.5), 16000)
+    enhancer = load_enhancer(trained_model)
+    summary = enhance_paths([tmp_path / "a.wav"], tmp_path / "out", enhancer, EnhanceOptions(suffix="_x", out_format="flac"))
+    assert summary.written == [tmp_path / "out" / "a_x.flac"] and summary.latency_ms == enhancer.latency_ms > 0

@@ -84,6 +84,8 @@ def test_enhance_handles_odd_but_valid_audio(trained_model, tmp_path, case):
     assert (info.samplerate, info.channels, info.frames) == (rate, channels, expected_frames)
     out, _ = sf.read(tmp_path / "out" / source.name)
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    warned = "truncated (0.50 s of the 1.00 s its header declares)" in " ".join(result.output.split())
+    assert warned == (case == "truncated WAV (header longer than data)")  # named, with what was used; no other file warned
 
 
 @pytest.mark.parametrize("case", list(BAD))
