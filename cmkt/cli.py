@@ -24,9 +24,17 @@ app = typer.Typer(
 
 
 def _console():
+    """Progress, notes, warnings and errors: stderr."""
     from cmkt.progress import console
 
     return console
+
+
+def _results():
+    """Tables, listings and summary lines: stdout."""
+    from cmkt.progress import results
+
+    return results()
 
 
 def user_errors(func):
@@ -82,7 +90,7 @@ def prep(
         from cmkt.data.shards import merge_shards
 
         for split, path in merge_shards(list(merge), out).items():
-            console.print(f"{split}: {path}", soft_wrap=True)
+            _results().print(f"{split}: {path}", soft_wrap=True)
         return
     if speech is None:
         raise CmktError("give --speech (the corpus), or --merge with shard folders")
@@ -92,7 +100,7 @@ def prep(
         from cmkt.data.validate import validate_manifest
 
         problems = validate_manifest(speech)
-        console.print(f"{speech}: {'no problems found' if not problems else f'{len(problems)} problem(s)'}", soft_wrap=True)
+        _results().print(f"{speech}: {'no problems found' if not problems else f'{len(problems)} problem(s)'}", soft_wrap=True)
         exit_if_problems(problems, "problem", "red")
         return
     from cmkt.data.prep import PrepConfig, prepare
@@ -105,12 +113,12 @@ def prep(
         if report.counts[split]:
             languages = ", ".join(report.languages.get(split, [])) or "-"
             target = "(checked, nothing written)" if check else f"-> {report.manifests[split]}"
-            console.print(f"{split}: {report.counts[split]} utterances, {report.hours[split]:.2f} h, {report.speakers.get(split, 0)} "
+            _results().print(f"{split}: {report.counts[split]} utterances, {report.hours[split]:.2f} h, {report.speakers.get(split, 0)} "
                           f"speakers, languages {languages}, {report.with_text[split]} with text {target}", soft_wrap=True)
     if report.cache:
-        console.print(f"teacher cache: {report.cache}", soft_wrap=True)
+        _results().print(f"teacher cache: {report.cache}", soft_wrap=True)
     if report.snr_plot:
-        console.print(f"SNR histogram: {report.snr_plot}", soft_wrap=True)
+        _results().print(f"SNR histogram: {report.snr_plot}", soft_wrap=True)
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     exit_if_problems(report.skipped, "skipped", "yellow")
@@ -196,7 +204,7 @@ def train(
     out = Path(config.out)
     best = run_training(config, resume=resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
-        _console().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
+        _results().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
 
 
 @app.command(epilog="Examples: `cmkt enhance noisy.wav` (the shipped cmkt-base-16k model, output in enhanced/); "
@@ -245,12 +253,18 @@ def enhance(
     console = _console()
     for note in summary.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
-    console.print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
+    _results().print(f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
                   f"-> {out} with model {model}{f' (input mixed back: {share:.2f})' if share else ''}; skipped {len(summary.skipped)} existing; failed {len(summary.failed)}", soft_wrap=True)
     if streaming:
-        console.print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
+        _results().print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
     if log:
-        console.print(f"log: {log}", soft_wrap=True)
+        _results().print(f"log: {log}", soft_wrap=True)
+    if summary.interrupted:
+        for problem in summary.failed:
+            console.print(f"[red]failed:[/red] {problem}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]interrupted[/yellow] by {summary.interrupted.name}: the files above are done and logged; "
+                      "the file in flight left nothing behind; run the same command again to do the rest", highlight=False, soft_wrap=True)
+        raise typer.Exit(summary.interrupted.exit_code)
     exit_if_problems(summary.failed)
 
 
@@ -269,7 +283,7 @@ def export(
     if block_frames < 1:
         raise CmktError("--block-frames must be at least 1")
     info = export_model(model, fmt, out, block_frames)
-    _console().print(f"wrote {out}: {info['block_samples']} samples per call at {info['sample_rate']} Hz, "
+    _results().print(f"wrote {out}: {info['block_samples']} samples per call at {info['sample_rate']} Hz, "
                      f"output delayed by {info['delay_samples']} samples, latency {info['latency_ms']:.0f} ms", soft_wrap=True)
 
 
@@ -328,9 +342,9 @@ def score(
     for name, path in systems:
         pairs = pairs_from_manifest(manifest, path) if manifest is not None else pairs_from_folders(ref, path)
         results.append(score_pairs(pairs, name, chosen, workers, parts, cache))
-    console.print(score_table(results, chosen))
+    _results().print(score_table(results, chosen))
     for table in grouped_tables(results, chosen, groups):
-        console.print(table)
+        _results().print(table)
     warnings = sum(1 for r in results for row in r.rows if row.get("warning"))
     if warnings:
         console.print(f"[yellow]warning:[/yellow] {warnings} file(s) differed in length from their reference by more than "
@@ -339,7 +353,7 @@ def score(
         write_scores_csv(out / "scores.csv", results, chosen)
         write_summary(out, results, chosen, groups)
         plot_score_bars(out / "scores.png", results, chosen, groups[0] if groups else None)
-        console.print(f"per-file scores: {out / 'scores.csv'}; tables: {out / 'summary.md'}, {out / 'summary.json'}; "
+        _results().print(f"per-file scores: {out / 'scores.csv'}; tables: {out / 'summary.md'}, {out / 'summary.json'}; "
                       f"plot: {out / 'scores.png'}", soft_wrap=True)
     exit_if_problems([row["error"] for result in results for row in result.failed])
 
@@ -372,17 +386,16 @@ def compare(
     if reference not in names:
         raise CmktError(f"--reference {reference!r} is not among the systems ({', '.join(names)})")
     groups = [c.strip() for c in by.split(",") if c.strip()]
-    console = _console()
-    console.print(score_table(results, chosen))
+    _results().print(score_table(results, chosen))
     for table in grouped_tables(results, chosen, groups):
-        console.print(table)
+        _results().print(table)
     report = comparison_markdown(results, chosen, reference)
     write_text_atomic(out / "report.md", "# Comparison\n\n" + report)
     write_scores_csv(out / "scores.csv", results, chosen)
     write_summary(out, results, chosen, groups)
     plot_score_bars(out / "comparison.png", results, chosen, groups[0] if groups else None)
-    console.print(report, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"report: {out / 'report.md'}; plot: {out / 'comparison.png'}; merged scores: {out / 'scores.csv'}", soft_wrap=True)
+    _results().print(report, markup=False, highlight=False, soft_wrap=True)
+    _results().print(f"report: {out / 'report.md'}; plot: {out / 'comparison.png'}; merged scores: {out / 'scores.csv'}", soft_wrap=True)
 
 
 @app.command(epilog="Example: `cmkt models`; put checkpoints in $CMKT_MODELS to use them by name.")
@@ -395,14 +408,13 @@ def models():
 
     from cmkt.registry import ARCHITECTURES, UNSAFE, build_model, installed_models, model_dirs, read_checkpoint
 
-    console = _console()
     table = Table(title="architectures")
     for column in ("name", "parameters", "description"):
         table.add_column(column)
     for spec in ARCHITECTURES.values():
         params = sum(p.numel() for p in build_model(spec.name).parameters())
         table.add_row(spec.name, f"{params / 1e6:.2f} M", spec.description)
-    console.print(table)
+    _results().print(table)
     installed = installed_models()
     table = Table(title=f"installed checkpoints ({', '.join(str(d) for d in model_dirs())})")
     for column in ("name", "architecture", "steps", "metrics", "path"):
@@ -416,7 +428,7 @@ def models():
         except CmktError as exc:
             reason = UNSAFE if UNSAFE in str(exc) else str(exc).split(": ", 1)[-1]
             table.add_row(name, f"[red]unreadable: {escape(reason)}[/red]", "", "", str(path))
-    console.print(table if installed else "no installed checkpoints")
+    _results().print(table if installed else "no installed checkpoints")
 
 
 @app.command("upgrade-checkpoint", help="Re-save a trusted checkpoint that only loads by running code (an older or foreign "

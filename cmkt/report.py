@@ -32,11 +32,11 @@ def _save(fig, path: str | Path) -> None:
 def score_table(results, metrics: tuple[str, ...], title: str = "mean scores (± 95% interval over files)") -> Table:
     """Systems as rows, metric means with intervals as columns, with counts of scored and failed files."""
     table = Table(title=title)
-    table.add_column("system")
+    table.add_column("system", overflow="fold")  # a narrow terminal folds a cell, never cuts a number to "1.0…"
     for metric in metrics:
-        table.add_column(metric, justify="right")
-    table.add_column("files", justify="right")
-    table.add_column("failed", justify="right")
+        table.add_column(metric, justify="right", overflow="fold")
+    table.add_column("files", justify="right", overflow="fold")
+    table.add_column("failed", justify="right", overflow="fold")
     for result in results:
         table.add_row(result.system, *[mean_ci(result.values(m).values()).text() for m in metrics],
                       str(len(result.ok)), str(len(result.failed)))
@@ -60,7 +60,7 @@ def grouped_tables(results, metrics: tuple[str, ...], by: list[str]) -> list[Tab
     for column in by:
         table = Table(title=f"by {column} (± 95% interval)")
         for name in (column, "system", *metrics, "files"):
-            table.add_column(name, justify="right" if name in metrics or name == "files" else "left")
+            table.add_column(name, justify="right" if name in metrics or name == "files" else "left", overflow="fold")
         for value in group_values(results, column):
             for result in results:
                 rows = [r for r in result.ok if r.get(column) == value]

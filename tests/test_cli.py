@@ -72,3 +72,30 @@ def test_train_help_shows_the_config_defaults():
     result = runner.invoke(app, ["train", "--help"], terminal_width=250)
     assert result.exit_code == 0 and str(default_of("valid_every")) in result.output
     assert all(option in result.output for option in ("--batch-size", "--lr ", "--seed", "--grad-clip", "--config"))
+
+
+def test_results_go_to_stdout_uncut_and_notes_to_stderr(tmp_path):
+    """`cmkt score ... > table.txt` keeps the whole table, however long the names; `cmkt models | grep` works."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    import soundfile as sf
+
+    from tests.conftest import tone
+
+    for folder in ("ref", "est"):
+        (tmp_path / folder).mkdir()
+    noise = 0.05 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    sf.write(tmp_path / "ref" / "a.wav", tone(1.0), 16000)
+    sf.write(tmp_path / "est" / "a.wav", tone(1.0) + noise, 16000)
+    name = "a_system_name_far_longer_than_any_terminal_column_would_allow_for_it"
+    env = {**os.environ, "COLUMNS": "60"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "cmkt", *args], capture_output=True, text=True, env=env)  # noqa: E731
+    scored = run("score", "--ref", str(tmp_path / "ref"), "--est", f"{name}={tmp_path / 'est'}", "--metrics", "si_sdr,stoi", "--jobs", "1")
+    assert scored.returncode == 0, scored.stderr
+    assert name in scored.stdout and "…" not in scored.stdout and "mean scores" in scored.stdout
+    assert "mean scores" not in scored.stderr
+    listed = run("models")
+    assert listed.returncode == 0 and "stft-mask-gru" in listed.stdout and "stft-mask-gru" not in listed.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -136,10 +137,11 @@ class FileResult:
 
 def enhance_file(
     enhancer: Enhancer, source: str | Path, target: str | Path, block_seconds: float = 10.0,
-    out_rate: int | None = None, out_subtype: str | None = None,
+    out_rate: int | None = None, out_subtype: str | None = None, on_block: Callable[[float], None] | None = None,
 ) -> FileResult:
     """Enhance one file block by block into `target`, atomically; rate and subtype are the input's
-    unless given (the container follows target's suffix)."""
+    unless given (the container follows target's suffix). `on_block` hears the seconds of input
+    each block enhanced (a progress bar moves within a long file)."""
     compute_s = 0.0
     with open_audio(source) as handle:
         rate, channels = handle.samplerate, handle.channels
@@ -163,6 +165,8 @@ def enhance_file(
                 out = from_model.push(stream.push(to_model.push(block)))
                 compute_s += time.perf_counter() - start
                 emit(out)
+                if on_block:
+                    on_block(block.shape[1] / rate)
             start = time.perf_counter()
             tail = np.concatenate([stream.push(to_model.flush()), stream.flush()], axis=1)
             out = np.concatenate([from_model.push(tail), from_model.flush()], axis=1)

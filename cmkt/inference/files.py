@@ -17,6 +17,7 @@ from cmkt.audio import (AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, 
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
 from cmkt.inference.enhancer import Enhancer, enhance_clips, enhance_file, load_enhancer
+from cmkt.interrupts import Interrupted, signals_as_exceptions
 from cmkt.progress import progress_bar
 from cmkt.sharding import take_shard
 
@@ -39,6 +40,7 @@ class EnhanceSummary:
     rows: list[FileLog] = field(default_factory=list)
     latency_ms: float = 0.0  # algorithmic latency of the model's streaming path
     notes: list[str] = field(default_factory=list)  # what was passed over without being a failure
+    interrupted: Interrupted | None = None  # the signal that stopped the run early (the file in flight was not kept)
 
     def _with(self, status: str) -> list[FileLog]:
         return [r for r in self.rows if r.status == status]
@@ -188,6 +190,24 @@ def _unique_outputs(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str, e
     raise CmktError(f"{unique[clashes[0]][0]}: cannot give it an output of its own; enhance it in a separate run")
 
 
+def _written_since(row: FileLog, started_ns: int, seconds: dict[Path, float]) -> bool:
+    """Whether a row marked written really got its output in this run (a signal can land between
+    an output's rename and its row's update, or before either); fills a missing duration."""
+    output = Path(row.output)
+    if not output.is_file() or output.stat().st_mtime_ns < started_ns:
+        return False
+    row.duration_s = row.duration_s or seconds.get(Path(row.input), 0.0)
+    return True
+
+
+def _header_seconds(path: Path) -> float:
+    """A file's duration from its header, 0 for what cannot be read (it fails later, by name)."""
+    try:
+        return audio_seconds(path)
+    except CmktError:
+        return 0.0
+
+
 def write_log(path: str | Path, rows: list[FileLog]) -> None:
     """Per-file log as CSV or JSON (by the file's suffix)."""
     records = [asdict(r) for r in rows]
@@ -224,20 +244,36 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
     """
     options = options or EnhanceOptions()
     enhancer = enhancer if isinstance(enhancer, Enhancer) else load_enhancer(enhancer)
-    suffix, overwrite, block_seconds, log, batch_size = (options.suffix, options.overwrite, options.block_seconds, options.log,
-                                                         options.batch_size)
-    out_rate, out_subtype, out_format = options.out_rate, options.out_subtype, options.out_format
+    out_format = options.out_format
     if options.streaming and not enhancer.causal:
         raise CmktError(f"--streaming: this model ({enhancer.meta.get('arch', 'unknown')}) is not causal, so it cannot run "
                         f"block by block in real time (it would wait {enhancer.latency_ms / 1000:.0f} s); drop --streaming, "
                         "or choose a causal model such as stft-mask-gru")
     if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
-    plan = plan_inputs(inputs, out_dir, suffix, out_format.lower() if out_format else None)
+    plan = plan_inputs(inputs, out_dir, options.suffix, out_format.lower() if out_format else None)
     jobs = take_shard(plan.jobs, options.shard)
     summary = EnhanceSummary(latency_ms=enhancer.latency_ms, notes=plan.notes)
     summary.rows.extend(FileLog(p.split(": ", 1)[0], "", "failed", error=p) for p in plan.problems)
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
+    seconds = {source: _header_seconds(source) for source, _ in jobs}
+    started_ns = time.time_ns()
+    try:
+        with signals_as_exceptions():
+            _run_jobs(jobs, seconds, enhancer, options, summary, input_set)
+    except Interrupted as stop:  # the file in flight left no output (its temporary is removed); what is done is logged
+        summary.interrupted = stop
+        summary.rows = [row for row in summary.rows if row.status != "written" or _written_since(row, started_ns, seconds)]
+    if options.log:
+        write_log(options.log, summary.rows)
+    return summary
+
+
+def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhancer: Enhancer, options: EnhanceOptions,
+              summary: EnhanceSummary, input_set: set[Path]) -> None:
+    """The enhancement loop of `enhance_paths`; every finished file's row is in `summary` as soon as it is written."""
+    overwrite, block_seconds, batch_size = options.overwrite, options.block_seconds, options.batch_size
+    out_rate, out_subtype = options.out_rate, options.out_subtype
     batch: list[tuple[FileLog, Audio]] = []
 
     def run_batch() -> None:
@@ -255,11 +291,12 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
                 row.status, row.error = "failed", str(exc)
         batch.clear()
 
-    with progress_bar() as bar:
-        task = bar.add_task("enhancing", total=len(jobs), status="")
-        for source, target in jobs:
-            bar.update(task, advance=1, status=source.name[:30])
-            row = FileLog(str(source), str(target), "written")
+    with progress_bar(unit="s of audio") as bar:  # moves as audio is done, within long files too
+        task = bar.add_task("enhancing", total=sum(seconds.values()) or 1.0, status="")
+        done = 0.0
+        for index, (source, target) in enumerate(jobs, 1):
+            bar.update(task, completed=done, status=f"file {index}/{len(jobs)} {source.name[:30]}")
+            row = FileLog(str(source), str(target), "written")  # until it fails or is skipped; on a signal, kept only if written
             summary.rows.append(row)
             try:
                 if target.resolve() in input_set:
@@ -276,14 +313,14 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
                     if len(batch) == batch_size:
                         run_batch()
                 else:
-                    result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype)
+                    result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype,
+                                          on_block=lambda s: bar.advance(task, s))
                     row.duration_s, row.compute_s = result.duration_s, result.compute_s
                     row.rtf = result.compute_s / result.duration_s
                     summary.notes.extend(filter(None, [truncation_note(source)]))
             except CmktError as exc:
                 row.status, row.error = "failed", str(exc)
+            done += seconds[source]
         if batch:
             run_batch()
-    if log:
-        write_log(log, summary.rows)
-    return summary
+        bar.update(task, completed=done)

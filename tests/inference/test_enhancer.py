@@ -59,3 +59,13 @@ def test_arrays_channel_last_integer_and_non_finite_follow_one_rule(trained_mode
         enhancer(broken, 16000)
     with pytest.raises(CmktError, match="channels"):
         enhancer(np.zeros((100, 200), dtype=np.float32), 16000)
+
+
+def test_a_long_file_reports_progress_block_by_block(trained_model, tmp_path):
+    """The bar of `cmkt enhance` moves within a long file: every block's seconds are reported, in order."""
+    from cmkt.inference.enhancer import enhance_file, load_enhancer
+
+    sf.write(tmp_path / "long.wav", tone(7.5), 16000)
+    heard: list[float] = []
+    enhance_file(load_enhancer(trained_model), tmp_path / "long.wav", tmp_path / "out.wav", block_seconds=2.0, on_block=heard.append)
+    assert heard == [2.0, 2.0, 2.0, 1.5]

@@ -83,7 +83,7 @@ def test_enhance_killed_leaves_only_complete_outputs_and_a_rerun_does_the_rest(t
         assert sf.info(str(path)).frames == 160000
     finished = subprocess.run(CMKT + args + ["--log", str(tmp_path / "log.csv")], capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
-    assert f"skipped {len(done)} existing" in finished.stderr
+    assert f"skipped {len(done)} existing" in finished.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f{i:02d}.wav" for i in range(40)]  # no temporaries left
 
 
@@ -126,3 +126,28 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_last_good_checkpoint(prepar
     assert "cannot write" in full.stderr and "free space" in full.stderr and "Traceback" not in full.stderr
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before  # the old checkpoint is intact
     assert not [p for p in (tmp_path / "run").iterdir() if ".tmp" in p.name]  # no temporary left behind
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_enhance_stopped_by_a_signal_logs_what_is_done_says_so_and_leaves_no_temporary(trained_model, tmp_path, signum, code):
+    import csv
+
+    _noisy_folder(tmp_path / "in", 30, seconds=10.0)
+    log = tmp_path / "log.csv"
+    process = subprocess.Popen(CMKT + ["enhance", str(tmp_path / "in"), "--model", str(trained_model), "--threads", "1",
+                                       "-o", str(tmp_path / "out"), "--log", str(log)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finals = lambda: [p for p in (tmp_path / "out").glob("f*.wav")] if (tmp_path / "out").exists() else []  # noqa: E731
+    deadline = time.monotonic() + 300
+    while process.poll() is None and len(finals()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert process.poll() is None, "enhance finished before the signal"
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert not any(name.startswith(".") for name in names), names  # the file in flight left no temporary
+    rows = list(csv.DictReader(log.open(encoding="utf-8")))
+    assert sorted(r["output"].rsplit("/", 1)[1] for r in rows) == names and all(r["status"] == "written" for r in rows)
+    assert 3 <= len(rows) < 30 and f"enhanced {len(rows)} file(s)" in stdout
+    assert f"interrupted by {signal.Signals(signum).name}" in " ".join(stderr.split()) and "Traceback" not in stderr
