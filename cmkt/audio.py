@@ -152,8 +152,10 @@ def fit_to_subtype(samples: np.ndarray, subtype: str | None) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str | None = None) -> Iterator[Callable[[np.ndarray], None]]:
-    """Write (channels, n) blocks to `path` atomically: the file appears only when complete."""
+def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str | None = None,
+                 comment: str | None = None) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write (channels, n) blocks to `path` atomically: the file appears only when complete. `comment`
+    goes into the file's tags where the container has them (W64 has none: then it is left out)."""
     container, implied = container_of(path)
     subtype = subtype or implied
     if subtype == "OPUS" and sample_rate not in OPUS_RATES:
@@ -167,13 +169,16 @@ def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str
                 raise CmktError(f"{path}: cannot write (permission denied in {Path(path).parent}); choose a writable -o folder") from exc
             raise CmktError(f"{path}: cannot write this format ({exc}); choose a .wav or .flac output") from exc
         with handle:
+            if comment:
+                with contextlib.suppress(sf.LibsndfileError, RuntimeError):
+                    handle.comment = comment
             yield lambda block: handle.write(fit_to_subtype(block, subtype))
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
+def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None, comment: str | None = None) -> None:
     """Write (channels, n) or (n,) float samples atomically; clips to [-1, 1] for PCM subtypes."""
     data = np.asarray(samples, dtype=np.float32)
-    with audio_writer(path, sample_rate, 1 if data.ndim == 1 else data.shape[0], subtype) as write:
+    with audio_writer(path, sample_rate, 1 if data.ndim == 1 else data.shape[0], subtype, comment) as write:
         write(data)
 
 

@@ -20,7 +20,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from cmkt import __version__
+
+        print(f"cmkt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, metavar="",
+                                       help="Print the version and exit.")) -> None:
+    """CMKT: speech enhancement trained with linguistic knowledge distillation.
+
+    prep -> train -> enhance -> score. At inference the model runs alone: no text, no language model."""
 
 
 def _console():
@@ -65,7 +82,7 @@ def exit_if_problems(problems: list[str], label: str = "failed", colour: str = "
 @user_errors
 def prep(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder for mixtures, manifests ({split}.jsonl) and the teacher cache."),
-    speech: Optional[Path] = typer.Option(None, help="Corpus: a folder (layouts below) or a TSV/CSV with path,text[,id,lang,speaker,split]."),
+    speech: Optional[Path] = typer.Option(None, help="Corpus: a folder (its --layout: audio with .txt/.lab transcripts, LibriSpeech, AISHELL, VoiceBank) or a TSV/CSV with path,text[,id,lang,speaker,split]."),
     layout: str = typer.Option("auto", help="auto, folder (audio + .txt/.lab), table, librispeech, aishell or voicebank (clean_*/noisy_* pairs)."),
     noise: Optional[Path] = typer.Option(None, help="Folder of noise recordings; train/valid/test subfolders keep noises apart per split."),
     snr: List[float] = typer.Option([0.0, 5.0, 10.0], help="SNR in dB (repeat for several; each utterance draws one)."),
@@ -78,8 +95,8 @@ def prep(
     split_by: str = typer.Option("id", help="Key for splits when the corpus gives none: 'id' or 'text' (every take of a sentence in one split)."),
     seed: int = typer.Option(0, help="Seed of noise choice, offset, SNR, level and room."),
     shard: Optional[str] = typer.Option(None, help="K/N: prepare only part K of N (join the parts with --merge)."),
-    check: bool = typer.Option(False, "--check", help="Validate the corpus and noise (or a prepared .jsonl manifest given as --speech) and report, writing nothing."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep finished mixtures and cache entries of an interrupted run with the same settings."),
+    check: bool = typer.Option(False, "--check", metavar="", help="Validate the corpus and noise (or a prepared .jsonl manifest given as --speech) and report, writing nothing."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", metavar="", help="Keep finished mixtures and cache entries of an interrupted run with the same settings."),
     merge: List[Path] = typer.Option([], help="Join the shard outputs in these folders into --out (repeat); nothing else is done."),
 ):
     """Build manifests, noisy mixtures and the cached language-model token embeddings."""
@@ -153,26 +170,26 @@ def train(
     select: str = typer.Option(default_of("select"), help="Which checkpoint is kept as best: validation metrics (pesq_wb, stoi) with weights, e.g. 'pesq_wb=1,stoi=4'."),
     ssl_teacher: Optional[Path] = typer.Option(None, help="JSON file of a wav2vec2/HuBERT/WavLM teacher (kind, config, weights, layers) run on clean speech."),
     ssl_weight: float = typer.Option(default_of("ssl_weight"), help="Share of the SSL teacher in the distillation loss when the LM teacher is used too."),
-    amp: bool = typer.Option(default_of("amp"), "--amp", help="Mixed precision (bfloat16 autocast on CPU); see docs/BENCHMARKS.md for when it pays."),
-    compile_model: bool = typer.Option(default_of("compile"), "--compile", help="torch.compile the backbone (needs a C++ compiler on CPU)."),
+    amp: bool = typer.Option(default_of("amp"), "--amp", metavar="", help="Mixed precision (bfloat16 autocast on CPU); see docs/BENCHMARKS.md for when it pays."),
+    compile_model: bool = typer.Option(default_of("compile"), "--compile", metavar="", help="torch.compile the backbone (needs a C++ compiler on CPU)."),
     seed: int = typer.Option(default_of("seed"), help="Seed of the initial weights, batch order, mixing and shifts: the same seed repeats a run."),
     threads: int = typer.Option(default_of("threads"), help="CPU threads for torch (0: torch's default)."),
     device: str = typer.Option(default_of("device"), help="Where to train: cpu, cuda, cuda:1, ... (a run may resume on another device)."),
     workers: int = typer.Option(default_of("workers"), help="Processes that load and mix batches ahead of the model (0: none; try 4-8 with a GPU)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the run in --out exactly where it stopped."),
     loss: str = typer.Option(default_of("loss"), help="Enhancement loss terms with weights, from spectral_mae, wave_mae, si_sdr, mrstft, stoi, estoi (negative (E)STOI via torch_stoi)."),
     align: str = typer.Option(default_of("align"), help="Frame-to-token alignment: attention, uot, tot or uniform (docs/METHOD.md)."),
     ot_eps: float = typer.Option(default_of("ot_eps"), help="uot/tot: entropic regularisation."),
     ot_tau: float = typer.Option(default_of("ot_tau"), help="uot/tot: frame-marginal relaxation (larger = closer to balanced OT)."),
     ot_delta: float = typer.Option(default_of("ot_delta"), help="tot: width of the order prior."),
     bridge_stride: int = typer.Option(default_of("bridge_stride"), help="Frames averaged into one before the bridge (2 halves its cost; 1: every 8 ms frame)."),
-    dynamic_mixing: bool = typer.Option(default_of("dynamic_mixing"), "--dynamic-mixing", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
+    dynamic_mixing: bool = typer.Option(default_of("dynamic_mixing"), "--dynamic-mixing", metavar="", help="Mix each training utterance afresh every epoch (prep's noises and SNRs)."),
     augment: str = typer.Option(default_of("augment"), help="With --dynamic-mixing: train-split augmentations, each NAME or NAME=probability, from "
                                 "speech_eq, reverb, reverb_dry, noise, noise_envelope, level, band_limit (e.g. 'noise,reverb=0.3,band_limit,level'; docs/AUGMENTATION.md)."),
     rirs: Optional[Path] = typer.Option(None, help="Folder of room impulse responses (WAV/FLAC) for --augment reverb or reverb_dry."),
-    noise_augment: bool = typer.Option(False, "--noise-augment", help="Shorthand for --augment noise: re-pitch, re-colour and layer the train noises."),
-    noise_envelope: bool = typer.Option(False, "--noise-envelope", help="Shorthand for --augment noise_envelope: let the noises' levels drift (3-12 dB swings at 0.1-3 Hz)."),
-    speech_eq: bool = typer.Option(False, "--speech-eq", help="Shorthand for --augment speech_eq: re-colour half the train utterances with mild random EQ (±6 dB peaks)."),
+    noise_augment: bool = typer.Option(False, "--noise-augment", metavar="", help="Shorthand for --augment noise: re-pitch, re-colour and layer the train noises."),
+    noise_envelope: bool = typer.Option(False, "--noise-envelope", metavar="", help="Shorthand for --augment noise_envelope: let the noises' levels drift (3-12 dB swings at 0.1-3 Hz)."),
+    speech_eq: bool = typer.Option(False, "--speech-eq", metavar="", help="Shorthand for --augment speech_eq: re-colour half the train utterances with mild random EQ (±6 dB peaks)."),
     init: Optional[str] = typer.Option(None, help="Fine-tune: start from this model (checkpoint path or installed name, e.g. cmkt-base-16k) instead of random weights."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
@@ -218,13 +235,13 @@ def enhance(
     model: str = typer.Option(DEFAULT_MODEL, help="Checkpoint path or installed model name (see `cmkt models`); default: the shipped model."),
     list_file: Optional[Path] = typer.Option(None, "--list", help="Text file with one input path per line."),
     suffix: str = typer.Option("", help="Appended to each output file's stem."),
-    overwrite: bool = typer.Option(False, help="Replace existing outputs (by default they are skipped; inputs are never overwritten)."),
+    overwrite: bool = typer.Option(False, metavar="", help="Replace existing outputs (by default they are skipped; inputs are never overwritten)."),
     shard: Optional[str] = typer.Option(None, help="K/N: do only part K of N of the inputs (several processes or machines)."),
     log: Optional[Path] = typer.Option(None, help="Per-file log (.csv or .json): duration, compute time, real-time factor, errors."),
     device: str = typer.Option("cpu", help="torch device: cpu, cuda, cuda:1, ..."),
     threads: int = typer.Option(0, help="CPU threads for torch (0: torch's default)."),
     block_seconds: float = typer.Option(10.0, help="Audio is read, enhanced and written in blocks of this length: memory stays bounded."),
-    streaming: bool = typer.Option(False, help="Run frame by frame in real-time-sized blocks (--block-ms); same output, reports latency."),
+    streaming: bool = typer.Option(False, metavar="", help="Run frame by frame in real-time-sized blocks (--block-ms); same output, reports latency."),
     block_ms: float = typer.Option(10.0, help="Block length for --streaming."),
     batch_size: int = typer.Option(1, help="Enhance files shorter than a block this many at a time (helps on GPUs)."),
     rate: Optional[int] = typer.Option(None, help="Output sample rate (default: each input's)."),
@@ -259,6 +276,9 @@ def enhance(
         _results().print(f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True)
     if log:
         _results().print(f"log: {log}", soft_wrap=True)
+    if summary.other_model:
+        console.print(f"[yellow]warning:[/yellow] {len(summary.other_model)} existing output(s) skipped were made with another model, "
+                      f"e.g. {summary.other_model[0]}; pass --overwrite to redo them with this one", highlight=False, soft_wrap=True)
     if summary.interrupted:
         for problem in summary.failed:
             console.print(f"[red]failed:[/red] {problem}", highlight=False, soft_wrap=True)
@@ -298,10 +318,10 @@ def score(
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Folder for scores.csv, summary.md, summary.json and scores.png."),
     metrics: str = typer.Option(",".join(DEFAULT_METRICS), help="Comma-separated, from: " + ", ".join(METRICS) + "."),
     by: str = typer.Option("", help="Group means by manifest columns, e.g. lang,snr,noise,speaker."),
-    noisy_row: bool = typer.Option(True, "--noisy/--no-noisy", help="With --manifest, also score the noisy input as system 'noisy'."),
+    noisy_row: bool = typer.Option(True, "--noisy/--no-noisy", metavar="", help="With --manifest, also score the noisy input as system 'noisy'."),
     jobs: int = typer.Option(0, help="Parallel worker processes (0: all cores)."),
     shard: Optional[str] = typer.Option(None, help="K/N: score only part K of N of the files (merge with `cmkt compare`)."),
-    use_cache: bool = typer.Option(True, "--cache/--no-cache", help="With -o: reuse the scores of files unchanged since an earlier run "
+    use_cache: bool = typer.Option(True, "--cache/--no-cache", metavar="", help="With -o: reuse the scores of files unchanged since an earlier run "
                                    "into the same folder (OUT/score_cache.json; path, size and time of every file)."),
 ):
     """PESQ (wideband, narrowband), STOI, ESTOI, SI-SDR, SNR gain, DNSMOS: per file, mean, per group."""
@@ -437,7 +457,7 @@ def models():
 def upgrade_checkpoint(
     source: Path = typer.Argument(..., help="The checkpoint to convert (it is loaded with code execution: only a file you trust)."),
     target: Path = typer.Argument(..., help="Where the safe copy is written."),
-    trust: bool = typer.Option(False, "--trust", help="Confirm that SOURCE comes from someone you trust."),
+    trust: bool = typer.Option(False, "--trust", metavar="", help="Confirm that SOURCE comes from someone you trust."),
 ):
     """Convert an old checkpoint once, by an explicit request."""
     from cmkt.registry import upgrade_checkpoint as upgrade

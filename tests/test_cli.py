@@ -99,3 +99,22 @@ def test_results_go_to_stdout_uncut_and_notes_to_stderr(tmp_path):
     assert "mean scores" not in scored.stderr
     listed = run("models")
     assert listed.returncode == 0 and "stft-mask-gru" in listed.stdout and "stft-mask-gru" not in listed.stderr
+
+
+def test_cli_conventions_version_short_help_flags_without_values_and_help_everywhere():
+    import typer.main
+
+    from cmkt import __version__
+
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.strip() == f"cmkt {__version__}"
+    short = runner.invoke(app, ["enhance", "-h"], terminal_width=200)
+    assert short.exit_code == 0 and "--overwrite" in short.output
+    prep_help = runner.invoke(app, ["prep", "--help"], terminal_width=200).output
+    check_line = next(line for line in prep_help.splitlines() if "--check" in line and "Validate" in line)
+    assert "<bool>" not in check_line  # a flag takes no value
+    assert "layouts below" not in prep_help
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        for param in command.params:
+            assert getattr(param, "help", None), f"cmkt {name}: {param.name} has no help text"

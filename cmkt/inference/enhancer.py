@@ -6,6 +6,7 @@ so memory is bounded by the block size and the result equals enhancing the whole
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,13 @@ class Enhancer:
     meta: dict
     device: torch.device
     dry: float = 0.0  # share of the input mixed back into the output (cmkt.inference.dry_mix)
+    source: str = ""  # the checkpoint file it was loaded from
+    fingerprint: str = ""  # sha256 of that file (16 hex digits): which weights made an output
+
+    @property
+    def identity(self) -> str:
+        """What an output records as the model that made it: the file's name and its weights' hash."""
+        return f"{Path(self.source).name} sha256:{self.fingerprint}"
 
     def __call__(self, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
         return enhance_array(self, samples, sample_rate)
@@ -69,8 +77,10 @@ def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0, dry:
     if threads:
         torch.set_num_threads(threads)
     target = resolve_device(device)
-    net, meta = load_model(resolve_model(str(model)))
-    return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target, dry_share(dry))
+    path = resolve_model(str(model))
+    net, meta = load_model(path)
+    fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target, dry_share(dry), str(path), fingerprint)
 
 
 MAX_CHANNELS = 64
@@ -138,10 +148,11 @@ class FileResult:
 def enhance_file(
     enhancer: Enhancer, source: str | Path, target: str | Path, block_seconds: float = 10.0,
     out_rate: int | None = None, out_subtype: str | None = None, on_block: Callable[[float], None] | None = None,
+    comment: str | None = None,
 ) -> FileResult:
     """Enhance one file block by block into `target`, atomically; rate and subtype are the input's
     unless given (the container follows target's suffix). `on_block` hears the seconds of input
-    each block enhanced (a progress bar moves within a long file)."""
+    each block enhanced (a progress bar moves within a long file); `comment` goes into the file's tags."""
     compute_s = 0.0
     with open_audio(source) as handle:
         rate, channels = handle.samplerate, handle.channels
@@ -150,7 +161,7 @@ def enhance_file(
         to_model = BlockResampler(rate, enhancer.sample_rate, channels)
         from_model = BlockResampler(enhancer.sample_rate, out_rate, channels)
         stream = enhancer.stream(channels)
-        with audio_writer(target, out_rate, channels, output_subtype(target, handle.subtype, out_subtype)) as write:
+        with audio_writer(target, out_rate, channels, output_subtype(target, handle.subtype, out_subtype), comment) as write:
             written = 0
 
             def emit(block: np.ndarray) -> None:

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cmkt.audio import (AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, output_subtype, read_audio, resample,
+from cmkt.audio import (AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, open_audio, output_subtype, read_audio, resample,
                         truncation_note, write_audio)
 from cmkt.errors import CmktError
 from cmkt.files import write_csv_atomic, write_text_atomic
@@ -33,6 +33,7 @@ class FileLog:
     compute_s: float = 0.0
     rtf: float = 0.0
     error: str = ""
+    model: str = ""  # the model that made the output (Enhancer.identity), for a skipped one the model that made it then
 
 
 @dataclass
@@ -41,6 +42,7 @@ class EnhanceSummary:
     latency_ms: float = 0.0  # algorithmic latency of the model's streaming path
     notes: list[str] = field(default_factory=list)  # what was passed over without being a failure
     interrupted: Interrupted | None = None  # the signal that stopped the run early (the file in flight was not kept)
+    other_model: list[str] = field(default_factory=list)  # skipped outputs that another model made
 
     def _with(self, status: str) -> list[FileLog]:
         return [r for r in self.rows if r.status == status]
@@ -269,9 +271,23 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
     return summary
 
 
+MADE_BY = "enhanced by cmkt with "  # the comment every output carries (WAV INFO, FLAC/Ogg tags, ...): which model made it
+
+
+def made_by(path: Path) -> str:
+    """The model an earlier run recorded in an output's comment; "" where it recorded none."""
+    try:
+        with open_audio(path) as handle:
+            comment = handle.comment or ""
+    except CmktError:
+        return ""
+    return comment[len(MADE_BY):] if comment.startswith(MADE_BY) else ""
+
+
 def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhancer: Enhancer, options: EnhanceOptions,
               summary: EnhanceSummary, input_set: set[Path]) -> None:
     """The enhancement loop of `enhance_paths`; every finished file's row is in `summary` as soon as it is written."""
+    comment = MADE_BY + enhancer.identity
     overwrite, block_seconds, batch_size = options.overwrite, options.block_seconds, options.batch_size
     out_rate, out_subtype = options.out_rate, options.out_subtype
     batch: list[tuple[FileLog, Audio]] = []
@@ -284,7 +300,7 @@ def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhance
             try:
                 rate = out_rate or audio.sample_rate
                 subtype = output_subtype(row.output, audio.subtype, out_subtype)
-                write_audio(row.output, resample(enhanced, audio.sample_rate, rate), rate, subtype)
+                write_audio(row.output, resample(enhanced, audio.sample_rate, rate), rate, subtype, comment=comment)
                 row.duration_s, row.compute_s = audio.duration_s, share
                 row.rtf = share / audio.duration_s
             except CmktError as exc:
@@ -296,13 +312,16 @@ def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhance
         done = 0.0
         for index, (source, target) in enumerate(jobs, 1):
             bar.update(task, completed=done, status=f"file {index}/{len(jobs)} {source.name[:30]}")
-            row = FileLog(str(source), str(target), "written")  # until it fails or is skipped; on a signal, kept only if written
+            row = FileLog(str(source), str(target), "written", model=enhancer.identity)  # until it fails or is skipped; on a signal, kept only if written
             summary.rows.append(row)
             try:
                 if target.resolve() in input_set:
                     raise CmktError(f"{target}: output would overwrite an input; choose another -o folder or a --suffix")
                 if target.exists() and not overwrite:
                     row.status = "skipped"
+                    row.model = made_by(target)
+                    if row.model and f"sha256:{enhancer.fingerprint}" not in row.model:  # other weights, whatever the file's name
+                        summary.other_model.append(f"{target} (made with {row.model})")
                 elif not source.exists():
                     raise CmktError(f"{source}: no such file or folder; check the path")
                 elif source.suffix.lower() not in AUDIO_SUFFIXES:
@@ -314,7 +333,7 @@ def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhance
                         run_batch()
                 else:
                     result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype,
-                                          on_block=lambda s: bar.advance(task, s))
+                                          on_block=lambda s: bar.advance(task, s), comment=comment)
                     row.duration_s, row.compute_s = result.duration_s, result.compute_s
                     row.rtf = result.compute_s / result.duration_s
                     summary.notes.extend(filter(None, [truncation_note(source)]))

@@ -21,7 +21,7 @@ LR_DECAYS = ("none", "cosine")
 RUNTIME_SETTINGS = {"steps", "threads", "device", "workers"}  # may change on --resume: they do not change what is learnt
 # (lowest, highest, whether the lowest itself is allowed) for every numeric setting; None: unbounded
 RANGES: dict[str, tuple[float | None, float | None, bool]] = {
-    "steps": (1, None, True), "batch_size": (1, None, True), "lr": (0, None, False), "alpha": (0, 1, True),
+    "steps": (1, None, True), "batch_size": (1, None, True), "lr": (0, None, True), "alpha": (0, 1, True),
     "shift_ms": (0, None, True), "shift_prob": (0, 1, True), "max_seconds": (0, None, False), "valid_every": (1, None, True),
     "valid_items": (1, None, True), "grad_clip": (0, None, False), "seed": (0, None, True), "threads": (0, None, True),
     "ot_eps": (0, None, False), "ot_tau": (0, None, False), "ot_delta": (0, None, False), "bridge_stride": (1, None, True),

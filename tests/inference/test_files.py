@@ -241,3 +241,24 @@ def test_the_python_api_takes_an_enhancer_and_options(trained_model, tmp_path):
     enhancer = load_enhancer(trained_model)
     summary = enhance_paths([tmp_path / "a.wav"], tmp_path / "out", enhancer, EnhanceOptions(suffix="_x", out_format="flac"))
     assert summary.written == [tmp_path / "out" / "a_x.flac"] and summary.latency_ms == enhancer.latency_ms > 0
+
+
+def test_outputs_record_their_model_and_a_rerun_with_another_model_warns(trained_model, tmp_path):
+    import torch
+
+    from cmkt.inference.files import made_by
+    from cmkt.registry import build_model, save_checkpoint
+
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, build_model("stft-mask-gru", {"hidden": 16}), "stft-mask-gru")
+    sf.write(tmp_path / "a.wav", tone(0.5), 16000)
+    first = _enhance(trained_model, tmp_path / "a.wav", "-o", tmp_path / "out", "--log", tmp_path / "log.csv")
+    assert first.exit_code == 0 and made_by(tmp_path / "out" / "a.wav").startswith(trained_model.name + " sha256:")
+    assert next(csv.DictReader((tmp_path / "log.csv").open()))["model"] == made_by(tmp_path / "out" / "a.wav")
+    same = _enhance(trained_model, tmp_path / "a.wav", "-o", tmp_path / "out")
+    assert same.exit_code == 0 and "another model" not in same.output
+    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", str(other)],
+                                terminal_width=300)
+    assert result.exit_code == 0 and "1 existing output(s) skipped were made with another model" in " ".join(result.output.split())
+    assert "--overwrite" in result.output

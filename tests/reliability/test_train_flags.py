@@ -13,7 +13,7 @@ runner = CliRunner()
     ("--shift-ms", "-50", "--shift-ms -50: must be at least 0"),
     ("--shift-prob", "1.5", "--shift-prob 1.5: must be in [0, 1]"),
     ("--alpha", "nan", "--alpha nan: must be in [0, 1]"),
-    ("--lr", "0", "--lr 0: must be above 0"),
+    ("--lr", "-1e-3", "--lr -0.001: must be at least 0"),
     ("--batch-size", "0", "--batch-size 0: must be at least 1"),
     ("--valid-every", "0", "--valid-every 0: must be at least 1"),
     ("--max-seconds", "-1", "--max-seconds -1: must be above 0"),
