@@ -244,6 +244,7 @@ def enhance(
     streaming: bool = typer.Option(False, metavar="", help="Run frame by frame in real-time-sized blocks (--block-ms); same output, reports latency."),
     block_ms: float = typer.Option(10.0, help="Block length for --streaming."),
     batch_size: int = typer.Option(1, help="Enhance files shorter than a block this many at a time (helps on GPUs)."),
+    jobs: int = typer.Option(1, help="Enhance this many files at once in worker processes of one thread each (CPU): faster than threads on folders of many minutes, slower on a few files (docs/BENCHMARKS.md)."),
     rate: Optional[int] = typer.Option(None, help="Output sample rate (default: each input's)."),
     subtype: Optional[str] = typer.Option(None, help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: each input's)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Output container: wav, flac or ogg (default: each input's)."),
@@ -264,7 +265,7 @@ def enhance(
         raise CmktError(f"--block-ms {block_ms:g} sets the block size of --streaming; add --streaming, or use --block-seconds")
     options = EnhanceOptions(suffix=suffix, overwrite=overwrite, shard=parse_shard(shard), streaming=streaming,
                              block_seconds=block_ms / 1000 if streaming else block_seconds, log=log, batch_size=batch_size,
-                             out_rate=rate, out_subtype=subtype, out_format=fmt)
+                             out_rate=rate, out_subtype=subtype, out_format=fmt, jobs=jobs)
     summary = enhance_paths(sources, out, load_enhancer(model, device, threads, share), options)
     rtf = summary.compute_s / summary.audio_s if summary.audio_s else 0.0
     console = _console()

@@ -192,6 +192,95 @@ def _unique_outputs(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str, e
     raise CmktError(f"{unique[clashes[0]][0]}: cannot give it an output of its own; enhance it in a separate run")
 
 
+def _to_enhance(row: FileLog, source: Path, target: Path, enhancer: Enhancer, overwrite: bool, summary: EnhanceSummary,
+                input_set: set[Path]) -> bool:
+    """Whether `source` is to be enhanced now: False for an existing output (the row says skipped, and
+    by which model it was made); a CmktError for an input that cannot be."""
+    if target.resolve() in input_set:
+        raise CmktError(f"{target}: output would overwrite an input; choose another -o folder or a --suffix")
+    if target.exists() and not overwrite:
+        row.status, row.model = "skipped", made_by(target)
+        if row.model and f"sha256:{enhancer.fingerprint}" not in row.model:  # other weights, whatever the file's name
+            summary.other_model.append(f"{target} (made with {row.model})")
+        return False
+    if not source.exists():
+        raise CmktError(f"{source}: no such file or folder; check the path")
+    if source.suffix.lower() not in AUDIO_SUFFIXES:
+        raise CmktError(f"{source}: not an audio file cmkt reads ({', '.join(AUDIO_SUFFIXES)}); convert it first")
+    return True
+
+
+def _run_parallel(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhancer: Enhancer, options: EnhanceOptions,
+                  summary: EnhanceSummary, input_set: set[Path]) -> None:
+    """`_run_jobs` over `options.jobs` worker processes, one torch thread each, files handed out as
+    workers free up. On a signal the files in flight are finished (workers ignore it) and logged;
+    the ones not started are not."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    with progress_bar(unit="s of audio") as bar:
+        task = bar.add_task(f"enhancing ({options.jobs} processes)", total=sum(seconds.values()) or 1.0, status="")
+        pending = {}
+        pool = ProcessPoolExecutor(options.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                                   initargs=(enhancer.source, enhancer.dry))
+        try:
+            for source, target in jobs:
+                row = FileLog(str(source), str(target), "written", model=enhancer.identity)
+                summary.rows.append(row)
+                try:
+                    if _to_enhance(row, source, target, enhancer, options.overwrite, summary, input_set):
+                        future = pool.submit(_worker_enhance, str(source), str(target), options.block_seconds, options.out_rate,
+                                             options.out_subtype, MADE_BY + enhancer.identity)
+                        pending[future] = row
+                        continue
+                except CmktError as exc:
+                    row.status, row.error = "failed", str(exc)
+                bar.advance(task, seconds[source])
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    row = pending.pop(future)
+                    _take_result(row, future)
+                    summary.notes.extend(filter(None, [truncation_note(Path(row.input))]))
+                    bar.advance(task, seconds[Path(row.input)])
+                    bar.update(task, status=Path(row.input).name[:30])
+        except Interrupted:
+            pool.shutdown(wait=True, cancel_futures=True)  # files in flight finish; the rest never start
+            for future, row in pending.items():
+                if future.done() and not future.cancelled():
+                    _take_result(row, future)
+                else:
+                    row.status = "not started"
+            summary.rows = [row for row in summary.rows if row.status != "not started"]
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _take_result(row: FileLog, future) -> None:
+    try:
+        row.duration_s, row.compute_s = future.result()
+        row.rtf = row.compute_s / row.duration_s if row.duration_s else 0.0
+    except CmktError as exc:
+        row.status, row.error = "failed", str(exc)
+
+
+_WORKER: dict = {}  # the enhancer of this worker process
+
+
+def _worker_start(model: str, dry: float) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
+    _WORKER["enhancer"] = load_enhancer(model, threads=1, dry=dry)
+
+
+def _worker_enhance(source: str, target: str, block_seconds: float, out_rate: int | None, out_subtype: str | None,
+                    comment: str) -> tuple[float, float]:
+    result = enhance_file(_WORKER["enhancer"], source, target, block_seconds, out_rate, out_subtype, comment=comment)
+    return result.duration_s, result.compute_s
+
+
 def _written_since(row: FileLog, started_ns: int, seconds: dict[Path, float]) -> bool:
     """Whether a row marked written really got its output in this run (a signal can land between
     an output's rename and its row's update, or before either); fills a missing duration."""
@@ -233,6 +322,7 @@ class EnhanceOptions:
     out_rate: int | None = None  # output sample rate (default: the input's)
     out_subtype: str | None = None  # e.g. PCM_16, FLOAT (default: the input's where the container takes it)
     out_format: str | None = None  # output container, e.g. flac (default: the input's)
+    jobs: int = 1  # files enhanced in parallel worker processes of one thread each (CPU)
 
 
 def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhancer | str | Path,
@@ -251,6 +341,8 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
         raise CmktError(f"--streaming: this model ({enhancer.meta.get('arch', 'unknown')}) is not causal, so it cannot run "
                         f"block by block in real time (it would wait {enhancer.latency_ms / 1000:.0f} s); drop --streaming, "
                         "or choose a causal model such as stft-mask-gru")
+    if options.jobs > 1 and (options.batch_size > 1 or enhancer.device.type != "cpu"):
+        raise CmktError(f"--jobs {options.jobs} runs files in parallel CPU processes; drop it with --batch-size or a GPU --device")
     if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
     plan = plan_inputs(inputs, out_dir, options.suffix, out_format.lower() if out_format else None)
@@ -262,7 +354,8 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
     started_ns = time.time_ns()
     try:
         with signals_as_exceptions():
-            _run_jobs(jobs, seconds, enhancer, options, summary, input_set)
+            run = _run_parallel if options.jobs > 1 else _run_jobs
+            run(jobs, seconds, enhancer, options, summary, input_set)
     except Interrupted as stop:  # the file in flight left no output (its temporary is removed); what is done is logged
         summary.interrupted = stop
         summary.rows = [row for row in summary.rows if row.status != "written" or _written_since(row, started_ns, seconds)]
@@ -315,27 +408,16 @@ def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhance
             row = FileLog(str(source), str(target), "written", model=enhancer.identity)  # until it fails or is skipped; on a signal, kept only if written
             summary.rows.append(row)
             try:
-                if target.resolve() in input_set:
-                    raise CmktError(f"{target}: output would overwrite an input; choose another -o folder or a --suffix")
-                if target.exists() and not overwrite:
-                    row.status = "skipped"
-                    row.model = made_by(target)
-                    if row.model and f"sha256:{enhancer.fingerprint}" not in row.model:  # other weights, whatever the file's name
-                        summary.other_model.append(f"{target} (made with {row.model})")
-                elif not source.exists():
-                    raise CmktError(f"{source}: no such file or folder; check the path")
-                elif source.suffix.lower() not in AUDIO_SUFFIXES:
-                    raise CmktError(f"{source}: not an audio file cmkt reads ({', '.join(AUDIO_SUFFIXES)}); convert it first")
-                elif batch_size > 1 and enhancer.model.streaming and audio_seconds(source) <= block_seconds:
-                    batch.append((row, read_audio(source)))
-                    summary.notes.extend(filter(None, [truncation_note(source)]))
-                    if len(batch) == batch_size:
-                        run_batch()
-                else:
-                    result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype,
-                                          on_block=lambda s: bar.advance(task, s), comment=comment)
-                    row.duration_s, row.compute_s = result.duration_s, result.compute_s
-                    row.rtf = result.compute_s / result.duration_s
+                if _to_enhance(row, source, target, enhancer, overwrite, summary, input_set):
+                    if batch_size > 1 and enhancer.causal and audio_seconds(source) <= block_seconds:
+                        batch.append((row, read_audio(source)))
+                        if len(batch) == batch_size:
+                            run_batch()
+                    else:
+                        result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype,
+                                              on_block=lambda s: bar.advance(task, s), comment=comment)
+                        row.duration_s, row.compute_s = result.duration_s, result.compute_s
+                        row.rtf = result.compute_s / result.duration_s
                     summary.notes.extend(filter(None, [truncation_note(source)]))
             except CmktError as exc:
                 row.status, row.error = "failed", str(exc)

@@ -262,3 +262,23 @@ def test_outputs_record_their_model_and_a_rerun_with_another_model_warns(trained
                                 terminal_width=300)
     assert result.exit_code == 0 and "1 existing output(s) skipped were made with another model" in " ".join(result.output.split())
     assert "--overwrite" in result.output
+
+
+def test_jobs_enhance_files_in_parallel_processes_with_the_same_results_and_log(trained_model, tmp_path):
+    (tmp_path / "in").mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(5):
+        sf.write(tmp_path / "in" / f"f{index}.wav", tone(1.0, freq=200.0 + 100 * index) + 0.05 * rng.standard_normal(16000), 16000)
+    (tmp_path / "in" / "broken.wav").write_bytes(b"not audio at all")
+    one = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "one")
+    two = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "two", "--jobs", "2", "--log", tmp_path / "log.csv")
+    assert one.exit_code == two.exit_code == 1 and "broken.wav" in two.output  # the bad file fails in both, by name
+    for index in range(5):
+        a, b = sf.read(tmp_path / "one" / f"f{index}.wav")[0], sf.read(tmp_path / "two" / f"f{index}.wav")[0]
+        assert np.allclose(a, b, atol=1e-4)  # one thread per process: the same model, the same output
+    rows = {Path(r["input"]).name: r for r in csv.DictReader((tmp_path / "log.csv").open())}
+    assert [rows[f"f{i}.wav"]["status"] for i in range(5)] == ["written"] * 5 and rows["broken.wav"]["status"] == "failed"
+    again = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "two", "--jobs", "2")
+    assert "skipped 5 existing" in again.output
+    refused = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "x", "--jobs", "2", "--batch-size", "4")
+    assert refused.exit_code == 1 and "--jobs 2 runs files in parallel CPU processes" in refused.output

@@ -128,14 +128,14 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_last_good_checkpoint(prepar
     assert not [p for p in (tmp_path / "run").iterdir() if ".tmp" in p.name]  # no temporary left behind
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_enhance_stopped_by_a_signal_logs_what_is_done_says_so_and_leaves_no_temporary(trained_model, tmp_path, signum, code):
+@pytest.mark.parametrize("signum, code, jobs", [(signal.SIGTERM, 143, "1"), (signal.SIGINT, 130, "1"), (signal.SIGTERM, 143, "2")])
+def test_enhance_stopped_by_a_signal_logs_what_is_done_says_so_and_leaves_no_temporary(trained_model, tmp_path, signum, code, jobs):
     import csv
 
     _noisy_folder(tmp_path / "in", 30, seconds=10.0)
     log = tmp_path / "log.csv"
     process = subprocess.Popen(CMKT + ["enhance", str(tmp_path / "in"), "--model", str(trained_model), "--threads", "1",
-                                       "-o", str(tmp_path / "out"), "--log", str(log)],
+                                       "-o", str(tmp_path / "out"), "--log", str(log), "--jobs", jobs],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     finals = lambda: [p for p in (tmp_path / "out").glob("f*.wav")] if (tmp_path / "out").exists() else []  # noqa: E731
     deadline = time.monotonic() + 300
