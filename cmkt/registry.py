@@ -6,6 +6,7 @@ and what a person asks about it (training data hash, steps, metrics, package ver
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
+CONFIG_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool}  # model config fields' annotations
+
+
 def build_model(arch: str, config: dict[str, Any] | None = None) -> torch.nn.Module:
     if arch not in ARCHITECTURES:
         raise CmktError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -51,7 +55,16 @@ def build_model(arch: str, config: dict[str, Any] | None = None) -> torch.nn.Mod
     unknown = set(config or {}) - known
     if unknown:
         raise CmktError(f"{arch}: unknown config field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-    return spec.model(spec.config(**(config or {})))
+    for field in dataclasses.fields(spec.config):
+        value, expected = (config or {}).get(field.name), CONFIG_TYPES.get(str(field.type))
+        if field.name in (config or {}) and expected and (not isinstance(value, expected) or isinstance(value, bool) != (field.type == "bool")):
+            raise CmktError(f"{arch}: --model-config {field.name} is {value!r}, not {field.type} (default {field.default!r}); "
+                            f'write it like \'{{"{field.name}": {json.dumps(field.default)}}}\'')
+    try:
+        return spec.model(spec.config(**(config or {})))
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CmktError(f"{arch}: --model-config {json.dumps(config or {})} does not make a model ({exc}); "
+                        "change that setting or leave it at its default") from None
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, arch: str, **info: Any) -> None:

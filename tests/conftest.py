@@ -63,7 +63,7 @@ def push_in_blocks(processor, signal: np.ndarray, sizes) -> np.ndarray:
 @pytest.fixture(scope="session")
 def speech_corpus(tmp_path_factory) -> Path:
     """A TSV corpus of real synthetic speech (eSpeak NG, two voices) with exact transcripts."""
-    from cmkt.data.synth import Synthesizer, Voice
+    from recipes.quickstart.synth import Synthesizer, Voice
 
     root = tmp_path_factory.mktemp("corpus")
     synth = Synthesizer()
@@ -95,7 +95,7 @@ def white_noise_mixing(root: Path, seconds: float = 3.0):
 
 @pytest.fixture(scope="session")
 def noise_folder(tmp_path_factory) -> Path:
-    from cmkt.data.noise_gen import coloured_noise, hum
+    from recipes.quickstart.noise_gen import coloured_noise, hum
 
     root = tmp_path_factory.mktemp("noise")
     rng = np.random.default_rng(0)

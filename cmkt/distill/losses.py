@@ -21,9 +21,10 @@ def _masked(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) 
 
 
 def spectral_mae_loss(
-    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = 128, compress: float = 0.3, **_
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = 128, compress: float = 0.3,
 ) -> torch.Tensor:
-    """MAE between power-compressed magnitude spectra, padding excluded."""
+    """MAE between power-compressed magnitude spectra, padding excluded. Its own resolution (32 ms
+    frames, 8 ms hop at 16 kHz), whatever the backbone's front end: one loss for every backbone."""
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
     window = torch.hann_window(n_fft, device=clean.device)
     spec_e = torch.stft(enhanced, n_fft, hop, window=window, return_complex=True).abs().clamp_min(1e-8).pow(compress)
@@ -32,12 +33,12 @@ def spectral_mae_loss(
     return ((spec_e - spec_c).abs() * frame_mask[:, None, :]).sum() / (frame_mask.sum() * spec_c.shape[1]).clamp_min(1)
 
 
-def wave_mae_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, **_) -> torch.Tensor:
+def wave_mae_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     enhanced, clean, mask = _masked(enhanced, clean, lengths)
     return (enhanced - clean).abs().sum() / mask.sum().clamp_min(1)
 
 
-def si_sdr_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-8, **_) -> torch.Tensor:
+def si_sdr_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Negative SI-SDR (dB) over each item's real samples, averaged over the batch."""
     enhanced, clean, mask = _masked(enhanced, clean, lengths)
     count = mask.sum(1, keepdim=True).clamp_min(1)
@@ -49,7 +50,7 @@ def si_sdr_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tens
     return -(10 * torch.log10(ratio + eps)).mean()
 
 
-def mrstft_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, **_) -> torch.Tensor:
+def mrstft_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Multi-resolution STFT loss (spectral convergence + log magnitude at 3 resolutions), from auraloss."""
     import auraloss
 
@@ -70,17 +71,18 @@ def _negative_stoi(sample_rate: int, extended: bool) -> torch.nn.Module:
 
 
 def stoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000,
-              extended: bool = False, **_) -> torch.Tensor:
+              extended: bool = False) -> torch.Tensor:
     """Negative STOI (ESTOI when `extended`), differentiable, from torch_stoi: aims the model at
     intelligibility, which spectral losses reward only indirectly. Its VAD drops the zero padding."""
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
     return _negative_stoi(sample_rate, extended).to(clean.device)(enhanced, clean).mean()
 
 
-def estoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000, **_) -> torch.Tensor:
+def estoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000) -> torch.Tensor:
     return stoi_loss(enhanced, clean, lengths, sample_rate, extended=True)
 
 
+RATE_DEPENDENT = {"stoi", "estoi"}  # the terms that need the sample rate
 ENHANCEMENT_LOSSES = {"spectral_mae": spectral_mae_loss, "wave_mae": wave_mae_loss, "si_sdr": si_sdr_loss, "mrstft": mrstft_loss,
                       "stoi": stoi_loss, "estoi": estoi_loss}
 
@@ -92,8 +94,8 @@ def parse_loss(spec: str) -> dict[str, float]:
     return parse_weighted_terms(spec, ENHANCEMENT_LOSSES, "--loss", DEFAULT_LOSS)
 
 
-def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], n_fft: int = 512, hop: int = 128,
-                     sample_rate: int = 16000) -> torch.Tensor:
+def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], sample_rate: int = 16000) -> torch.Tensor:
     """L_se: the weighted sum of the chosen terms."""
-    return sum(w * ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, n_fft=n_fft, hop=hop, sample_rate=sample_rate)
+    return sum(w * (ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, sample_rate=sample_rate) if name in RATE_DEPENDENT
+                    else ENHANCEMENT_LOSSES[name](enhanced, clean, lengths))
                for name, w in weights.items())

@@ -17,10 +17,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from cmkt.data import noise_gen
-from cmkt.data.synth import Synthesizer, Voice
 from cmkt.files import write_csv_atomic
 from cmkt.report import plot_spectrograms
+
+if __package__ in (None, ""):  # run as a script: make `recipes` importable from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from recipes.quickstart import noise_gen  # noqa: E402
+from recipes.quickstart.synth import Synthesizer, Voice  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 VOICES = [
@@ -77,7 +81,7 @@ def build_noise(root: Path, corpus: Path, sample_rate: int = 16000, seed: int = 
             "brown": noise_gen.coloured_noise(n, 2.0, rng),
             "hum": noise_gen.hum(n, sample_rate, rng),
             "clicks": noise_gen.clicks(n, sample_rate, rng),
-            "babble": noise_gen.babble(speech, n, rng),
+            "babble": noise_gen.babble(speech, n, rng, sample_rate=sample_rate),
         }
         (root / split).mkdir(parents=True, exist_ok=True)
         for name, signal in kinds.items():

@@ -7,13 +7,20 @@ from cmkt.registry import build_model
 
 
 def test_shift_moves_frames_and_masks_together():
-    tap = torch.arange(10.0).reshape(1, 10, 1)
-    mask = torch.ones(1, 10, dtype=torch.bool)
-    gen = torch.Generator().manual_seed(0)
-    shifted, shifted_mask = temporal_shift(tap, mask, max_shift=3, prob=1.0, generator=gen)
-    offset = int(shifted_mask.float().argmax()) if not shifted_mask[0, 0] else -(10 - int(shifted_mask.sum()))
-    kept = shifted[0, shifted_mask[0], 0]
-    assert len(kept) == 10 - abs(offset) and torch.equal(kept, kept.sort().values)
+    """Each item's frames move by its own shift s: frame t holds frame t - s, the mask marks exactly the
+    frames that came from real ones, and the shifts drawn span the range (a no-op shift would fail)."""
+    batch, frames = 32, 10
+    tap = torch.arange(float(frames)).repeat(batch, 1)[..., None]
+    mask = torch.ones(batch, frames, dtype=torch.bool)
+    shifted, shifted_mask = temporal_shift(tap, mask, max_shift=3, prob=1.0, generator=torch.Generator().manual_seed(0))
+    shifts = set()
+    for item in range(batch):
+        kept = shifted_mask[item].nonzero().flatten()
+        s = int(kept[0]) if kept[0] > 0 else -(frames - 1 - int(kept[-1]))  # zeros enter on the side the frames left
+        shifts.add(s)
+        assert len(kept) == frames - abs(s) and torch.equal(shifted[item, kept, 0], (kept - s).float())
+        assert not shifted[item, ~shifted_mask[item]].any()
+    assert shifts == set(range(-3, 4))  # 32 draws reach every shift in [-3, 3], zero included
     assert torch.equal(temporal_shift(tap, mask, 3, 0.0)[0], tap)
 
 

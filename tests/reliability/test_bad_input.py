@@ -172,3 +172,17 @@ def test_a_read_only_output_folder_is_named_as_the_cause(trained_model, tmp_path
         out.chmod(0o755)
     assert result.exit_code == 1 and "permission denied" in result.output.lower(), result.output
     assert "format" not in result.output
+
+
+@pytest.mark.parametrize("arch, settings, words", [
+    ("stft-mask-gru", '{"hop": 100}', "hop (100) must divide n_fft (512)"),
+    ("stft-mask-gru", '{"hidden": "big"}', "hidden is 'big', not int (default 256)"),
+    ("stft-mask-gru", '{"deep_filter_order": true}', "deep_filter_order is True, not int"),
+    ("conv-tasnet", '{"tap_hop": 100}', "tap_hop must be a multiple of the encoder stride"),
+])
+def test_a_bad_model_config_is_one_line_not_a_traceback(prepared, tmp_path, arch, settings, words):
+    result = CliRunner().invoke(app, ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"),
+                                      "-o", str(tmp_path / "run"), "--teacher", "none", "--arch", arch, "--model-config", settings],
+                                terminal_width=300)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and words in lines[0] and "--model-config" in lines[0], result.output

@@ -32,12 +32,12 @@ def clicks(n: int, sample_rate: int, rng: np.random.Generator, rate_hz: float = 
     return _normalise(signal)
 
 
-def babble(utterances: list[np.ndarray], n: int, rng: np.random.Generator, talkers: int = 6) -> np.ndarray:
+def babble(utterances: list[np.ndarray], n: int, rng: np.random.Generator, talkers: int = 6, sample_rate: int = 16000) -> np.ndarray:
     """Several talkers at once: utterances at equal level, looped and summed."""
     signal = np.zeros(n)
     for _ in range(talkers):
         speech = pick_one(utterances, rng)
-        speech = speech / max(active_rms(speech, 16000), 1e-6)
+        speech = speech / max(active_rms(speech, sample_rate), 1e-6)
         track = np.concatenate([speech, np.zeros(int(rng.integers(0, 4000)))])
         tiled = np.tile(track, n // len(track) + 2)
         start = int(rng.integers(0, len(track)))
