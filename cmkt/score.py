@@ -2,7 +2,7 @@
 
 Pairs come from folders (matched by relative path) or from a manifest (matched by utterance id,
 which also gives the noisy input, for snr_gain and a "noisy" row, and the columns to group by:
-lang, speaker, noise, snr, split). A file that cannot be scored becomes a per-file error; the
+lang, speaker, noise, snr, snr_band, split). A file that cannot be scored becomes a per-file error; the
 run goes on.
 """
 from __future__ import annotations
@@ -22,7 +22,16 @@ from cmkt.progress import progress_bar
 from cmkt.score_cache import ScoreCache, pair_key
 from cmkt.sharding import take_shard
 
-GROUP_COLUMNS = ("lang", "speaker", "noise", "snr", "split")
+GROUP_COLUMNS = ("lang", "speaker", "noise", "snr", "snr_band", "split")
+SNR_BAND_DB = 5.0  # snr_band groups a continuous SNR draw (e.g. -5..15 dB uniform) into bands this wide
+
+
+def snr_band(snr_db: float | None) -> str:
+    """The band an SNR falls in, "lo..hi" dB with lo a multiple of SNR_BAND_DB: -2.3 -> "-5..0", 5 -> "5..10"."""
+    if snr_db is None:
+        return ""
+    low = np.floor(snr_db / SNR_BAND_DB) * SNR_BAND_DB
+    return f"{low:g}..{low + SNR_BAND_DB:g}"
 LENGTH_TOLERANCE_S = 0.02
 
 
@@ -95,7 +104,7 @@ def pairs_from_manifest(manifest: str | Path, est: str | Path | None) -> list[Pa
         else:
             estimate = estimates.get(utt.id) or (estimates.get(noisy.stem) if noisy else None)
         groups = {"lang": utt.lang, "speaker": utt.speaker, "noise": utt.noise, "split": utt.split,
-                  "snr": "" if utt.snr_db is None else f"{utt.snr_db:g}"}
+                  "snr": "" if utt.snr_db is None else f"{utt.snr_db:g}", "snr_band": snr_band(utt.snr_db)}
         pairs.append(Pair(utt.id, Path(utt.clean), estimate, noisy, groups))
     return pairs
 

@@ -111,3 +111,10 @@ def test_dnsmos_on_one_thread_per_worker_scores_as_speechmos_does(speech_corpus,
     rows = score_pairs(pairs, "x", ("dnsmos_ovrl",), jobs=2).rows
     assert {row["file"]: row["error"] for row in rows} == {"clean": "", "noisy": ""}
     assert {row["file"]: row["dnsmos_ovrl"] for row in rows} == pytest.approx(expected, abs=1e-5)
+
+
+def test_snr_bands_group_a_continuous_snr_draw():
+    from cmkt.score import snr_band
+
+    assert [snr_band(x) for x in (-5.0, -2.3, 0.0, 4.99, 5.0, 14.2)] == ["-5..0", "-5..0", "0..5", "0..5", "5..10", "10..15"]
+    assert snr_band(None) == ""

@@ -1,0 +1,148 @@
+"""The next default's test: open-test (37 voices and noises no model here has heard) in its three
+conditions, every peer and every model, per SNR band and language, with paired intervals.
+
+Usage: python bench/open_test.py [--corpus ~/.cache/cmkt/open_corpus] [--out runs/open_test]
+           [--model v1=cmkt-base-16k --model cmkt_v2=RUN/model.pt --model baseline_v2=RUN/model.pt]
+           [--new cmkt_v2] [--conditions plain,reverb,telephone] [--limit N] [--no-dnsmos]
+
+Conditions (recipes/open_corpus/open_test.py): plain (-5..15 dB), reverb (rooms, dry reference) and
+telephone (300-3400 Hz at 8 kHz, mu-law noisy side), the same 400 utterances in each. Every system
+runs on one thread on each condition's noisy files at its own rate (resampling untimed), so an
+8 kHz call goes through a 16 kHz model as `cmkt enhance` would take it. Scores come from
+`cmkt score --manifest --by snr_band,lang`: PESQ-WB (PESQ-NB on telephone, at 8 kHz), STOI,
+ESTOI, SI-SDR and DNSMOS SIG/BAK/OVRL. report.md checks the targets of the decision doc
+(docs/default_model/2026-12-01_v2_decision.md) for the model named by --new: above the noisy input
+on every metric in every condition and SNR band, above RNNoise on PESQ, ESTOI and DNSMOS OVRL per
+condition, and its gap to DeepFilterNet3. Every stage resumes: finished outputs are kept.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from default_model import run_system  # noqa: E402
+from peers import all_peers  # noqa: E402
+
+from cmkt.files import write_text_atomic  # noqa: E402
+from cmkt.report import plot_score_bars  # noqa: E402
+from cmkt.score import read_scores_csv  # noqa: E402
+from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
+from cmkt.stats import paired_difference  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CONDITIONS = ("plain", "reverb", "telephone")
+DNSMOS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
+
+
+def condition_metrics(condition: str, dnsmos: bool) -> list[str]:
+    pesq = "pesq_nb" if condition == "telephone" else "pesq_wb"
+    return [pesq, "stoi", "estoi", "si_sdr", *(DNSMOS if dnsmos else ())]
+
+
+def read_rows(scores_csv: Path) -> list[dict]:
+    return [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
+
+
+def per_file(rows: list[dict], system: str, metric: str, band: str | None = None) -> dict[str, float]:
+    return {r["file"]: float(r[metric]) for r in rows
+            if r["system"] == system and r.get(metric) not in ("", None) and band in (None, r["snr_band"])}
+
+
+def difference_cell(rows: list[dict], a: str, b: str, metric: str, band: str | None = None) -> tuple[str, bool, bool]:
+    """'+0.123 ± 0.020 (p=...)', whether a is significantly above b, and whether significantly below."""
+    result = paired_difference(per_file(rows, a, metric, band), per_file(rows, b, metric, band))
+    d = result.difference
+    above = d.n > 1 and d.mean > 0 and result.p_value < 0.05
+    below = d.n > 1 and d.mean < 0 and result.p_value < 0.05
+    return f"{d.mean:+.3f} ± {d.half_width:.3f} (p={result.p_value:.2g})", above, below
+
+
+def condition_report(condition: str, rows: list[dict], new: str, metrics: list[str]) -> list[str]:
+    """The new model against the noisy input per SNR band, and against each system overall."""
+    bands = sorted({r["snr_band"] for r in rows if r["snr_band"]}, key=lambda b: float(b.split("..")[0]))
+    lines = [f"## {condition}", "", f"### {new} − noisy, per SNR band (never significantly below: the target)", "",
+             "| metric | " + " | ".join(f"{b} dB" for b in bands) + " | never below |", "|---" * (len(bands) + 2) + "|"]
+    for metric in metrics:
+        cells, ok = [], True
+        for band in bands:
+            text, _, below = difference_cell(rows, new, "noisy", metric, band)
+            cells.append(text)
+            ok &= not below
+        lines.append(f"| {metric} | " + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
+    others = sorted({r["system"] for r in rows} - {new, "noisy"})
+    lines += ["", f"### {new} − each system, all SNRs", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for other in ["noisy", *others]:
+        cells = []
+        for metric in metrics:
+            text, above, below = difference_cell(rows, new, other, metric)
+            cells.append(f"**{text}**" if above else text)
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=Path.home() / ".cache" / "cmkt" / "open_corpus")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "open_test")
+    parser.add_argument("--model", action="append", default=[], help="NAME=PATH or installed name; repeat (default: v1=cmkt-base-16k)")
+    parser.add_argument("--new", default="", help="the candidate the targets are checked for (default: the last --model)")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS))
+    parser.add_argument("--limit", type=int, default=0, help="only the first N utterances of each condition (a check of the set-up)")
+    parser.add_argument("--no-dnsmos", action="store_true", help="leave DNSMOS out (most of the scoring time)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    models = [spec.split("=", 1) if "=" in spec else (Path(spec).stem, spec) for spec in (args.model or ["v1=cmkt-base-16k"])]
+    new = args.new or models[-1][0]
+    systems = [(peer.name, peer.run, peer.sample_rate) for peer in all_peers()]
+    for name, path in models:
+        enhancer = load_enhancer(path, threads=1)
+        systems.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate))
+    report, rtf = [f"# open-test: {new} against every system", ""], {}
+    for condition in args.conditions.split(","):
+        manifest = args.corpus / "open_test" / condition / "test.jsonl"
+        lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][: args.limit or None]
+        work = args.out / condition
+        if args.limit:  # a manifest of the first N beside the outputs, its paths made absolute
+            base = manifest.parent
+            records = [{**r, "clean": str(base / r["clean"]), "noisy": str(base / r["noisy"])} for r in map(json.loads, lines)]
+            manifest = work / f"test.first{args.limit}.jsonl"
+            write_text_atomic(manifest, "".join(json.dumps(r) + "\n" for r in records))
+        noisy_files = [args.corpus / "open_test" / condition / json.loads(line)["noisy"] for line in lines]
+        estimates = []
+        for name, process, rate in systems:
+            if not all((work / "enhanced" / name / p.name).is_file() for p in noisy_files):
+                rtf.setdefault(name, {})[condition] = run_system(name, process, rate, noisy_files, work / "enhanced")
+                print(f"{condition} {name}: RTF {rtf[name][condition]:.4f}", flush=True)
+            estimates += ["--est", f"{name}={work / 'enhanced' / name}"]
+        metrics = condition_metrics(condition, not args.no_dnsmos)
+        subprocess.run([sys.executable, "-m", "cmkt", "score", "--manifest", str(manifest), *estimates, "--metrics", ",".join(metrics),
+                        "--by", "snr_band,lang", "-o", str(work / "scores")], check=True)
+        rows = read_rows(work / "scores" / "scores.csv")
+        report += condition_report(condition, rows, new, metrics)
+        results, _ = read_scores_csv(work / "scores" / "scores.csv")
+        plot_score_bars(work / "by_snr_band.png", results, tuple(metrics[:3]), "snr_band")
+        rate = sf.info(str(noisy_files[0])).samplerate
+        print(f"{condition}: {len(noisy_files)} utterances at {rate} Hz scored -> {work / 'scores' / 'summary.md'}", flush=True)
+    if rtf:
+        report += ["## Real-time factor (1 thread; this run's conditions)", "", "| system | " + " | ".join(args.conditions.split(",")) + " |",
+                   "|---" * (len(args.conditions.split(",")) + 1) + "|"]
+        report += [f"| {name} | " + " | ".join(f"{v.get(c, float('nan')):.4f}" for c in args.conditions.split(",")) + " |"
+                   for name, v in rtf.items()]
+    write_text_atomic(args.out / "report.md", "\n".join(report) + "\n")
+    print("\n".join(report))
+    print(f"\nreport: {args.out / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()
