@@ -81,7 +81,7 @@ def exit_if_problems(problems: list[str], label: str = "failed", colour: str = "
              "validate only: add `--check`; on 4 machines: `--shard K/4` each, then `cmkt prep --merge data1 --merge data2 ... -o data/`")
 @user_errors
 def prep(
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder for mixtures, manifests ({split}.jsonl) and the teacher cache."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mixtures, manifests ({split}.jsonl) and the teacher cache (not needed with --check)."),
     speech: Optional[Path] = typer.Option(None, help="Corpus: a folder (its --layout: audio with .txt/.lab transcripts, LibriSpeech, AISHELL, VoiceBank) or a TSV/CSV with path,text[,id,lang,speaker,split]."),
     layout: str = typer.Option("auto", help="auto, folder (audio + .txt/.lab), table, librispeech, aishell or voicebank (clean_*/noisy_* pairs)."),
     noise: Optional[Path] = typer.Option(None, help="Folder of noise recordings; train/valid/test subfolders keep noises apart per split."),
@@ -103,6 +103,8 @@ def prep(
     from cmkt.sharding import parse_shard
 
     console = _console()
+    if out is None and not check:
+        raise CmktError("give -o OUT, the folder for the mixtures and manifests (only --check works without one)")
     if merge:
         from cmkt.data.shards import merge_shards
 
@@ -122,7 +124,7 @@ def prep(
         return
     from cmkt.data.prep import PrepConfig, prepare
 
-    config = PrepConfig(str(speech), str(noise) if noise else None, str(out), snrs=list(snr), teacher=None if check else teacher,
+    config = PrepConfig(str(speech), str(noise) if noise else None, str(out or "."), snrs=list(snr), teacher=None if check else teacher,
                         sample_rate=sample_rate, split_key=split_by, seed=seed, layout=layout, snr_range=snr_range, gain_db=gain_db,
                         rir=str(rir) if rir else None, rir_prob=rir_prob, shard=parse_shard(shard))
     report = prepare(config, check=check, resume=resume)

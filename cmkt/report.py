@@ -200,7 +200,7 @@ def plot_training_curves(log_csv: str | Path, path: str | Path) -> None:
         if any(values):
             ax_loss.plot(steps, values, label=key)
     ax_loss.set_xlabel("step")
-    ax_loss.set_title("training losses (logged every 10 steps)")
+    ax_loss.set_title("training losses (means over 10 steps)")
     ax_loss.legend()
     val = [(int(r["step"]), float(r["val_pesq_wb"]), float(r["val_stoi"])) for r in rows if r.get("val_pesq_wb")]
     if val:

@@ -231,7 +231,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         num_workers=config.workers, pin_memory=device.type == "cuda", prefetch_factor=4 if config.workers else None)
     model.train()
     forward_model = compiled(model) if config.compile else model
-    started = time.perf_counter()
+    started = time.perf_counter() - elapsed_before(rows)  # "seconds" runs on across --resume
+    interval: list[tuple[float, float, float]] = []  # the steps since the last logged row: a row logs their mean
     with progress_bar(disable=not lead) as bar:
         task = bar.add_task("training" if bridge else "training (baseline)", total=config.steps, completed=step, status="")
         for batch in batches:
@@ -248,7 +249,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 group["lr"] = learning_rate(config, step)
             optimizer.step()
             step += 1
-            row = {"step": step, "loss": round(loss.item(), 5), "l_se": round(l_se.item(), 5), "l_cma": round(l_cma.item(), 5),
+            interval.append((loss.item(), l_se.item(), l_cma.item()))
+            means = np.mean(interval, axis=0)
+            row = {"step": step, "loss": round(float(means[0]), 5), "l_se": round(float(means[1]), 5), "l_cma": round(float(means[2]), 5),
                    "unmatched": round(bridge.last_unmatched, 4) if bridge is not None and config.align in ("uot", "tot") else "",
                    "l_ssl": round(ssl[1].last_loss, 5) if ssl else ""}
             bar.update(task, completed=step, status=f"loss {row['loss']:.4f}")
@@ -265,6 +268,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                                     teacher=("none" if cache is None else cache.index.get("teacher", "")), alpha=config.alpha,
                                     init=config.init)
                 rows.append(row)
+                interval.clear()
                 _save_state(state_path, model, bridge, optimizer, step, best, rows, config, ssl[1] if ssl else None)
                 write_csv_atomic(log_path, LOG_FIELDS, rows)
                 if bridge is not None:
@@ -275,12 +279,19 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 bar.update(task, status=f"loss {row['loss']:.4f} val PESQ {scores['val_pesq_wb']:.3f}")
             elif step % 10 == 0:
                 rows.append(row)
+                interval.clear()
     if lead:
         from cmkt.report import plot_training_curves
 
         plot_training_curves(log_path, out / "training_curves.png")
     finish(world)
     return best_path
+
+
+def elapsed_before(rows: list[dict]) -> float:
+    """Training seconds a resumed run had already spent (its last validation row's clock), 0 for a new run."""
+    clocks = [float(r["seconds"]) for r in rows if r.get("seconds") not in (None, "")]
+    return clocks[-1] if clocks else 0.0
 
 
 def compiled(model: torch.nn.Module) -> torch.nn.Module:

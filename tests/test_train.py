@@ -9,7 +9,7 @@ from cmkt.train import TrainConfig, train
 
 def _config(prepared, out, steps, teacher="auto", **settings):
     return TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), teacher=teacher, steps=steps,
-                       batch_size=2, valid_every=2, valid_items=1, seed=3, **{"model": {"hidden": 32}, **settings})
+                       **{"batch_size": 2, "valid_every": 2, "valid_items": 1, "seed": 3, "model": {"hidden": 32}, **settings})
 
 
 def test_checkpoint_is_self_describing(trained_model):
@@ -202,3 +202,25 @@ def test_a_run_started_with_the_old_augmentation_flags_resumes_exactly_under_its
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_log_keeps_its_clock_across_resume_and_logs_the_mean_loss_of_each_interval(prepared, tmp_path, monkeypatch):
+    import cmkt.train as training
+
+    seen = []
+    real = training.batch_losses
+
+    def recording(*args, **kwargs):
+        loss, l_se, l_cma = real(*args, **kwargs)
+        seen.append(loss.item())
+        return loss, l_se, l_cma
+
+    monkeypatch.setattr(training, "batch_losses", recording)
+    train(_config(prepared, tmp_path / "run", 10, valid_every=5, teacher="none"))
+    rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [5, 10]
+    assert float(rows[1]["loss"]) == pytest.approx(sum(seen[5:10]) / 5, abs=1e-4)  # steps 6-10, not step 10 alone
+    train(_config(prepared, tmp_path / "run", 15, valid_every=5, teacher="none"), resume=True)
+    rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
+    clocks = [float(r["seconds"]) for r in rows]
+    assert clocks == sorted(clocks) and clocks[2] > clocks[1]  # the clock runs on after --resume

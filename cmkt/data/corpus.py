@@ -69,9 +69,7 @@ def _load_table(table: Path) -> list[SpeechItem]:
         raise CmktError(f"{table}: needs a header with a `path` column (and optionally text, id, lang, speaker, split)")
     items, seen = [], set()
     for lineno, row in enumerate(rows, start=2):
-        path = (table.parent / row["path"]).resolve()
-        if not path.is_file():
-            raise CmktError(f"{table}:{lineno}: audio {path} not found; fix the path column")
+        path = (table.parent / row["path"]).resolve()  # a missing file is reported and skipped by prep, like an unreadable one
         item_id = row.get("id") or _id_from_path(path, table.parent.resolve())
         if item_id in seen:
             raise CmktError(f"{table}:{lineno}: duplicate id {item_id!r}; ids must be unique")
@@ -93,6 +91,19 @@ def hash_split(key: str, fractions: tuple[float, float, float]) -> str:
     if value < fractions[0] + fractions[1]:
         return "valid"
     return "test"
+
+
+def unreadable_noise(noises: dict[str, list[Path]]) -> list[str]:
+    """A problem line for every noise file that cannot be opened (read from its header only)."""
+    from cmkt.audio import audio_seconds
+
+    problems = []
+    for path in sorted({p for paths in noises.values() for p in paths}):
+        try:
+            audio_seconds(path)
+        except CmktError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def load_noise_folders(source: str | Path, needed: tuple[str, ...] = SPLITS) -> dict[str, list[Path]]:

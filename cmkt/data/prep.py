@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cmkt.audio import Audio, read_audio, resample, write_audio
-from cmkt.data.corpus import SPLITS, hash_split
+from cmkt.data.corpus import SPLITS, hash_split, unreadable_noise
 from cmkt.data.layouts import load_corpus
 from cmkt.data.mixing import MIXING_FILE, Mixer
 from cmkt.data.validate import PAIR_TOLERANCE_S
@@ -84,6 +84,9 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
     out = Path(config.out)
     items = take_shard(sorted(load_corpus(config.speech, config.layout), key=lambda item: item.id), config.shard)
     mixer = Mixer(config) if config.noise or any(item.noisy is None for item in items) else None
+    bad_noise = unreadable_noise(mixer.noises) if mixer is not None and mixer.noises else []
+    if bad_noise:  # every one named at once, before any mixing: a run would otherwise stop at the first
+        raise CmktError(f"{len(bad_noise)} unreadable noise file(s), fix or remove them: " + " | ".join(bad_noise))
     by_split: dict[str, list[Utterance]] = {s: [] for s in SPLITS}
     skipped: list[str] = []
     max_len = int(config.max_duration_s * config.sample_rate)
@@ -148,6 +151,9 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
     cache, notes = None, []
     if config.teacher and config.teacher.lower() != "none":
         cache, notes = build_teacher_cache(out / "teacher_cache", config.teacher, [u.text for us in by_split.values() for u in us])
+    if by_split["train"] and not by_split["valid"] and not check:
+        notes.append(f"no valid split: all {sum(len(us) for us in by_split.values())} utterance(s) went to other splits; "
+                     "`cmkt train` needs valid.jsonl: give more utterances, a split column (valid), or other split fractions")
     without_text = sum(1 for us in by_split.values() for u in us if not u.text)
     if without_text:
         notes.append(f"{without_text} utterance(s) have no transcript (none given, or cropped); they get no distillation loss")

@@ -186,3 +186,39 @@ def test_a_bad_model_config_is_one_line_not_a_traceback(prepared, tmp_path, arch
                                 terminal_width=300)
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 1 and len(lines) == 1 and words in lines[0] and "--model-config" in lines[0], result.output
+
+
+def test_prep_lists_every_missing_or_unreadable_recording_and_every_bad_noise_file(noise_folder, tmp_path):
+    (tmp_path / "corpus").mkdir()
+    for index in range(4):
+        sf.write(tmp_path / "corpus" / f"good{index}.wav", tone(1.0, freq=300 + 50 * index), 16000)
+    (tmp_path / "corpus" / "broken.wav").write_bytes(b"not audio")
+    rows = ["path\ttext"] + [f"good{i}.wav\thello" for i in range(4)] + ["gone1.wav\tx", "gone2.wav\ty", "broken.wav\tz"]
+    (tmp_path / "corpus" / "table.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = lambda *extra: CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus" / "table.tsv"), "--teacher", "none",  # noqa: E731
+                                                  *extra], terminal_width=300)
+    result = run("--noise", str(noise_folder), "-o", str(tmp_path / "data"))
+    skipped = [line for line in result.output.splitlines() if line.startswith("skipped:")]
+    assert result.exit_code == 1 and len(skipped) == 3 and "Traceback" not in result.output
+    assert all(any(name in line for line in skipped) for name in ("gone1.wav", "gone2.wav", "broken.wav"))
+    bad_noise = tmp_path / "noise"
+    bad_noise.mkdir()
+    sf.write(bad_noise / "fine.wav", tone(2.0), 16000)
+    for name in ("bad1.wav", "bad2.flac"):
+        (bad_noise / name).write_bytes(b"\x00" * 100)
+    result = run("--noise", str(bad_noise), "-o", str(tmp_path / "data2"))
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and "2 unreadable noise file(s)" in lines[0]
+    assert "bad1.wav" in lines[0] and "bad2.flac" in lines[0]
+
+
+def test_prep_says_when_no_valid_split_was_made_and_check_needs_no_output_folder(noise_folder, tmp_path):
+    (tmp_path / "corpus").mkdir()
+    sf.write(tmp_path / "corpus" / "only.wav", tone(1.0), 16000)
+    (tmp_path / "corpus" / "table.tsv").write_text("path\ttext\tsplit\nonly.wav\thello\ttrain\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus" / "table.tsv"), "--noise", str(noise_folder),
+                                      "-o", str(tmp_path / "data"), "--teacher", "none"], terminal_width=300)
+    assert result.exit_code == 0 and "no valid split" in result.output and "cmkt train` needs valid.jsonl" in result.output
+    checked = CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "data" / "train.jsonl"), "--check"])
+    assert checked.exit_code == 0 and "no problems found" in checked.output
+    assert CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus")]).exit_code == 1  # without --check, -o is needed
