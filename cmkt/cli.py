@@ -170,7 +170,7 @@ def train(
     grad_clip: float = typer.Option(default_of("grad_clip"), help="Largest gradient norm; larger gradients are scaled down to it."),
     patience: int = typer.Option(default_of("patience"), help="Stop early after this many validations without a better --select score (0: never)."),
     select: str = typer.Option(default_of("select"), help="Which checkpoint is kept as best: validation metrics (pesq_wb, stoi) with weights, e.g. 'pesq_wb=1,stoi=4'."),
-    ssl_teacher: Optional[Path] = typer.Option(None, help="JSON file of a wav2vec2/HuBERT/WavLM teacher (kind, config, weights, layers) run on clean speech."),
+    ssl_teacher: Optional[List[Path]] = typer.Option(None, help="JSON file of a wav2vec2/HuBERT/WavLM teacher (kind, config, weights, layers) run on clean speech; one per run (several layers of it, with weights, go in the JSON)."),
     ssl_weight: float = typer.Option(default_of("ssl_weight"), help="Share of the SSL teacher in the distillation loss when the LM teacher is used too."),
     amp: bool = typer.Option(default_of("amp"), "--amp", metavar="", help="Mixed precision (bfloat16 autocast on CPU); see docs/BENCHMARKS.md for when it pays."),
     compile_model: bool = typer.Option(default_of("compile"), "--compile", metavar="", help="torch.compile the backbone (needs a C++ compiler on CPU)."),
@@ -214,6 +214,12 @@ def train(
             raise CmktError(f"--model-config is not valid JSON ({exc.msg}); write it like '{{\"hidden\": 128}}'") from None
         if not isinstance(given["model"], dict):
             raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
+    if "ssl_teacher" in given:
+        teachers = given.pop("ssl_teacher") or []
+        if len(teachers) > 1:
+            raise CmktError(f"--ssl-teacher given {len(teachers)} times: a run takes one SSL teacher (with as many of its layers "
+                            "as you like, weighted, in its JSON); an ensemble of several SSL models is not built")
+        given["ssl_teacher"] = str(teachers[0]) if teachers else None
     if "compile_model" in given:
         given["compile"] = given.pop("compile_model")
     settings.update({k: str(v) if isinstance(v, Path) else v for k, v in given.items()})

@@ -234,7 +234,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     started = time.perf_counter() - elapsed_before(rows)  # "seconds" runs on across --resume
     interval: list[tuple[float, float, float]] = []  # the steps since the last logged row: a row logs their mean
     with progress_bar(disable=not lead) as bar:
-        task = bar.add_task("training" if bridge else "training (baseline)", total=config.steps, completed=step, status="")
+        task = bar.add_task("training" if bridge or ssl else "training (baseline)", total=config.steps, completed=step, status="")
         for batch in batches:
             batch = to_device(batch, device)
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)

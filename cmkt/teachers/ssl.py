@@ -64,10 +64,15 @@ class SSLTeacher(nn.Module):
             raise CmktError(f"SSL teacher config does not fit torchaudio.models.{factory.__name__}: {exc}") from exc
         try:
             state = torch.load(spec.weights, map_location="cpu", weights_only=True)
-            self.model.load_state_dict(state)
         except Exception as exc:  # torch raises many kinds for a truncated or foreign file
-            raise CmktError(f"{spec.weights}: cannot load the SSL teacher's weights ({str(exc)[:120]}); "
+            raise CmktError(f"{spec.weights}: cannot load the SSL teacher's weights ({type(exc).__name__}); "
                             "save the model's state_dict with torch.save") from exc
+        fit_weights(self.model, state, spec.weights)
+        layers = len(self.model.encoder.transformer.layers)
+        outside = [layer for layer in spec.layers if not 1 <= layer <= layers]
+        if outside:
+            raise CmktError(f"SSL teacher layers {outside}: this {spec.kind} has layers 1 to {layers}; "
+                            f"choose layers within them in the teacher's JSON")
         self.spec = spec
         self.model.eval().requires_grad_(False)
         self.dims = [int(spec.config["encoder_embed_dim"])] * len(spec.layers)
@@ -91,6 +96,24 @@ class SSLTeacher(nn.Module):
         frames = features[0].shape[1]
         mask = torch.arange(frames)[None, :] < self.frame_lengths(lengths)[:, None]
         return [features[layer - 1] for layer in self.spec.layers], mask
+
+
+def fit_weights(model: nn.Module, state: dict, source: str) -> None:
+    """Load `state` into `model`, or say in one whole sentence how they differ (no cut-off torch message)."""
+    if not isinstance(state, dict):
+        raise CmktError(f"{source}: holds a {type(state).__name__}, not a state_dict; save model.state_dict() with torch.save")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or mismatched:
+        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+                 f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+                 f"{len(mismatched)} of another shape (e.g. {mismatched[0]}: {tuple(state[mismatched[0]].shape)} "
+                 f"where the config makes {tuple(own[mismatched[0]].shape)})" if mismatched else ""]
+        raise CmktError(f"{source}: the weights do not fit the teacher's config: {'; '.join(p for p in parts if p)}; "
+                        "give the config of the model that saved them")
+    model.load_state_dict(state)
 
 
 class SSLHead(nn.Module):

@@ -75,3 +75,32 @@ def test_training_with_the_lm_and_an_ssl_teacher_together(prepared, tmp_path):
     train(config)
     row = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))[-1]
     assert float(row["l_ssl"]) > 0 and float(row["l_cma"]) > 0
+
+
+def test_a_layer_the_teacher_lacks_and_weights_of_another_shape_are_named_at_start(tmp_path):
+    with pytest.raises(CmktError, match=r"layers \[7\]: this wav2vec2 has layers 1 to 3"):
+        SSLTeacher(SSLSpec.read(write_teacher(tmp_path, layers=(1, 7))))
+    path = write_teacher(tmp_path)
+    spec = json.loads(open(path).read())
+    spec["config"]["encoder_embed_dim"] = 32  # not the shape the weights were saved with
+    (tmp_path / "other.json").write_text(json.dumps(spec))
+    with pytest.raises(CmktError) as caught:
+        SSLTeacher(SSLSpec.read(tmp_path / "other.json"))
+    message = str(caught.value)
+    assert "do not fit the teacher's config" in message and "of another shape" in message
+    assert message.endswith("give the config of the model that saved them")  # whole, not cut mid-word
+
+
+def test_an_ssl_only_run_is_not_called_a_baseline_and_two_ssl_teachers_are_refused(prepared, tmp_path):
+    from typer.testing import CliRunner
+
+    from cmkt.cli import app
+
+    teacher = write_teacher(tmp_path)
+    base = ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"), "--teacher", "none",
+            "--model-config", '{"hidden": 16}', "--steps", "2", "--batch-size", "2", "--valid-every", "2", "--valid-items", "1"]
+    result = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "run"), "--ssl-teacher", teacher], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "training" in result.output and "(baseline)" not in result.output
+    twice = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "two"), "--ssl-teacher", teacher, "--ssl-teacher", teacher])
+    assert twice.exit_code == 1 and "--ssl-teacher given 2 times" in twice.output
