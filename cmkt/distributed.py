@@ -1,4 +1,5 @@
-"""Data parallelism under torchrun: each rank takes its share of every global batch and the
+"""Data parallelism under torchrun: each rank takes its share of every global batch, weights each
+loss term by its share of the global batch's frames, samples or tokens (global_scales), and the
 gradients are averaged, so N processes train like one process with the same global batch.
 
 gloo on CPU, nccl on GPUs. Without torchrun (WORLD_SIZE unset) everything here is a no-op.
@@ -36,6 +37,47 @@ def average_gradients(params: list[torch.nn.Parameter], size: int) -> None:
     for p, g in zip(params, grads):
         p.grad = flat[offset : offset + g.numel()].view_as(g).clone()
         offset += g.numel()
+
+
+def pad_to_global_length(batch: dict, size: int) -> dict:
+    """The batch's waveforms zero-padded to the longest item of the global batch, as one process
+    pads them: terms such as STOI see an item's padding, so every rank must pad alike."""
+    if size == 1:
+        return batch
+    import torch.distributed as dist
+
+    longest = torch.tensor([batch["clean"].shape[1]])
+    dist.all_reduce(longest, op=dist.ReduceOp.MAX)
+    extra = int(longest) - batch["clean"].shape[1]
+    if extra:
+        batch = {**batch, **{key: torch.nn.functional.pad(batch[key], (0, extra)) for key in ("clean", "noisy")}}
+    return batch
+
+
+def global_scales(counts: dict[str, float], size: int) -> dict[str, float]:
+    """Per loss term, size x this rank's count / the global count: a rank's mean-normalised term times
+    its scale, averaged over ranks, is the term's mean over the global batch (whatever the split of
+    frames, samples or tokens between ranks). All ones in one process."""
+    if size == 1:
+        return {name: 1.0 for name in counts}
+    import torch.distributed as dist
+
+    names = sorted(counts)
+    local = torch.tensor([counts[name] for name in names], dtype=torch.float64)
+    total = local.clone()
+    dist.all_reduce(total)
+    return {name: float(size * local[i] / total[i]) if total[i] > 0 else 0.0 for i, name in enumerate(names)}
+
+
+def global_mean(values: list[float], size: int) -> list[float]:
+    """The mean of each value over the ranks (each rank's scaled loss: their mean is the global loss)."""
+    if size == 1:
+        return values
+    import torch.distributed as dist
+
+    total = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(total)
+    return (total / size).tolist()
 
 
 def agree(flag: bool, size: int) -> bool:

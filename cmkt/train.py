@@ -20,10 +20,10 @@ import torch
 from cmkt.data.dataset import SEDataset, StepBatches, to_device
 from cmkt.data.mixing import load_mixer
 from cmkt.data.validate import validate_manifest
-from cmkt.distributed import agree, average_gradients, finish, rank_and_size
+from cmkt.distributed import agree, average_gradients, finish, global_mean, global_scales, pad_to_global_length, rank_and_size
 from cmkt.distill.alignment import build_bridge
 from cmkt.distill.bridge import FrameProjection
-from cmkt.distill.losses import cosine_distill_loss, enhancement_loss, parse_loss
+from cmkt.distill.losses import cosine_distill_loss, enhancement_loss, normaliser_counts, parse_loss
 from cmkt.distill.shift import temporal_shift
 from cmkt.devices import resolve_device
 from cmkt.errors import CmktError
@@ -122,16 +122,19 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
 def batch_losses(
     model: torch.nn.Module, bridge: FrameProjection | None, batch: dict, alpha: float, max_shift: int, shift_prob: float,
     generator: torch.Generator | None = None, loss_weights: dict[str, float] | None = None, share: tuple[int, int] = (0, 1),
-    ssl: tuple | None = None, ssl_weight: float = 0.5, sample_rate: int = 16000,
+    ssl: tuple | None = None, ssl_weight: float = 0.5, sample_rate: int = 16000, scales: dict[str, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, L_se, L_cma) of one batch: L = alpha L_se + (1 - alpha) L_kd.
 
     L_kd is L_cma (language-model teacher through the bridge), L_ssl (an SSL teacher, `ssl` =
     (SSLTeacher, SSLHead); its value is kept in head.last_loss), or with both
-    (1 - ssl_weight) L_cma + ssl_weight L_ssl. Without any teacher (baseline) L = L_se.
+    (1 - ssl_weight) L_cma + ssl_weight L_ssl. Without any teacher (baseline) L = L_se. `scales`
+    (from `loss_counts` and distributed.global_scales) weights each term to this rank's share.
     """
+    scales = scales or {}
     enhanced, tap = model(batch["noisy"])
-    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS), sample_rate=sample_rate)
+    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], loss_weights or parse_loss(DEFAULT_LOSS), sample_rate=sample_rate,
+                            scales=scales)
     l_cma = torch.zeros((), device=enhanced.device)
     if bridge is None and ssl is None:
         return l_se, l_se, l_cma
@@ -140,16 +143,27 @@ def batch_losses(
         frame_mask = torch.arange(tap.shape[1], device=tap.device)[None, :] * model.tap_hop < batch["lengths"][:, None]
         shifted, frame_mask = temporal_shift(tap, frame_mask, max_shift, shift_prob, generator, share)
         predicted, _ = bridge(shifted, frame_mask, batch["token_mask"], batch["tokens"])
-        l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"])
+        l_cma = cosine_distill_loss(predicted, batch["tokens"], batch["token_mask"]) * scales.get("cma", 1.0)
         terms.append((1 - ssl_weight if ssl is not None else 1.0, l_cma))
     if ssl is not None:  # frame-synchronous with the clean speech: no misalignment shift
         teacher, head = ssl
         targets, mask = teacher(batch["clean"], batch["lengths"])
-        l_ssl = head.loss(tap, targets, mask)
+        l_ssl = head.loss(tap, targets, mask) * scales.get("ssl", 1.0)
         head.last_loss = float(l_ssl.detach())
         terms.append((ssl_weight if bridge is not None else 1.0, l_ssl))
     l_kd = sum(weight * value for weight, value in terms) if terms else torch.zeros((), device=enhanced.device)
     return alpha * l_se + (1 - alpha) * l_kd, l_se, l_cma
+
+
+def loss_counts(batch: dict, loss_weights: dict[str, float], distilling: bool, ssl: tuple | None) -> dict[str, float]:
+    """What each loss term of this batch averages over: the enhancement terms' frames, samples or
+    items, the bridge's tokens, the SSL teacher's frames (for distributed.global_scales)."""
+    counts = normaliser_counts(batch["lengths"], loss_weights)
+    if distilling:
+        counts["cma"] = float(batch["token_mask"].sum())
+    if ssl is not None:
+        counts["ssl"] = float(ssl[0].frame_lengths(batch["lengths"]).sum())
+    return counts
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
@@ -236,11 +250,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     with progress_bar(disable=not lead) as bar:
         task = bar.add_task("training" if bridge or ssl else "training (baseline)", total=config.steps, completed=step, status="")
         for batch in batches:
-            batch = to_device(batch, device)
+            batch = to_device(pad_to_global_length(batch, world), device)
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+            scales = global_scales(loss_counts(batch, loss_weights, bridge is not None, ssl), world)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
                 loss, l_se, l_cma = batch_losses(forward_model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob,
-                                                 shift_gen, loss_weights, (rank, world), ssl, config.ssl_weight, sample_rate)
+                                                 shift_gen, loss_weights, (rank, world), ssl, config.ssl_weight, sample_rate, scales)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(params, world)
@@ -249,7 +264,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 group["lr"] = learning_rate(config, step)
             optimizer.step()
             step += 1
-            interval.append((loss.item(), l_se.item(), l_cma.item()))
+            interval.append(tuple(global_mean([loss.item(), l_se.item(), l_cma.item()], world)))  # the global batch's losses
             means = np.mean(interval, axis=0)
             row = {"step": step, "loss": round(float(means[0]), 5), "l_se": round(float(means[1]), 5), "l_cma": round(float(means[2]), 5),
                    "unmatched": round(bridge.last_unmatched, 4) if bridge is not None and config.align in ("uot", "tot") else "",

@@ -27,8 +27,9 @@ def spectral_mae_loss(
     frames, 8 ms hop at 16 kHz), whatever the backbone's front end: one loss for every backbone."""
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
     window = torch.hann_window(n_fft, device=clean.device)
-    spec_e = torch.stft(enhanced, n_fft, hop, window=window, return_complex=True).abs().clamp_min(1e-8).pow(compress)
-    spec_c = torch.stft(clean, n_fft, hop, window=window, return_complex=True).abs().clamp_min(1e-8).pow(compress)
+    # zero (not reflected) edge padding: an item's frames do not depend on how much padding follows it in the batch
+    spec_e = torch.stft(enhanced, n_fft, hop, window=window, pad_mode="constant", return_complex=True).abs().clamp_min(1e-8).pow(compress)
+    spec_c = torch.stft(clean, n_fft, hop, window=window, pad_mode="constant", return_complex=True).abs().clamp_min(1e-8).pow(compress)
     frame_mask = (torch.arange(spec_c.shape[-1], device=clean.device)[None, :] * hop < lengths[:, None].to(clean.device)).float()
     return ((spec_e - spec_c).abs() * frame_mask[:, None, :]).sum() / (frame_mask.sum() * spec_c.shape[1]).clamp_min(1)
 
@@ -94,8 +95,23 @@ def parse_loss(spec: str) -> dict[str, float]:
     return parse_weighted_terms(spec, ENHANCEMENT_LOSSES, "--loss", DEFAULT_LOSS)
 
 
-def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], sample_rate: int = 16000) -> torch.Tensor:
-    """L_se: the weighted sum of the chosen terms."""
-    return sum(w * (ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, sample_rate=sample_rate) if name in RATE_DEPENDENT
-                    else ENHANCEMENT_LOSSES[name](enhanced, clean, lengths))
+SPECTRAL_HOP = 128  # spectral_mae_loss's hop: its normaliser counts frames of this hop
+
+
+def normaliser_counts(lengths: torch.Tensor, names) -> dict[str, float]:
+    """What each enhancement term averages over in this batch (frames, samples or items), so that
+    data-parallel ranks holding unequal shares can weight their terms to the global batch's mean.
+    mrstft (auraloss) averages over padded elements too: weighting it by items is approximate."""
+    per_term = {"spectral_mae": float(torch.div(lengths + SPECTRAL_HOP - 1, SPECTRAL_HOP, rounding_mode="floor").sum()),
+                "wave_mae": float(lengths.sum())}
+    return {name: per_term.get(name, float(len(lengths))) for name in names}
+
+
+def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], sample_rate: int = 16000,
+                     scales: dict[str, float] | None = None) -> torch.Tensor:
+    """L_se: the weighted sum of the chosen terms; `scales` reweights each term (a rank's share of the
+    global batch under torchrun, cmkt/distributed.py: global_scales)."""
+    scales = scales or {}
+    return sum(w * scales.get(name, 1.0) * (ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, sample_rate=sample_rate)
+                                             if name in RATE_DEPENDENT else ENHANCEMENT_LOSSES[name](enhanced, clean, lengths))
                for name, w in weights.items())
