@@ -97,4 +97,5 @@ def test_torchrun_with_two_cpu_processes_trains_what_one_process_trains(prepared
     for a, b in zip(*logs):
         for column in ("loss", "l_se", "l_cma", "val_pesq_wb", "val_stoi"):
             if a[column]:
-                assert abs(float(a[column]) - float(b[column])) < 1e-3, (a["step"], column, a[column], b[column])
+                tolerance = 2e-3 if column.startswith("val_") else 1e-3  # measured at most 2e-4 and 1e-4 here
+                assert abs(float(a[column]) - float(b[column])) < tolerance, (a["step"], column, a[column], b[column])
