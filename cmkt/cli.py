@@ -8,13 +8,33 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import typer
+import typer.core
 
 from cmkt.errors import CmktError
 from cmkt.metrics import DEFAULT_METRICS, METRICS  # names only; the metric libraries load when used
 from cmkt.pretrained import DEFAULT_MODEL
 from cmkt.training.config import default_of
 
+class _FlagHelp:
+    """The help flag takes no value: show none for it (typer would show `<bool>`)."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Command(_FlagHelp, typer.core.TyperCommand):
+    pass
+
+
+class _Group(_FlagHelp, typer.core.TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     help="CMKT: speech enhancement trained with linguistic knowledge distillation.\n\n"
     "prep -> train -> enhance -> score. At inference the model runs alone: no text, no language model.",
     no_args_is_help=True,
@@ -76,7 +96,7 @@ def exit_if_problems(problems: list[str], label: str = "failed", colour: str = "
         raise typer.Exit(1)
 
 
-@app.command(epilog="Examples: `cmkt prep --speech corpus/ --noise noise/ -o data/ --snr 0 --snr 5 --snr 10`; "
+@app.command(cls=_Command, epilog="Examples: `cmkt prep --speech corpus/ --noise noise/ -o data/ --snr 0 --snr 5 --snr 10`; "
              "`cmkt prep --speech LibriSpeech/ --layout librispeech --noise noise/ --snr-range -5 20 --rir rirs/ -o data/`; "
              "validate only: add `--check`; on 4 machines: `--shard K/4` each, then `cmkt prep --merge data1 --merge data2 ... -o data/`")
 @user_errors
@@ -143,7 +163,7 @@ def prep(
     exit_if_problems(report.skipped, "skipped", "yellow")
 
 
-@app.command(epilog="Examples: `cmkt train --train data/train.jsonl --valid data/valid.jsonl -o runs/cmkt`; "
+@app.command(cls=_Command, epilog="Examples: `cmkt train --train data/train.jsonl --valid data/valid.jsonl -o runs/cmkt`; "
              "baseline: add `--teacher none`; continue a killed run: add `--resume`; "
              "adapt the shipped model to your data: add `--init cmkt-base-16k --lr 3e-4`; "
              "settings from a file (a run's config.json is one), flags overriding it: `cmkt train --config run.json -o runs/new`.")
@@ -232,7 +252,7 @@ def train(
         _results().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
 
 
-@app.command(epilog="Examples: `cmkt enhance noisy.wav` (the shipped cmkt-base-16k model, output in enhanced/); "
+@app.command(cls=_Command, epilog="Examples: `cmkt enhance noisy.wav` (the shipped cmkt-base-16k model, output in enhanced/); "
              "`cmkt enhance noisy.wav -o out/ --model runs/cmkt/model.pt`; "
              "`cmkt enhance recordings/ 'more/**/*.flac' --list files.txt -o out/ --model runs/cmkt/model.pt --log out/log.csv`; "
              "one of four machines: add `--shard 2/4`")
@@ -297,7 +317,7 @@ def enhance(
     exit_if_problems(summary.failed)
 
 
-@app.command(epilog="Examples: `cmkt export runs/cmkt/model.pt --format onnx -o model.onnx`; "
+@app.command(cls=_Command, epilog="Examples: `cmkt export runs/cmkt/model.pt --format onnx -o model.onnx`; "
              "`cmkt export runs/cmkt/model.pt --format torchscript -o model.ts --block-frames 4`")
 @user_errors
 def export(
@@ -316,7 +336,7 @@ def export(
                      f"output delayed by {info['delay_samples']} samples, latency {info['latency_ms']:.0f} ms", soft_wrap=True)
 
 
-@app.command(epilog="Examples: `cmkt score --ref data/test/clean --est out/`; with groups and the noisy row: "
+@app.command(cls=_Command, epilog="Examples: `cmkt score --ref data/test/clean --est out/`; with groups and the noisy row: "
              "`cmkt score --manifest data/test.jsonl --est cmkt=out/ --by lang,snr -o scores/`; "
              "one of four machines: add `--shard 3/4`, then `cmkt compare scores_*/ -o scores/`")
 @user_errors
@@ -387,7 +407,7 @@ def score(
     exit_if_problems([row["error"] for result in results for row in result.failed])
 
 
-@app.command(epilog="Examples: `cmkt compare scores/ -o report/` (systems of one run); "
+@app.command(cls=_Command, epilog="Examples: `cmkt compare scores/ -o report/` (systems of one run); "
              "`cmkt compare runs/a/scores runs/b/scores --reference baseline --by lang -o report/`; "
              "shards: `cmkt compare scores_1/ scores_2/ scores_3/ -o scores/`")
 @user_errors
@@ -427,7 +447,7 @@ def compare(
     _results().print(f"report: {out / 'report.md'}; plot: {out / 'comparison.png'}; merged scores: {out / 'scores.csv'}", soft_wrap=True)
 
 
-@app.command(epilog="Example: `cmkt models`; put checkpoints in $CMKT_MODELS to use them by name.")
+@app.command(cls=_Command, epilog="Example: `cmkt models`; put checkpoints in $CMKT_MODELS to use them by name.")
 @user_errors
 def models():
     """List registered architectures and installed checkpoints."""
@@ -460,7 +480,7 @@ def models():
     _results().print(table if installed else "no installed checkpoints")
 
 
-@app.command("upgrade-checkpoint", help="Re-save a trusted checkpoint that only loads by running code (an older or foreign "
+@app.command("upgrade-checkpoint", cls=_Command, help="Re-save a trusted checkpoint that only loads by running code (an older or foreign "
              "writer) as plain data that loads safely. Example: `cmkt upgrade-checkpoint old.pt new.pt --trust`")
 @user_errors
 def upgrade_checkpoint(

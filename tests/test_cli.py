@@ -113,6 +113,8 @@ def test_cli_conventions_version_short_help_flags_without_values_and_help_everyw
     prep_help = runner.invoke(app, ["prep", "--help"], terminal_width=200).output
     check_line = next(line for line in prep_help.splitlines() if "--check" in line and "Validate" in line)
     assert "<bool>" not in check_line  # a flag takes no value
+    help_line = next(line for line in prep_help.splitlines() if "--help" in line and "Show this message" in line)
+    assert "<bool>" not in help_line
     assert "layouts below" not in prep_help
     group = typer.main.get_command(app)
     for name, command in group.commands.items():
