@@ -41,9 +41,10 @@ def test_cache_is_not_recomputed_when_valid(prepared):
 
 
 def test_prep_reports_a_missing_corpus_file(tmp_path, noise_folder):
+    """Reported and skipped like an unreadable one (the others are still prepared), not a stop at the first."""
     (tmp_path / "c.tsv").write_text("path\ttext\nmissing.wav\thello\n")
-    with pytest.raises(CmktError, match="missing.wav not found"):
-        prepare(PrepConfig(str(tmp_path / "c.tsv"), str(noise_folder), str(tmp_path / "out"), teacher=None))
+    report = prepare(PrepConfig(str(tmp_path / "c.tsv"), str(noise_folder), str(tmp_path / "out"), teacher=None))
+    assert len(report.skipped) == 1 and "missing.wav: file not found" in report.skipped[0]
 
 
 def test_prep_skips_a_corrupt_file_and_says_so(tmp_path, noise_folder, speech_corpus):
