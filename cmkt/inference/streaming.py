@@ -11,9 +11,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cmkt.models.base import StreamingBackbone
+
 
 def supports_streaming(model: torch.nn.Module) -> bool:
-    return bool(getattr(model, "streaming", False))
+    """Whether `model` keeps the streaming contract (models/base.py: StreamingBackbone)."""
+    return isinstance(model, StreamingBackbone)
 
 
 def stream_step(

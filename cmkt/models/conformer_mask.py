@@ -28,6 +28,7 @@ class ConformerMaskConfig:
 
 
 class ConformerMaskNet(Backbone):
+    tap_dim_field, tap_hop_field = "dim", "hop"
 
     def __init__(self, config: ConformerMaskConfig):
         super().__init__()
@@ -39,13 +40,6 @@ class ConformerMaskNet(Backbone):
         self.conformer = Conformer(config.dim, config.heads, config.ffn_dim, config.layers, config.conv_kernel)
         self.mask = nn.Linear(config.dim, self.stft.bins)
 
-    @property
-    def tap_dim(self) -> int:
-        return self.config.dim
-
-    @property
-    def tap_hop(self) -> int:
-        return self.config.hop
 
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,7 @@ class ConvTasNetConfig:
 
 
 class ConvTasNetSE(Backbone):
+    tap_dim_field, tap_hop_field = "msk_num_feats", "tap_hop"
 
     def __init__(self, config: ConvTasNetConfig):
         super().__init__()
@@ -46,13 +47,6 @@ class ConvTasNetSE(Backbone):
     def _keep_tap(self, module, inputs, output) -> None:
         self._tap = inputs[0]
 
-    @property
-    def tap_dim(self) -> int:
-        return self.config.msk_num_feats
-
-    @property
-    def tap_hop(self) -> int:
-        return self.config.tap_hop
 
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

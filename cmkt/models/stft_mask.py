@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from cmkt.errors import CmktError
-from cmkt.models.base import Backbone
+from cmkt.models.base import StreamingBackbone
 from cmkt.models.framing import CausalStft
 
 State = list[torch.Tensor]  # [context of each causal conv..., GRU hidden]: flat, so it exports
@@ -50,8 +50,8 @@ class CausalConv1d(nn.Conv1d):
         return super().forward(full), full[..., full.shape[-1] - keep :]
 
 
-class StftMaskNet(Backbone):
-    streaming = True
+class StftMaskNet(StreamingBackbone):
+    tap_dim_field, tap_hop_field = "hidden", "hop"
     growth_settings = ("deep_filter_order", "deep_filter_bins")  # --init may switch these on: the added layer starts at zero
 
     def __init__(self, config: StftMaskConfig):
@@ -77,14 +77,6 @@ class StftMaskNet(Backbone):
             nn.init.zeros_(self.deep_filter.weight)
             nn.init.zeros_(self.deep_filter.bias)
 
-    @property
-    def tap_dim(self) -> int:
-        return self.config.hidden
-
-    @property
-    def tap_hop(self) -> int:
-        """Samples per tap frame."""
-        return self.config.hop
 
 
     def init_state(self, batch: int) -> State:
