@@ -37,9 +37,9 @@ from peers import all_peers  # noqa: E402
 
 from cmkt.audio import resample, write_audio  # noqa: E402
 from cmkt.errors import CmktError  # noqa: E402
-from cmkt.files import write_text_atomic  # noqa: E402
+from cmkt.util.atomic_files import write_text_atomic  # noqa: E402
 from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
-from cmkt.stats import mean_ci, paired_difference  # noqa: E402
+from cmkt.evaluation.stats import mean_ci, paired_difference  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = "pesq_wb,stoi,estoi,si_sdr,dnsmos_ovrl"
@@ -62,7 +62,7 @@ def build_test_set(data: Path, out: Path, every_snr: bool = False, seed: int | N
     seed = (1 if every_snr else 0) if seed is None else seed
     with (data / "speech" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
         rows = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "test"]
-    from cmkt.files import write_csv_atomic
+    from cmkt.util.atomic_files import write_csv_atomic
 
     table = out / "test_speech.tsv"
     write_csv_atomic(table, ["id", "path", "text", "lang", "speaker", "split"],
@@ -231,8 +231,8 @@ def targets_by_snr(scores_csv: Path, model: str, metrics: list[str]) -> str:
 
 def plot_by_snr(scores_csv: Path, path: Path, metrics: list[str]) -> None:
     """PESQ-WB, STOI and SI-SDR (those scored) per SNR: the input, the peers and our seed-0 models (95% intervals over files)."""
-    from cmkt.report import plot_score_bars
-    from cmkt.score import read_scores_csv
+    from cmkt.evaluation.report import plot_score_bars
+    from cmkt.evaluation.score import read_scores_csv
 
     results, _ = read_scores_csv(scores_csv)
     shown = [r for r in results if not r.system.endswith(("_s1", "_s2"))]

@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from default_model import run_system  # noqa: E402
 from peers import all_peers  # noqa: E402
 
-from cmkt.files import write_text_atomic  # noqa: E402
-from cmkt.report import plot_score_bars  # noqa: E402
-from cmkt.score import read_scores_csv  # noqa: E402
+from cmkt.util.atomic_files import write_text_atomic  # noqa: E402
+from cmkt.evaluation.report import plot_score_bars  # noqa: E402
+from cmkt.evaluation.score import read_scores_csv  # noqa: E402
 from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
-from cmkt.stats import paired_difference  # noqa: E402
+from cmkt.evaluation.stats import paired_difference  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONDITIONS = ("plain", "reverb", "telephone")

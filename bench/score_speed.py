@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from cmkt.audio import read_audio
-from cmkt.score import Pair, score_pairs
+from cmkt.evaluation.score import Pair, score_pairs
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 METRICS = ("pesq_wb", "stoi")
@@ -78,7 +78,7 @@ def report(best: dict[str, float], files: int) -> None:
 
 
 def _dnsmos_file(path: Path, threads: int) -> float:
-    from cmkt.metrics import dnsmos_scores
+    from cmkt.evaluation.metrics import dnsmos_scores
 
     audio, rate = sf.read(path, dtype="float32")
     return dnsmos_scores(audio, rate, threads=threads)["dnsmos_ovrl"]

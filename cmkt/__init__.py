@@ -13,7 +13,7 @@ _LAZY = {
     "enhance_array": "cmkt.inference.enhancer",
     "enhance_paths": "cmkt.inference.files",
     "load_enhancer": "cmkt.inference.enhancer",
-    "score_pairs": "cmkt.score",
+    "score_pairs": "cmkt.evaluation.score",
     "prepare": "cmkt.data.prep",
     "train": "cmkt.train",
 }

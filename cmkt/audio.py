@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path
+from cmkt.util.atomic_files import atomic_path
 
 # Every container libsndfile reads and writes that people record or deliver speech in; MP3 and Opus
 # need libsndfile 1.1+ (what soundfile's wheels ship). A suffix whose name is not the libsndfile

@@ -11,7 +11,7 @@ import typer
 import typer.core
 
 from cmkt.errors import CmktError
-from cmkt.metrics import DEFAULT_METRICS, METRICS  # names only; the metric libraries load when used
+from cmkt.evaluation.metrics import DEFAULT_METRICS, METRICS  # names only; the metric libraries load when used
 from cmkt.pretrained import DEFAULT_MODEL
 from cmkt.training.config import default_of
 
@@ -62,14 +62,14 @@ def _root(version: bool = typer.Option(False, "--version", callback=_show_versio
 
 def _console():
     """Progress, notes, warnings and errors: stderr."""
-    from cmkt.progress import console
+    from cmkt.util.progress import console
 
     return console
 
 
 def _results():
     """Tables, listings and summary lines: stdout."""
-    from cmkt.progress import results
+    from cmkt.util.progress import results
 
     return results()
 
@@ -120,7 +120,7 @@ def prep(
     merge: List[Path] = typer.Option([], help="Join the shard outputs in these folders into --out (repeat); nothing else is done."),
 ):
     """Build manifests, noisy mixtures and the cached language-model token embeddings."""
-    from cmkt.sharding import parse_shard
+    from cmkt.util.sharding import parse_shard
 
     console = _console()
     if out is None and not check:
@@ -283,7 +283,7 @@ def enhance(
     from cmkt.inference.dry_mix import dry_share
     from cmkt.inference.enhancer import load_enhancer
     from cmkt.inference.files import EnhanceOptions, enhance_paths, read_list_file
-    from cmkt.sharding import parse_shard
+    from cmkt.util.sharding import parse_shard
 
     sources = list(inputs or []) + (read_list_file(list_file) if list_file else [])
     if not sources:
@@ -356,54 +356,29 @@ def score(
     """PESQ (wideband, narrowband), STOI, ESTOI, SI-SDR, SNR gain, DNSMOS: per file, mean, per group."""
     import os
 
-    from cmkt.metrics import DNSMOS_METRICS, METRIC_INPUTS, dnsmos_available
-    from cmkt.report import grouped_tables, plot_score_bars, score_table, write_summary
-    from cmkt.score import GROUP_COLUMNS, pairs_from_folders, pairs_from_manifest, score_pairs, write_scores_csv
-    from cmkt.score_cache import ScoreCache
-    from cmkt.sharding import parse_shard
+    from cmkt.evaluation.cache import ScoreCache
+    from cmkt.evaluation.report import grouped_tables, score_table
+    from cmkt.evaluation.runs import ScoreRequest, score_systems, write_score_outputs
+    from cmkt.util.sharding import parse_shard
 
     console = _console()
-    chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
-    unknown = [m for m in chosen if m not in METRIC_INPUTS]
-    if unknown:
-        raise CmktError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRIC_INPUTS)}")
-    if any(m in DNSMOS_METRICS for m in chosen) and not dnsmos_available():
-        console.print("[yellow]note:[/yellow] DNSMOS skipped: it needs the optional extra, pip install 'cmkt[dnsmos]'")
-        chosen = tuple(m for m in chosen if m not in DNSMOS_METRICS)
-    if (ref is None) == (manifest is None):
-        raise CmktError("give either --ref (folders or files) or --manifest (from `cmkt prep`)")
-    if "snr_gain" in chosen and manifest is None:
-        raise CmktError("snr_gain needs the noisy inputs: score with --manifest instead of --ref")
-    if manifest is None and not est:
-        raise CmktError("give at least one --est (an enhanced folder or file)")
-    groups = [c.strip() for c in by.split(",") if c.strip()]
-    if groups and manifest is None:
-        raise CmktError("--by needs --manifest (the groups are manifest columns)")
-    bad_groups = [g for g in groups if g not in GROUP_COLUMNS]
-    if bad_groups:
-        raise CmktError(f"--by {', '.join(bad_groups)}: not a manifest column; choose from {', '.join(GROUP_COLUMNS)}")
-    systems: list[tuple[str, object]] = [("noisy", None)] if manifest is not None and noisy_row else []
-    for spec in est:
-        name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).name, "", spec)
-        systems.append((name, path))
-    parts, workers = parse_shard(shard), jobs or os.cpu_count() or 1
-    results, cache = [], ScoreCache(out / "score_cache.json") if out and use_cache else None
-    for name, path in systems:
-        pairs = pairs_from_manifest(manifest, path) if manifest is not None else pairs_from_folders(ref, path)
-        results.append(score_pairs(pairs, name, chosen, workers, parts, cache))
-    _results().print(score_table(results, chosen))
-    for table in grouped_tables(results, chosen, groups):
+    request = ScoreRequest(tuple(m.strip() for m in metrics.split(",") if m.strip()), list(est), ref, manifest,
+                           tuple(c.strip() for c in by.split(",") if c.strip()), noisy_row).checked()
+    for note in request.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
+    cache = ScoreCache(out / "score_cache.json") if out and use_cache else None
+    results = score_systems(request, jobs or os.cpu_count() or 1, parse_shard(shard), cache)
+    _results().print(score_table(results, request.metrics))
+    for table in grouped_tables(results, request.metrics, list(request.groups)):
         _results().print(table)
     warnings = sum(1 for r in results for row in r.rows if row.get("warning"))
     if warnings:
         console.print(f"[yellow]warning:[/yellow] {warnings} file(s) differed in length from their reference by more than "
                       "20 ms and were scored on the common part (see the warning column)")
     if out:
-        write_scores_csv(out / "scores.csv", results, chosen)
-        write_summary(out, results, chosen, groups)
-        plot_score_bars(out / "scores.png", results, chosen, groups[0] if groups else None)
-        _results().print(f"per-file scores: {out / 'scores.csv'}; tables: {out / 'summary.md'}, {out / 'summary.json'}; "
-                      f"plot: {out / 'scores.png'}", soft_wrap=True)
+        paths = write_score_outputs(out, results, request.metrics, request.groups)
+        _results().print(f"per-file scores: {paths['scores']}; tables: {paths['summary']}, {paths['json']}; plot: {paths['plot']}",
+                         soft_wrap=True)
     exit_if_problems([row["error"] for result in results for row in result.failed])
 
 
@@ -419,30 +394,15 @@ def compare(
     metrics: str = typer.Option("", help="Comma-separated subset of the metrics in the runs (default: all)."),
 ):
     """Systems side by side: means with intervals, paired differences with a significance test, per-language gains."""
-    from cmkt.files import write_text_atomic
-    from cmkt.report import comparison_markdown, grouped_tables, plot_score_bars, score_table, write_summary
-    from cmkt.score import merge_results, read_scores_csv, write_scores_csv
+    from cmkt.evaluation.report import grouped_tables, score_table
+    from cmkt.evaluation.runs import load_runs, write_comparison
 
-    loaded = [(str(run), *read_scores_csv(run)) for run in runs]
-    results = merge_results([(source, found) for source, found, _ in loaded])
-    available = tuple(dict.fromkeys(m for _, _, ms in loaded for m in ms))
-    chosen = tuple(m.strip() for m in metrics.split(",") if m.strip()) or available
-    missing = [m for m in chosen if m not in available]
-    if missing:
-        raise CmktError(f"metric(s) {', '.join(missing)} are not in these runs; they have {', '.join(available)}")
-    names = [r.system for r in results]
-    reference = reference or next((n for n in names if n != "noisy"), names[0])
-    if reference not in names:
-        raise CmktError(f"--reference {reference!r} is not among the systems ({', '.join(names)})")
-    groups = [c.strip() for c in by.split(",") if c.strip()]
+    results, chosen, reference = load_runs(runs, tuple(m.strip() for m in metrics.split(",") if m.strip()), reference)
+    groups = tuple(c.strip() for c in by.split(",") if c.strip())
     _results().print(score_table(results, chosen))
-    for table in grouped_tables(results, chosen, groups):
+    for table in grouped_tables(results, chosen, list(groups)):
         _results().print(table)
-    report = comparison_markdown(results, chosen, reference)
-    write_text_atomic(out / "report.md", "# Comparison\n\n" + report)
-    write_scores_csv(out / "scores.csv", results, chosen)
-    write_summary(out, results, chosen, groups)
-    plot_score_bars(out / "comparison.png", results, chosen, groups[0] if groups else None)
+    report = write_comparison(out, results, chosen, reference, groups)
     _results().print(report, markup=False, highlight=False, soft_wrap=True)
     _results().print(f"report: {out / 'report.md'}; plot: {out / 'comparison.png'}; merged scores: {out / 'scores.csv'}", soft_wrap=True)
 

@@ -17,7 +17,7 @@ import torch
 
 from cmkt import __version__
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path
+from cmkt.util.atomic_files import atomic_path
 from cmkt.models.conformer_mask import ConformerMaskConfig, ConformerMaskNet
 from cmkt.models.conv_tasnet import ConvTasNetConfig, ConvTasNetSE
 from cmkt.models.stft_mask import StftMaskConfig, StftMaskNet

@@ -25,11 +25,11 @@ from cmkt.distill.alignment import build_bridge
 from cmkt.distill.bridge import FrameProjection
 from cmkt.distill.losses import cosine_distill_loss, enhancement_loss, normaliser_counts, parse_loss
 from cmkt.distill.shift import temporal_shift
-from cmkt.devices import resolve_device
+from cmkt.util.devices import resolve_device
 from cmkt.errors import CmktError
-from cmkt.files import write_csv_atomic, write_text_atomic
-from cmkt.metrics import score_signals
-from cmkt.progress import console, progress_bar
+from cmkt.util.atomic_files import write_csv_atomic, write_text_atomic
+from cmkt.evaluation.metrics import score_signals
+from cmkt.util.progress import console, progress_bar
 from cmkt.training.config import (DEFAULT_ARCHITECTURE, DEFAULT_LOSS, DEFAULT_SELECT, RUNTIME_SETTINGS, TrainConfig,  # noqa: F401 (TrainConfig: public here too)
                                   legacy_settings)
 from cmkt.registry import (ARCHITECTURES, build_model, load_payload, read_checkpoint, resolve_model,
@@ -43,7 +43,7 @@ VALIDATION_METRICS = ("pesq_wb", "stoi")
 
 def parse_select(spec: str) -> dict[str, float]:
     """`--select`: the validation metrics, weighted, whose sum picks the kept checkpoint."""
-    from cmkt.weighted_terms import parse_weighted_terms
+    from cmkt.util.weighted_terms import parse_weighted_terms
 
     return parse_weighted_terms(spec, VALIDATION_METRICS, "--select", "pesq_wb=1,stoi=4")
 
@@ -296,7 +296,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 rows.append(row)
                 interval.clear()
     if lead:
-        from cmkt.report import plot_training_curves
+        from cmkt.evaluation.report import plot_training_curves
 
         plot_training_curves(log_path, out / "training_curves.png")
     finish(world)
@@ -347,7 +347,7 @@ def validations_since_best(rows: list[dict], select: dict[str, float] | None = N
 
 def save_alignment_picture(path: Path, model, bridge, dataset: SEDataset, title: str) -> None:
     """The bridge's frame-to-token alignment for the first validation utterance that has text."""
-    from cmkt.report import plot_alignment
+    from cmkt.evaluation.report import plot_alignment
 
     index = next((i for i, utt in enumerate(dataset.utterances) if utt.text and dataset.cache is not None), None)
     item = dataset[index] if index is not None else None

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from cmkt.cli import app
 from cmkt.data.mixing import mix_at_snr
 from recipes.quickstart.noise_gen import coloured_noise
-from cmkt.metrics import score_signals
+from cmkt.evaluation.metrics import score_signals
 from cmkt.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
 from cmkt.registry import load_model, model_dirs, read_checkpoint, resolve_model
 

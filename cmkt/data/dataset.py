@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from cmkt.audio import read_audio
-from cmkt.manifest import Utterance, read_manifest
+from cmkt.data.manifest import Utterance, read_manifest
 
 
 class SEDataset(torch.utils.data.Dataset):

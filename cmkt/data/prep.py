@@ -14,11 +14,11 @@ from cmkt.data.layouts import load_corpus
 from cmkt.data.mixing import MIXING_FILE, Mixer
 from cmkt.data.validate import PAIR_TOLERANCE_S
 from cmkt.errors import CmktError
-from cmkt.files import write_text_atomic
-from cmkt.manifest import Utterance, write_manifest
-from cmkt.progress import progress_bar
-from cmkt.report import plot_snr_histogram
-from cmkt.sharding import take_shard
+from cmkt.util.atomic_files import write_text_atomic
+from cmkt.data.manifest import Utterance, write_manifest
+from cmkt.util.progress import progress_bar
+from cmkt.evaluation.report import plot_snr_histogram
+from cmkt.util.sharding import take_shard
 
 
 @dataclass

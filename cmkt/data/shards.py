@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path, file_lock, write_text_atomic
-from cmkt.manifest import read_manifest, write_manifest
+from cmkt.util.atomic_files import atomic_path, file_lock, write_text_atomic
+from cmkt.data.manifest import read_manifest, write_manifest
 
 SHARD_MANIFEST = re.compile(r"^(train|valid|test)\.shard-(\d+)-of-(\d+)\.jsonl$")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from cmkt.audio import audio_seconds, read_audio
 from cmkt.errors import CmktError
-from cmkt.manifest import read_manifest
-from cmkt.progress import progress_bar
+from cmkt.data.manifest import read_manifest
+from cmkt.util.progress import progress_bar
 
 PAIR_TOLERANCE_S = 0.05  # a clean/noisy pair may differ by this much (codec padding); prep uses it too
 

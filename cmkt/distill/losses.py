@@ -90,7 +90,7 @@ ENHANCEMENT_LOSSES = {"spectral_mae": spectral_mae_loss, "wave_mae": wave_mae_lo
 
 def parse_loss(spec: str) -> dict[str, float]:
     """'spectral_mae=1,si_sdr=0.01' -> {name: weight}; a name alone weighs 1."""
-    from cmkt.weighted_terms import parse_weighted_terms
+    from cmkt.util.weighted_terms import parse_weighted_terms
 
     return parse_weighted_terms(spec, ENHANCEMENT_LOSSES, "--loss", DEFAULT_LOSS)
 

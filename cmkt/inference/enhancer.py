@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
-from cmkt.devices import resolve_device
+from cmkt.util.devices import resolve_device
 from cmkt.errors import CmktError
 from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.dry_mix import DryMixStream, dry_share, mix_dry

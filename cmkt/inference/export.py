@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path
+from cmkt.util.atomic_files import atomic_path
 from cmkt.inference.streaming import StreamingEnhancer, stream_step, supports_streaming
 from cmkt.registry import load_model, resolve_model
 

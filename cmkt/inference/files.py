@@ -15,11 +15,11 @@ from pathlib import Path
 from cmkt.audio import (AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, open_audio, output_subtype, read_audio, resample,
                         truncation_note, write_audio)
 from cmkt.errors import CmktError
-from cmkt.files import write_csv_atomic, write_text_atomic
+from cmkt.util.atomic_files import write_csv_atomic, write_text_atomic
 from cmkt.inference.enhancer import Enhancer, enhance_clips, enhance_file, load_enhancer
-from cmkt.interrupts import Interrupted, signals_as_exceptions
-from cmkt.progress import progress_bar
-from cmkt.sharding import take_shard
+from cmkt.util.interrupts import Interrupted, signals_as_exceptions
+from cmkt.util.progress import progress_bar
+from cmkt.util.sharding import take_shard
 
 GLOB_CHARS = set("*?[")
 

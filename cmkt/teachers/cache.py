@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path, file_lock, write_text_atomic
+from cmkt.util.atomic_files import atomic_path, file_lock, write_text_atomic
 
 
 def text_key(text: str) -> str:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cmkt.files import write_csv_atomic
+from cmkt.util.atomic_files import write_csv_atomic
 
 
 def build_inputs(data: Path, out: Path) -> tuple[Path, Path]:

@@ -45,7 +45,7 @@ def tts_voices() -> list:
 
 def build_inputs(data: Path, out: Path) -> tuple[Path, Path]:
     """One speech table (real + TTS) and one noise tree (recordings + generated) with train/valid/test folders."""
-    from cmkt.files import write_csv_atomic
+    from cmkt.util.atomic_files import write_csv_atomic
 
     table = out / "speech_all.tsv"
     if table.is_file() and (out / "noise" / "test").is_dir():

@@ -26,8 +26,8 @@ import numpy as np
 
 from cmkt.audio import read_audio, write_audio
 from cmkt.errors import CmktError
-from cmkt.files import write_csv_atomic, write_text_atomic
-from cmkt.progress import console, progress_bar
+from cmkt.util.atomic_files import write_csv_atomic, write_text_atomic
+from cmkt.util.progress import console, progress_bar
 
 if __package__ in (None, ""):  # run as a script: make `recipes` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

@@ -17,7 +17,7 @@ import numpy as np
 
 from cmkt.audio import declared_frames, open_audio, resample, write_audio
 from cmkt.errors import CmktError
-from cmkt.files import write_text_atomic
+from cmkt.util.atomic_files import write_text_atomic
 
 RATE = 16000
 CLIP_LEVEL = 0.99  # a sample at or above this share of full scale counts as clipped

@@ -18,8 +18,8 @@ from pathlib import Path
 from cmkt.audio import read_audio, write_audio
 from cmkt.data.augment.band_limit import PHONE_RATE, telephone_band  # the same band training's band_limit draws
 from cmkt.errors import CmktError
-from cmkt.files import write_csv_atomic
-from cmkt.manifest import read_manifest, write_manifest
+from cmkt.util.atomic_files import write_csv_atomic
+from cmkt.data.manifest import read_manifest, write_manifest
 from recipes.open_corpus.rooms import simulate_rooms
 
 SNR_RANGE = (-5.0, 15.0)

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from cmkt.files import write_csv_atomic
-from cmkt.report import plot_spectrograms
+from cmkt.util.atomic_files import write_csv_atomic
+from cmkt.evaluation.report import plot_spectrograms
 
 if __package__ in (None, ""):  # run as a script: make `recipes` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

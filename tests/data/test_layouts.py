@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from cmkt.cli import app
 from cmkt.data.layouts import detect_layout, load_corpus
-from cmkt.manifest import read_manifest
+from cmkt.data.manifest import read_manifest
 from tests.conftest import tone
 
 

@@ -5,7 +5,7 @@ import soundfile as sf
 
 from cmkt.data.prep import PrepConfig, prepare
 from cmkt.errors import CmktError
-from cmkt.manifest import read_manifest
+from cmkt.data.manifest import read_manifest
 from cmkt.teachers.cache import EmbeddingCache, build_cache
 
 

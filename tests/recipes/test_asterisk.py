@@ -5,7 +5,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cmkt.cli import app
-from cmkt.manifest import read_manifest
+from cmkt.data.manifest import read_manifest
 
 from recipes.asterisk.run import build_inputs
 

@@ -198,7 +198,7 @@ def test_cmkt_prep_reads_the_speech_table_and_noise_folders(built, tmp_path):
 
 def test_open_test_has_the_same_utterances_in_every_condition(built):
     out, summary, _ = built
-    from cmkt.manifest import read_manifest
+    from cmkt.data.manifest import read_manifest
 
     manifests = {c: read_manifest(out / "open_test" / c / "test.jsonl") for c in open_test.CONDITIONS}
     ids = {c: [u.id for u in m] for c, m in manifests.items()}

@@ -24,7 +24,7 @@ def test_two_enhance_processes_on_one_output_folder(trained_model, tmp_path):
 
 
 def test_two_prep_processes_build_one_cache_without_losing_entries(speech_corpus, noise_folder, tmp_path):
-    from cmkt.manifest import read_manifest
+    from cmkt.data.manifest import read_manifest
     from cmkt.teachers.cache import EmbeddingCache
     from cmkt.teachers.lm import LMTeacher
 

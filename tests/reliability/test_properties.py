@@ -13,7 +13,7 @@ from cmkt.data.mixing import active_rms, mix_at_snr
 from cmkt.errors import CmktError
 from cmkt.inference.resampling import BlockResampler
 from cmkt.inference.streaming import StreamingEnhancer
-from cmkt.manifest import read_manifest
+from cmkt.data.manifest import read_manifest
 from cmkt.registry import build_model
 
 RATES = [8000, 16000, 22050, 44100, 48000]

@@ -86,7 +86,7 @@ def test_init_and_resume_refuse_it(evil, prepared, tmp_path):
 
 
 def test_models_lists_it_as_unreadable_without_running_it(evil, tmp_path, monkeypatch):
-    from cmkt.progress import console
+    from cmkt.util.progress import console
 
     monkeypatch.setattr(console, "width", 300)  # one table row per line
     path, marker = evil

@@ -4,8 +4,8 @@ import os
 import numpy as np
 import soundfile as sf
 
-from cmkt.score import pairs_from_folders, score_pairs
-from cmkt.score_cache import ScoreCache, pair_key
+from cmkt.evaluation.score import pairs_from_folders, score_pairs
+from cmkt.evaluation.cache import ScoreCache, pair_key
 
 
 def _folders(tmp_path, speech_corpus):

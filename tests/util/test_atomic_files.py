@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from cmkt.errors import CmktError
-from cmkt.files import atomic_path
+from cmkt.util.atomic_files import atomic_path
 
 
 def _dead_pid() -> int:

@@ -3,7 +3,7 @@ import math
 import numpy as np
 from scipy import stats as scipy_stats
 
-from cmkt.stats import mean_ci, paired_difference
+from cmkt.evaluation.stats import mean_ci, paired_difference
 
 
 def test_interval_is_students_t_and_skips_failed_files():

@@ -9,7 +9,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from cmkt.cli import app
-from cmkt.manifest import Utterance, write_manifest
+from cmkt.data.manifest import Utterance, write_manifest
 from tests.conftest import tone
 
 
@@ -103,7 +103,7 @@ def test_length_mismatch_warns_and_stereo_or_other_rates_still_score(tmp_path):
 
 
 def test_dnsmos_scores_clean_speech_above_noisy_or_says_how_to_install(shared_data, tmp_path):
-    from cmkt.metrics import dnsmos_available
+    from cmkt.evaluation.metrics import dnsmos_available
 
     rows = list(csv.DictReader((shared_data / "speech" / "manifest.tsv").open(encoding="utf-8"), delimiter="\t"))
     speech, rate = sf.read(shared_data / rows[0]["path"], dtype="float32")

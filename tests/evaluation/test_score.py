@@ -7,8 +7,8 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from cmkt.cli import app
-from cmkt.metrics import pesq_score, score_signals, si_sdr
-from cmkt.score import pairs_from_folders, score_pairs
+from cmkt.evaluation.metrics import pesq_score, score_signals, si_sdr
+from cmkt.evaluation.score import pairs_from_folders, score_pairs
 from tests.conftest import tone
 
 
@@ -88,8 +88,8 @@ def test_dnsmos_on_one_thread_per_worker_scores_as_speechmos_does(speech_corpus,
     """cmkt builds DNSMOS's onnxruntime sessions itself (one thread in `--jobs` workers): the scores
     must stay those of speechmos's own entry point, in one process and across workers."""
     dnsmos = pytest.importorskip("speechmos.dnsmos")
-    from cmkt.metrics import dnsmos_scores
-    from cmkt.score import Pair
+    from cmkt.evaluation.metrics import dnsmos_scores
+    from cmkt.evaluation.score import Pair
 
     from cmkt.audio import resample
 
@@ -114,7 +114,7 @@ def test_dnsmos_on_one_thread_per_worker_scores_as_speechmos_does(speech_corpus,
 
 
 def test_snr_bands_group_a_continuous_snr_draw():
-    from cmkt.score import snr_band
+    from cmkt.evaluation.score import snr_band
 
     assert [snr_band(x) for x in (-5.0, -2.3, 0.0, 4.99, 5.0, 14.2)] == ["-5..0", "-5..0", "0..5", "0..5", "5..10", "10..15"]
     assert snr_band(None) == ""

@@ -15,12 +15,12 @@ import numpy as np
 
 from cmkt.audio import find_audio_files, read_audio
 from cmkt.errors import CmktError
-from cmkt.files import write_csv_atomic
-from cmkt.manifest import read_manifest
-from cmkt.metrics import DEFAULT_METRICS, limit_dnsmos_threads, preload, score_signals
-from cmkt.progress import progress_bar
-from cmkt.score_cache import ScoreCache, pair_key
-from cmkt.sharding import take_shard
+from cmkt.util.atomic_files import write_csv_atomic
+from cmkt.data.manifest import read_manifest
+from cmkt.evaluation.metrics import DEFAULT_METRICS, limit_dnsmos_threads, preload, score_signals
+from cmkt.util.progress import progress_bar
+from cmkt.evaluation.cache import ScoreCache, pair_key
+from cmkt.util.sharding import take_shard
 
 GROUP_COLUMNS = ("lang", "speaker", "noise", "snr", "snr_band", "split")
 SNR_BAND_DB = 5.0  # snr_band groups a continuous SNR draw (e.g. -5..15 dB uniform) into bands this wide

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from cmkt.files import atomic_path, write_text_atomic
-from cmkt.stats import mean_ci, paired_difference
+from cmkt.util.atomic_files import atomic_path, write_text_atomic
+from cmkt.evaluation.stats import mean_ci, paired_difference
 
 
 def _pyplot():

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cmkt.errors import CmktError
-from cmkt.files import write_text_atomic
+from cmkt.util.atomic_files import write_text_atomic
 
 REQUIRED_KEYS = ("id", "clean")
 _TEXT, _NUMBER, _NONE = (str,), (int, float), (type(None),)

@@ -4,7 +4,7 @@ import pytest
 import soundfile as sf
 
 from cmkt.errors import CmktError
-from cmkt.manifest import Utterance, read_manifest, write_manifest
+from cmkt.data.manifest import Utterance, read_manifest, write_manifest
 from tests.conftest import tone
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cmkt.files import write_text_atomic
+from cmkt.util.atomic_files import write_text_atomic
 
 CACHE_FORMAT = 1  # bump when a metric's implementation changes what it returns
 

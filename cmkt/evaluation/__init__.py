@@ -1,0 +1,1 @@
+"""Evaluation: metrics, pairing and scoring, the score cache, statistics, tables and plots."""
