@@ -76,9 +76,9 @@ def _speechocean(root: Path) -> None:
 
 def _moodist(root: Path) -> None:
     files: dict[str, bytes | np.ndarray] = {}
-    for family in ("places", "rain", "urban", "animals"):
-        for index in range(7):
-            files[f"public/sounds/{family}/{family}{index}.wav"] = _noise(hash((family, index)) % 1000, 20.0 if index % 2 else 8.0)
+    for number, family in enumerate(("places", "rain", "urban", "animals")):
+        for index in range(7):  # a seed of its own for each (not hash(), which changes per process and could collide)
+            files[f"public/sounds/{family}/{family}{index}.wav"] = _noise(1000 + 100 * number + index, 20.0 if index % 2 else 8.0)
     files["public/sounds/binaural/binaural-alpha.wav"] = _noise(1, 5.0)  # synthetic: dropped by rule
     files["public/sounds/places/copy.wav"] = files["public/sounds/places/places0.wav"]  # an exact duplicate
     gap = _noise(77, 20.0)
