@@ -103,14 +103,17 @@ def declared_frames(path: str | Path) -> int:
         return 0
 
 
+TRUNCATED_BELOW = 0.98  # a WAV holding less than this share of the samples its header declares is truncated
+
+
 def truncation_note(path: str | Path) -> str | None:
-    """A warning when a WAV file holds less than 98% of the samples its header declares."""
+    """A warning when a WAV file holds less than TRUNCATED_BELOW of the samples its header declares."""
     declared = declared_frames(path)
     if not declared:
         return None
     info = sf.info(str(path))
     frames, sample_rate = info.frames, info.samplerate
-    if frames < declared * 0.98:
+    if frames < declared * TRUNCATED_BELOW:
         return (f"{path}: truncated ({frames / sample_rate:.2f} s of the {declared / sample_rate:.2f} s its header declares); "
                 "what is there was used; copy or download the file again")
     return None

@@ -252,7 +252,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         for batch in batches:
             batch = to_device(pad_to_global_length(batch, world), device)
             shift_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-            scales = global_scales(loss_counts(batch, loss_weights, bridge is not None, ssl), world)
+            scales = global_scales(loss_counts(batch, loss_weights, bridge is not None, ssl), world) if world > 1 else None
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
                 loss, l_se, l_cma = batch_losses(forward_model, bridge, batch, config.alpha, frames_per_shift, config.shift_prob,
                                                  shift_gen, loss_weights, (rank, world), ssl, config.ssl_weight, sample_rate, scales)

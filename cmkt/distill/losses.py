@@ -20,8 +20,11 @@ def _masked(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) 
     return enhanced * sample_mask, clean * sample_mask, sample_mask
 
 
+SPECTRAL_HOP = 128  # spectral_mae_loss's hop; normaliser_counts counts frames of it
+
+
 def spectral_mae_loss(
-    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = 128, compress: float = 0.3,
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = SPECTRAL_HOP, compress: float = 0.3,
 ) -> torch.Tensor:
     """MAE between power-compressed magnitude spectra, padding excluded. Its own resolution (32 ms
     frames, 8 ms hop at 16 kHz), whatever the backbone's front end: one loss for every backbone."""
@@ -93,9 +96,6 @@ def parse_loss(spec: str) -> dict[str, float]:
     from cmkt.util.weighted_terms import parse_weighted_terms
 
     return parse_weighted_terms(spec, ENHANCEMENT_LOSSES, "--loss", DEFAULT_LOSS)
-
-
-SPECTRAL_HOP = 128  # spectral_mae_loss's hop: its normaliser counts frames of this hop
 
 
 def normaliser_counts(lengths: torch.Tensor, names) -> dict[str, float]:

@@ -66,12 +66,13 @@ def score_systems(request: ScoreRequest, workers: int, shard: tuple[int, int] | 
     return results
 
 
-def write_score_outputs(out: Path, results: list, metrics: tuple[str, ...], groups: tuple[str, ...]) -> dict[str, Path]:
-    """scores.csv, summary.md/.json and scores.png under `out`; returns their paths by kind."""
+def write_score_outputs(out: Path, results: list, metrics: tuple[str, ...], groups: tuple[str, ...],
+                        plot_name: str = "scores.png") -> dict[str, Path]:
+    """scores.csv, summary.md/.json and the bar plot under `out`; returns their paths by kind."""
     write_scores_csv(out / "scores.csv", results, metrics)
     write_summary(out, results, metrics, list(groups))
-    plot_score_bars(out / "scores.png", results, metrics, groups[0] if groups else None)
-    return {"scores": out / "scores.csv", "summary": out / "summary.md", "json": out / "summary.json", "plot": out / "scores.png"}
+    plot_score_bars(out / plot_name, results, metrics, groups[0] if groups else None)
+    return {"scores": out / "scores.csv", "summary": out / "summary.md", "json": out / "summary.json", "plot": out / plot_name}
 
 
 def load_runs(runs: list[Path], metrics: tuple[str, ...] = (), reference: str | None = None) -> tuple[list, tuple[str, ...], str]:
@@ -95,7 +96,5 @@ def write_comparison(out: Path, results: list, metrics: tuple[str, ...], referen
     the merged scores under `out`; returns the report's text."""
     report = comparison_markdown(results, metrics, reference)
     write_text_atomic(out / "report.md", "# Comparison\n\n" + report)
-    write_scores_csv(out / "scores.csv", results, metrics)
-    write_summary(out, results, metrics, list(groups))
-    plot_score_bars(out / "comparison.png", results, metrics, groups[0] if groups else None)
+    write_score_outputs(out, results, metrics, groups, "comparison.png")
     return report

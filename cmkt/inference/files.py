@@ -409,7 +409,7 @@ def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhance
             summary.rows.append(row)
             try:
                 if _to_enhance(row, source, target, enhancer, overwrite, summary, input_set):
-                    if batch_size > 1 and enhancer.causal and audio_seconds(source) <= block_seconds:
+                    if batch_size > 1 and enhancer.causal and seconds[source] <= block_seconds:  # unreadable: 0, fails on read
                         batch.append((row, read_audio(source)))
                         if len(batch) == batch_size:
                             run_batch()

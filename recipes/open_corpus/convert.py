@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from cmkt.audio import declared_frames, open_audio, resample, write_audio
+from cmkt.audio import TRUNCATED_BELOW, declared_frames, open_audio, resample, write_audio
 from cmkt.errors import CmktError
 from cmkt.util.atomic_files import write_text_atomic
 
@@ -48,7 +48,7 @@ def convert_file(source: Path, target: Path) -> Measured:
         declared = max(handle.frames, declared_frames(source))
         data = handle.read(dtype="float32", always_2d=True)
         rate = int(handle.samplerate)
-    if len(data) < declared * 0.98:
+    if len(data) < declared * TRUNCATED_BELOW:
         raise CmktError(f"{source}: truncated ({len(data) / rate:.2f} s of the {declared / rate:.2f} s its header declares); "
                         "download or extract it again")
     if not np.isfinite(data).all():
