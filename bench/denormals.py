@@ -15,7 +15,10 @@ import torch
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.distill.alignment import build_bridge
 from cmkt.registry import build_model, load_payload
-from cmkt.train import TrainConfig, batch_losses, resolve_cache
+from cmkt.distill.losses import parse_loss
+from cmkt.training.config import DEFAULT_LOSS, TrainConfig
+from cmkt.training.step_losses import LossSetup, batch_losses
+from cmkt.training.trainer import resolve_cache
 
 
 def main() -> None:
@@ -38,7 +41,7 @@ def main() -> None:
         torch.set_flush_denormal(flush)
         start = time.perf_counter()
         for batch in batches:
-            loss, _, _ = batch_losses(model, bridge, batch, 0.9, 0, 0.0)
+            loss = batch_losses(model, batch, LossSetup(parse_loss(DEFAULT_LOSS), bridge=bridge, alpha=0.9))["loss"]
             loss.backward()
         times[flush].append((time.perf_counter() - start) / len(batches))
     off, on = sum(times[False]) / 2, sum(times[True]) / 2

@@ -15,7 +15,10 @@ import torch
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.distill.alignment import build_bridge
 from cmkt.registry import build_model
-from cmkt.train import TrainConfig, batch_losses, resolve_cache
+from cmkt.distill.losses import parse_loss
+from cmkt.training.config import DEFAULT_LOSS, TrainConfig
+from cmkt.training.step_losses import LossSetup, batch_losses
+from cmkt.training.trainer import resolve_cache
 
 
 def main() -> None:
@@ -28,7 +31,7 @@ def main() -> None:
     parser.add_argument("--strides", type=int, nargs="+", default=[2], help="bridge strides to time (cmkt train --bridge-stride)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # as cmkt.train does
+    torch.set_flush_denormal(True)  # as cmkt train does
     cache = resolve_cache(TrainConfig(str(args.data / "train.jsonl"), "", ""))
     dataset = SEDataset(args.data / "train.jsonl", 16000, 4.0, cache)
     batches = [collate([dataset[(i * args.batch_size + j) % len(dataset)] for j in range(args.batch_size)]) for i in range(args.steps)]
@@ -45,7 +48,8 @@ def main() -> None:
     for step, batch in enumerate(batches):
         for name in setups:  # interleaved, so machine load affects every set-up alike
             start = time.perf_counter()
-            loss, _, _ = batch_losses(models[name], bridges[name], batch, 0.9, 12, 0.5, torch.Generator().manual_seed(step))
+            setup = LossSetup(parse_loss(DEFAULT_LOSS), bridge=bridges[name], alpha=0.9, max_shift=12, shift_prob=0.5)
+            loss = batch_losses(models[name], batch, setup, torch.Generator().manual_seed(step))["loss"]
             optimizers[name].zero_grad()
             loss.backward()
             optimizers[name].step()

@@ -14,7 +14,10 @@ import torch
 
 from cmkt.data.dataset import SEDataset, collate
 from cmkt.registry import build_model
-from cmkt.train import batch_losses, compiled
+from cmkt.distill.losses import parse_loss
+from cmkt.training.config import DEFAULT_LOSS
+from cmkt.training.step_losses import LossSetup, batch_losses
+from cmkt.training.trainer import compiled
 
 
 def main() -> None:
@@ -38,7 +41,7 @@ def main() -> None:
             if index == 3:
                 start = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-                loss, _, _ = batch_losses(forward, None, batch, 0.9, 0, 0.0)
+                loss = batch_losses(forward, batch, LossSetup(parse_loss(DEFAULT_LOSS), alpha=0.9))["loss"]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -15,7 +15,7 @@ _LAZY = {
     "load_enhancer": "cmkt.inference.enhancer",
     "score_pairs": "cmkt.evaluation.score",
     "prepare": "cmkt.data.prep",
-    "train": "cmkt.train",
+    "train": "cmkt.training.trainer",
 }
 
 

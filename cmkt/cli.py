@@ -134,13 +134,7 @@ def prep(
     if speech is None:
         raise CmktError("give --speech (the corpus), or --merge with shard folders")
     if speech.suffix == ".jsonl":
-        if not check:
-            raise CmktError(f"{speech}: a manifest is already prepared; add --check to validate it, or give the corpus")
-        from cmkt.data.validate import validate_manifest
-
-        problems = validate_manifest(speech)
-        _results().print(f"{speech}: {'no problems found' if not problems else f'{len(problems)} problem(s)'}", soft_wrap=True)
-        exit_if_problems(problems, "problem", "red")
+        _check_prepared_manifest(speech, check)
         return
     from cmkt.data.prep import PrepConfig, prepare
 
@@ -148,19 +142,35 @@ def prep(
                         sample_rate=sample_rate, split_key=split_by, seed=seed, layout=layout, snr_range=snr_range, gain_db=gain_db,
                         rir=str(rir) if rir else None, rir_prob=rir_prob, shard=parse_shard(shard))
     report = prepare(config, check=check, resume=resume)
+    _print_prep_report(report, check, console)
+    exit_if_problems(report.skipped, "skipped", "yellow")
+
+
+def _check_prepared_manifest(manifest: Path, check: bool) -> None:
+    """`cmkt prep --check --speech data/train.jsonl`: list a prepared manifest's problems (exit 1 if any)."""
+    if not check:
+        raise CmktError(f"{manifest}: a manifest is already prepared; add --check to validate it, or give the corpus")
+    from cmkt.data.validate import validate_manifest
+
+    problems = validate_manifest(manifest)
+    _results().print(f"{manifest}: {'no problems found' if not problems else f'{len(problems)} problem(s)'}", soft_wrap=True)
+    exit_if_problems(problems, "problem", "red")
+
+
+def _print_prep_report(report, check: bool, console) -> None:
+    """Each split's counts and where it went (stdout); the notes (stderr)."""
     for split in report.counts:
         if report.counts[split]:
             languages = ", ".join(report.languages.get(split, [])) or "-"
             target = "(checked, nothing written)" if check else f"-> {report.manifests[split]}"
             _results().print(f"{split}: {report.counts[split]} utterances, {report.hours[split]:.2f} h, {report.speakers.get(split, 0)} "
-                          f"speakers, languages {languages}, {report.with_text[split]} with text {target}", soft_wrap=True)
+                             f"speakers, languages {languages}, {report.with_text[split]} with text {target}", soft_wrap=True)
     if report.cache:
         _results().print(f"teacher cache: {report.cache}", soft_wrap=True)
     if report.snr_plot:
         _results().print(f"SNR histogram: {report.snr_plot}", soft_wrap=True)
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
-    exit_if_problems(report.skipped, "skipped", "yellow")
 
 
 @app.command(cls=_Command, epilog="Examples: `cmkt train --train data/train.jsonl --valid data/valid.jsonl -o runs/cmkt`; "
@@ -215,25 +225,30 @@ def train(
     init: Optional[str] = typer.Option(None, help="Fine-tune: start from this model (checkpoint path or installed name, e.g. cmkt-base-16k) instead of random weights."),
 ):
     """Train an SE model; with a teacher it also learns to predict the LM's token embeddings."""
-    from cmkt.train import train as run_training
-    from cmkt.training.config import TrainConfig, read_config_file
-
-    import json
+    from cmkt.training.config import TrainConfig
+    from cmkt.training.trainer import train as run_training
 
     given = {name: value for name, value in ctx.params.items()  # the flags typed, not their defaults (typer has its own click)
              if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
+    settings = _train_settings(given, config_file)
+    config = TrainConfig.from_settings(settings, str(config_file) if config_file else "cmkt train")
+    out = Path(config.out)
+    best = run_training(config, resume=resume)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
+        _results().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
+
+
+def _train_settings(given: dict, config_file: Path | None) -> dict:
+    """TrainConfig's settings from the flags typed on top of --config's: CLI spellings become field names."""
+    from cmkt.training.config import read_config_file
+
     settings = read_config_file(config_file) if config_file else {}
     shorthands = [name for flag, name in (("noise_augment", "noise"), ("noise_envelope", "noise_envelope"), ("speech_eq", "speech_eq"))
                   if given.pop(flag, False)]
     for name in ("config_file", "resume"):
         given.pop(name, None)
     if "model_config" in given:
-        try:
-            given["model"] = json.loads(given.pop("model_config"))
-        except json.JSONDecodeError as exc:
-            raise CmktError(f"--model-config is not valid JSON ({exc.msg}); write it like '{{\"hidden\": 128}}'") from None
-        if not isinstance(given["model"], dict):
-            raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
+        given["model"] = _json_object(given.pop("model_config"))
     if "ssl_teacher" in given:
         teachers = given.pop("ssl_teacher") or []
         if len(teachers) > 1:
@@ -245,11 +260,20 @@ def train(
     settings.update({k: str(v) if isinstance(v, Path) else v for k, v in given.items()})
     if shorthands:
         settings["augment"] = ",".join(filter(None, [settings.get("augment", "")] + shorthands))
-    config = TrainConfig.from_settings(settings, str(config_file) if config_file else "cmkt train")
-    out = Path(config.out)
-    best = run_training(config, resume=resume)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, one report
-        _results().print(f"best model: {best}\nlog: {out / 'train_log.csv'}\ncurves: {out / 'training_curves.png'}")
+    return settings
+
+
+def _json_object(text: str) -> dict:
+    """--model-config's JSON object, or one line saying how to write it."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CmktError(f"--model-config is not valid JSON ({exc.msg}); write it like '{{\"hidden\": 128}}'") from None
+    if not isinstance(value, dict):
+        raise CmktError("--model-config must be a JSON object such as '{\"hidden\": 128}'")
+    return value
 
 
 @app.command(cls=_Command, epilog="Examples: `cmkt enhance noisy.wav` (the shipped cmkt-base-16k model, output in enhanced/); "

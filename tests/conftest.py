@@ -117,7 +117,7 @@ def prepared(speech_corpus, noise_folder, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_model(prepared, tmp_path_factory) -> Path:
     """A real (tiny) CMKT training run; returns its best checkpoint."""
-    from cmkt.train import TrainConfig, train
+    from cmkt.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("run")
     config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), steps=4, batch_size=2,

@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from cmkt.distill.alignment import build_bridge
 from cmkt.distributed import average_gradients
 from cmkt.registry import build_model
-from cmkt.train import batch_losses
+from cmkt.training.step_losses import LossSetup, batch_losses, loss_counts
 
 
 LENGTHS = [16000, 12000, 14000, 9000]  # unequal: the halves hold unequal shares of frames, samples and tokens
@@ -33,17 +33,15 @@ def _batch(rank: int, world: int) -> dict:
 def _gradients(rank: int, world: int) -> list[torch.Tensor]:
     from cmkt.distill.losses import parse_loss
     from cmkt.distributed import global_scales
-    from cmkt.train import loss_counts
 
     torch.manual_seed(0)
     model, bridge = build_model("stft-mask-gru", {"hidden": 32}), build_bridge("attention", 32, 16)
     params = list(model.parameters()) + list(bridge.parameters())
     weights = parse_loss("spectral_mae=1,wave_mae=1,stoi=1,si_sdr=0.01")
     batch = _batch(rank, world)
-    scales = global_scales(loss_counts(batch, weights, True, None), world)
-    loss, _, _ = batch_losses(model, bridge, batch, 0.5, 8, 1.0, torch.Generator().manual_seed(3), weights, share=(rank, world),
-                              scales=scales)
-    loss.backward()
+    setup = LossSetup(weights, bridge=bridge, alpha=0.5, max_shift=8, shift_prob=1.0, share=(rank, world))
+    scales = global_scales(loss_counts(batch, setup), world)
+    batch_losses(model, batch, setup, torch.Generator().manual_seed(3), scales)["loss"].backward()
     average_gradients(params, world)
     return [p.grad.clone() for p in params]
 

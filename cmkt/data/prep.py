@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cmkt.audio import Audio, read_audio, resample, write_audio
-from cmkt.data.corpus import SPLITS, hash_split, unreadable_noise
+from cmkt.data.corpus import SPLITS, SpeechItem, hash_split, unreadable_noise
 from cmkt.data.layouts import load_corpus
 from cmkt.data.mixing import MIXING_FILE, Mixer
 from cmkt.data.validate import PAIR_TOLERANCE_S
@@ -89,7 +89,6 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
         raise CmktError(f"{len(bad_noise)} unreadable noise file(s), fix or remove them: " + " | ".join(bad_noise))
     by_split: dict[str, list[Utterance]] = {s: [] for s in SPLITS}
     skipped: list[str] = []
-    max_len = int(config.max_duration_s * config.sample_rate)
     state_path = out / (".prep_state.json" if config.shard is None else f".prep_state.shard-{config.shard[0]}.json")
     fingerprint = mixing_fingerprint(config)
     reuse = resume and state_path.is_file() and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
@@ -101,48 +100,61 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
         for item in items:
             bar.update(task, advance=1, status=item.id[:30])
             split = item.split or hash_split(item.text if config.split_key == "text" and item.text else item.id, config.split_fractions)
-            rng = _utterance_rng(config.seed, item.id)
             try:
-                source = read_audio(item.path)
-                clean = to_model_audio(source, config.sample_rate)
-                given_noisy = to_model_audio(read_audio(item.noisy), config.sample_rate) if item.noisy else None
-            except CmktError as exc:
+                by_split[split].append(prepare_utterance(item, split, config, mixer, None if check else out, reuse))
+            except SkippedItem as exc:
                 skipped.append(str(exc))
-                continue
-            if given_noisy is not None and abs(len(given_noisy) - len(clean)) > PAIR_TOLERANCE_S * config.sample_rate:
-                skipped.append(f"{item.noisy}: {abs(len(given_noisy) - len(clean)) / config.sample_rate:.2f} s longer or shorter "
-                               f"than its clean file {item.path}; the pair does not match, fix or remove it")
-                continue
-            text = item.text
-            if len(clean) > max_len:
-                start = int(rng.integers(0, len(clean) - max_len + 1))
-                clean, text = clean[start : start + max_len], ""  # a crop no longer matches its transcript
-                given_noisy = given_noisy[start : start + max_len] if given_noisy is not None else None
-            drawn: dict = {"noise": "", "snr_db": None}
-            if given_noisy is not None:
-                length = min(len(clean), len(given_noisy))
-                clean, noisy = clean[:length], given_noisy[:length]
-            else:
-                try:
-                    clean, noisy, drawn = mixer.mix(clean, split, rng)
-                except ValueError:
-                    skipped.append(f"{item.path}: silent audio, cannot mix at an SNR (or the noise drawn for it is silent over "
-                                   "its length); remove the file, or the silent stretch of the noise")
-                    continue
-            clean_rel, noisy_rel = Path(split, "clean", f"{item.id}.wav"), Path(split, "noisy", f"{item.id}.wav")
-            if not check and not (reuse and (out / clean_rel).is_file() and (out / noisy_rel).is_file()):
-                write_audio(out / clean_rel, clean, config.sample_rate, "PCM_16")
-                write_audio(out / noisy_rel, noisy, config.sample_rate, "PCM_16")
-            extra = {k: v for k, v in drawn.items() if k in ("gain_db", "rir") and v}
-            if source.sample_rate != config.sample_rate or source.samples.shape[0] > 1:
-                extra.update(source_rate=source.sample_rate, source_channels=int(source.samples.shape[0]))
-            by_split[split].append(
-                Utterance(
-                    id=item.id, clean=str(clean_rel), noisy=str(noisy_rel), text=text, split=split, lang=item.lang,
-                    speaker=item.speaker, noise=drawn["noise"], snr_db=drawn["snr_db"],
-                    duration_s=round(len(clean) / config.sample_rate, 3), sample_rate=config.sample_rate, extra=extra,
-                )
-            )
+    return _finish(config, by_split, skipped, check)
+
+
+class SkippedItem(Exception):
+    """An utterance left out of the manifests; its message is the one line that says why and what to do."""
+
+
+def prepare_utterance(item: SpeechItem, split: str, config: PrepConfig, mixer: Mixer | None, out: Path | None, reuse: bool) -> Utterance:
+    """One corpus item as a clean/noisy pair at the prepared rate, written under `out` (None: checked only).
+
+    `reuse` keeps a pair a previous run with the same settings already wrote."""
+    rng = _utterance_rng(config.seed, item.id)
+    try:
+        source = read_audio(item.path)
+        clean = to_model_audio(source, config.sample_rate)
+        given_noisy = to_model_audio(read_audio(item.noisy), config.sample_rate) if item.noisy else None
+    except CmktError as exc:
+        raise SkippedItem(str(exc)) from None
+    if given_noisy is not None and abs(len(given_noisy) - len(clean)) > PAIR_TOLERANCE_S * config.sample_rate:
+        raise SkippedItem(f"{item.noisy}: {abs(len(given_noisy) - len(clean)) / config.sample_rate:.2f} s longer or shorter "
+                          f"than its clean file {item.path}; the pair does not match, fix or remove it")
+    text, max_len = item.text, int(config.max_duration_s * config.sample_rate)
+    if len(clean) > max_len:
+        start = int(rng.integers(0, len(clean) - max_len + 1))
+        clean, text = clean[start : start + max_len], ""  # a crop no longer matches its transcript
+        given_noisy = given_noisy[start : start + max_len] if given_noisy is not None else None
+    drawn: dict = {"noise": "", "snr_db": None}
+    if given_noisy is not None:
+        length = min(len(clean), len(given_noisy))
+        clean, noisy = clean[:length], given_noisy[:length]
+    else:
+        try:
+            clean, noisy, drawn = mixer.mix(clean, split, rng)
+        except ValueError:
+            raise SkippedItem(f"{item.path}: silent audio, cannot mix at an SNR (or the noise drawn for it is silent over "
+                              "its length); remove the file, or the silent stretch of the noise") from None
+    clean_rel, noisy_rel = Path(split, "clean", f"{item.id}.wav"), Path(split, "noisy", f"{item.id}.wav")
+    if out is not None and not (reuse and (out / clean_rel).is_file() and (out / noisy_rel).is_file()):
+        write_audio(out / clean_rel, clean, config.sample_rate, "PCM_16")
+        write_audio(out / noisy_rel, noisy, config.sample_rate, "PCM_16")
+    extra = {k: v for k, v in drawn.items() if k in ("gain_db", "rir") and v}
+    if source.sample_rate != config.sample_rate or source.samples.shape[0] > 1:
+        extra.update(source_rate=source.sample_rate, source_channels=int(source.samples.shape[0]))
+    return Utterance(id=item.id, clean=str(clean_rel), noisy=str(noisy_rel), text=text, split=split, lang=item.lang,
+                     speaker=item.speaker, noise=drawn["noise"], snr_db=drawn["snr_db"],
+                     duration_s=round(len(clean) / config.sample_rate, 3), sample_rate=config.sample_rate, extra=extra)
+
+
+def _finish(config: PrepConfig, by_split: dict[str, list[Utterance]], skipped: list[str], check: bool) -> PrepReport:
+    """The manifests, the teacher cache and the SNR histogram of what was prepared, and its report."""
+    out = Path(config.out)
     manifests = {}
     for split, utterances in by_split.items():
         if utterances and not check:
@@ -163,16 +175,12 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
         snr_plot = out / ("snr_histogram.png" if config.shard is None else f"snr_histogram.shard-{config.shard[0]}.png")
         plot_snr_histogram(snr_plot, snrs)
     return PrepReport(
-        manifests=manifests,
+        manifests=manifests, cache=cache, skipped=skipped, notes=notes, snr_plot=snr_plot,
         counts={s: len(u) for s, u in by_split.items()},
         hours={s: sum(x.duration_s for x in u) / 3600 for s, u in by_split.items()},
         with_text={s: sum(bool(x.text) for x in u) for s, u in by_split.items()},
-        cache=cache,
-        skipped=skipped,
-        notes=notes,
         speakers={s: len({x.speaker for x in u if x.speaker}) for s, u in by_split.items()},
         languages={s: sorted({x.lang for x in u if x.lang}) for s, u in by_split.items()},
-        snr_plot=snr_plot,
     )
 
 

@@ -5,7 +5,7 @@ import torch
 from cmkt.data.dataset import SEDataset
 from cmkt.data.mixing import load_mixer
 from cmkt.errors import CmktError
-from cmkt.train import TrainConfig, train
+from cmkt.training.trainer import TrainConfig, train
 
 
 def test_dynamic_mixing_draws_afresh_each_epoch_and_repeats_with_the_seed(prepared):

@@ -65,7 +65,7 @@ def test_check_of_a_prepared_manifest_finds_damaged_audio_and_training_refuses_i
     from typer.testing import CliRunner
 
     from cmkt.cli import app
-    from cmkt.train import TrainConfig, train
+    from cmkt.training.trainer import TrainConfig, train
 
     copy = tmp_path / "data"
     shutil.copytree(prepared, copy)

@@ -31,7 +31,7 @@ def test_backbone_returns_audio_and_a_tap_at_its_frame_rate(name):
 
 @pytest.mark.parametrize("name", ["conv-tasnet", "conformer-mask"])
 def test_non_causal_backbones_train_in_the_same_loop(prepared, tmp_path, name):
-    from cmkt.train import TrainConfig, train
+    from cmkt.training.trainer import TrainConfig, train
 
     config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / name), arch=name,
                          model=SMALL[name], steps=2, batch_size=2, valid_every=2, valid_items=1, max_seconds=1.0)

@@ -68,7 +68,7 @@ def test_bad_spec_files_are_clear_errors(tmp_path):
 def test_training_with_the_lm_and_an_ssl_teacher_together(prepared, tmp_path):
     import csv
 
-    from cmkt.train import TrainConfig, train
+    from cmkt.training.trainer import TrainConfig, train
 
     config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=2, batch_size=2,
                          valid_every=2, valid_items=1, model={"hidden": 32}, ssl_teacher=write_teacher(tmp_path), ssl_weight=0.5)

@@ -6,7 +6,7 @@ from cmkt.data.augment.noise import ENVELOPE_DEPTH_DB, NoiseEnvelope, augment_no
 from cmkt.data.augment.registry import parse_augmentations
 from cmkt.data.mixing import Mixer, load_mixer
 from cmkt.errors import CmktError
-from cmkt.train import TrainConfig, train
+from cmkt.training.trainer import TrainConfig, train
 from tests.conftest import tone, white_noise_mixing
 
 

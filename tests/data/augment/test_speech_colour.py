@@ -5,7 +5,7 @@ from cmkt.data.augment.base import Example
 from cmkt.data.augment.registry import parse_augmentations
 from cmkt.data.augment.speech_colour import SPEECH_EQ_GAIN_DB, SpeechColour
 from cmkt.data.mixing import Mixer, load_mixer, rms
-from cmkt.train import TrainConfig, train
+from cmkt.training.trainer import TrainConfig, train
 from tests.conftest import tone, white_noise_mixing
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cmkt.registry import load_model
-from cmkt.train import TrainConfig, train
+from cmkt.training.trainer import TrainConfig, train
 
 
 def _config(prepared, out, steps, teacher="auto", **settings):
@@ -50,7 +50,7 @@ def test_every_alignment_trains_logs_and_draws_its_alignment(prepared, tmp_path,
 
 
 def test_validations_since_best_counts_from_the_first_best():
-    from cmkt.train import validations_since_best
+    from cmkt.training.selection import validations_since_best
 
     rows = [{"val_pesq_wb": v} for v in ("1.2", "", "1.5", "1.4", "1.5", "1.3")]
     assert validations_since_best(rows) == 3  # the first 1.5 stays the best; 1.4, 1.5 (a tie) and 1.3 came after
@@ -93,7 +93,7 @@ def test_mixed_precision_and_compile_train_to_finite_losses(prepared, tmp_path, 
 
 def test_cosine_decay_runs_from_lr_to_a_tenth_and_resumes_exactly(prepared, tmp_path, monkeypatch):
     from cmkt.errors import CmktError
-    from cmkt.train import learning_rate
+    from cmkt.training.schedule import learning_rate
 
     config = TrainConfig("t", "v", "o", steps=100, lr=1e-3, lr_decay="cosine")
     rates = [learning_rate(config, step) for step in range(101)]
@@ -102,16 +102,16 @@ def test_cosine_decay_runs_from_lr_to_a_tenth_and_resumes_exactly(prepared, tmp_
     assert learning_rate(TrainConfig("t", "v", "o", lr=2e-3), 7) == 2e-3  # default: constant
     with pytest.raises(CmktError, match="lr-decay"):
         learning_rate(TrainConfig("t", "v", "o", lr_decay="linear"), 0)
-    import cmkt.train
+    import cmkt.training.trainer as training
 
     train(_config(prepared, tmp_path / "straight", 4, lr_decay="cosine"))
-    write_log = cmkt.train.write_csv_atomic
+    write_log = training.write_csv_atomic
 
     def killed_after_first_checkpoint(*args, **kwargs):
         write_log(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cmkt.train, "write_csv_atomic", killed_after_first_checkpoint)
+    monkeypatch.setattr(training, "write_csv_atomic", killed_after_first_checkpoint)
     with pytest.raises(KeyboardInterrupt):  # the schedule depends on --steps, so the kill comes mid-run
         train(_config(prepared, tmp_path / "interrupted", 4, lr_decay="cosine"))
     monkeypatch.undo()
@@ -164,7 +164,7 @@ def test_init_fine_tunes_from_a_trained_model_and_resumes_exactly(prepared, trai
 
 
 def test_init_can_grow_a_deep_filter_that_starts_at_zero_and_learns(prepared, trained_model, tmp_path):
-    from cmkt.train import load_starting_weights
+    from cmkt.training.starting_weights import load_starting_weights
     from cmkt.registry import build_model
 
     start, meta = load_model(trained_model)
@@ -205,15 +205,15 @@ def test_a_run_started_with_the_old_augmentation_flags_resumes_exactly_under_its
 
 
 def test_the_log_keeps_its_clock_across_resume_and_logs_the_mean_loss_of_each_interval(prepared, tmp_path, monkeypatch):
-    import cmkt.train as training
+    import cmkt.training.trainer as training
 
     seen = []
     real = training.batch_losses
 
     def recording(*args, **kwargs):
-        loss, l_se, l_cma = real(*args, **kwargs)
-        seen.append(loss.item())
-        return loss, l_se, l_cma
+        terms = real(*args, **kwargs)
+        seen.append(terms["loss"].item())
+        return terms
 
     monkeypatch.setattr(training, "batch_losses", recording)
     train(_config(prepared, tmp_path / "run", 10, valid_every=5, teacher="none"))
