@@ -2,10 +2,12 @@
 several seeds, same steps; PESQ/STOI/SI-SDR on the test split, mean and standard deviation over
 seeds, per language.
 
-Usage: python bench/ablation.py [--data ../shared/data] [--out runs/ablation] [--steps 600] [--seeds 0 1 2] [--parallel 2]
+Usage: python bench/ablation.py [--data ../shared/data] [--out runs/ablation] [--steps 600] [--seeds 0 1 2]
+                             [--parallel 2]
        [--systems baseline baseline-aug attention ...]
 Every stage resumes: rerun the same command after an interruption. Training logs go to OUT/logs/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +34,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "ablation")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--systems", nargs="+", default=["baseline", "attention", "uot", "tot", "uniform"],
-                        help="baseline or an alignment; a -aug suffix adds --noise-augment (baseline-aug, attention-aug)")
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=["baseline", "attention", "uot", "tot", "uniform"],
+        help="baseline or an alignment; a -aug suffix adds --noise-augment (baseline-aug, attention-aug)",
+    )
     parser.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     args = parser.parse_args()
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
@@ -58,18 +64,38 @@ def main() -> None:
         for system in args.systems:
             name = f"{system}_s{seed}"
             enhanced = args.out / "enhanced" / name
-            if not enhanced.is_dir() or len(list(enhanced.glob("*.wav"))) < len(list((data / "test" / "noisy").glob("*.wav"))):
-                cmkt("enhance", str(data / "test" / "noisy"), "-o", str(enhanced), "--model", str(args.out / "runs" / name / "model.pt"),
-                     "--overwrite")
+            if not enhanced.is_dir() or len(list(enhanced.glob("*.wav"))) < len(
+                list((data / "test" / "noisy").glob("*.wav"))
+            ):
+                cmkt(
+                    "enhance",
+                    str(data / "test" / "noisy"),
+                    "-o",
+                    str(enhanced),
+                    "--model",
+                    str(args.out / "runs" / name / "model.pt"),
+                    "--overwrite",
+                )
             estimates += ["--est", f"{name}={enhanced}"]
-    cmkt("score", "--manifest", str(data / "test.jsonl"), *estimates, "--metrics", ",".join(METRICS), "--by", "lang",
-         "-o", str(args.out / "scores"))
+    cmkt(
+        "score",
+        "--manifest",
+        str(data / "test.jsonl"),
+        *estimates,
+        "--metrics",
+        ",".join(METRICS),
+        "--by",
+        "lang",
+        "-o",
+        str(args.out / "scores"),
+    )
     report(args.out / "scores" / "scores.csv", args.systems, args.seeds)
     print(f"ablation finished in {(time.perf_counter() - started) / 60:.1f} min")
 
 
 def prepared_data(shared: Path, out: Path) -> Path:
-    """The shared speech (train/valid/test split) with its noises, prepared once: mixtures at -5..10 dB and the teacher cache."""
+    """The shared speech (train/valid/test split) with its noises, prepared once: mixtures at -5..10 dB and the
+    teacher cache."""
     from recipes.asterisk.run import build_inputs
 
     data = out / "data"
@@ -79,15 +105,36 @@ def prepared_data(shared: Path, out: Path) -> Path:
     return data
 
 
-def train_command(data: Path, run: Path, steps: int, seed: int, threads: int, *options: str, valid_items: int = 32) -> list[str]:
+def train_command(
+    data: Path, run: Path, steps: int, seed: int, threads: int, *options: str, valid_items: int = 32
+) -> list[str]:
     """The one training set-up every comparison shares (dynamic mixing, cosine decay, 4 validations); `options` vary."""
     from recipes.cmkt_base.run import cmkt_command
 
     return cmkt_command(
-        "train", "--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "-o", str(run),
-        "--steps", str(steps), "--valid-every", str(max(1, steps // 4)), "--valid-items", str(valid_items),
-        "--dynamic-mixing", "--lr-decay", "cosine", "--seed", str(seed), "--threads", str(threads),
-        *options, *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
+        "train",
+        "--train",
+        str(data / "train.jsonl"),
+        "--valid",
+        str(data / "valid.jsonl"),
+        "-o",
+        str(run),
+        "--steps",
+        str(steps),
+        "--valid-every",
+        str(max(1, steps // 4)),
+        "--valid-items",
+        str(valid_items),
+        "--dynamic-mixing",
+        "--lr-decay",
+        "cosine",
+        "--seed",
+        str(seed),
+        "--threads",
+        str(threads),
+        *options,
+        *(["--resume"] if (run / "checkpoint.pt").is_file() else []),
+    )
 
 
 def steps_done(run: Path) -> int:
@@ -100,7 +147,8 @@ def steps_done(run: Path) -> int:
 
 
 def report(scores_csv: Path, systems: list[str], seeds: list[int]) -> None:
-    """Per system: the mean over seeds of each seed's test mean (± standard deviation over seeds), overall and per language."""
+    """Per system: the mean over seeds of each seed's test mean (± standard deviation over seeds), overall and per
+    language."""
     rows = [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
     languages = sorted({r["lang"] for r in rows if r.get("lang")})
     for group in ["all", *languages]:
@@ -110,9 +158,13 @@ def report(scores_csv: Path, systems: list[str], seeds: list[int]) -> None:
             cells = []
             for metric in METRICS:
                 per_seed = []
-                for seed in ([None] if system == "noisy" else seeds):
+                for seed in [None] if system == "noisy" else seeds:
                     label = "noisy" if system == "noisy" else f"{system}_s{seed}"
-                    values = [float(r[metric]) for r in rows if r["system"] == label and (group == "all" or r["lang"] == group)]
+                    values = [
+                        float(r[metric])
+                        for r in rows
+                        if r["system"] == label and (group == "all" or r["lang"] == group)
+                    ]
                     if values:
                         per_seed.append(statistics.fmean(values))
                 sd = statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0

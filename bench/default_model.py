@@ -8,12 +8,14 @@ Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchma
 Test set: the speech test split (256 utterances, 5 languages) mixed with the three test-split noise
 recordings, each utterance at one of -5, 0, 5, 10 dB (drawn with seed 0, measured on active
 speech). With --every-snr each utterance is mixed at all four SNRs instead (1,024 mixtures, seed 1:
-four times the files per SNR, for paired tests with more power). Every system runs on one thread; its real-time factor is its compute time over the
-audio's duration (peers are resampled to their own rate outside the timed part). Scores come
-from `cmkt score --manifest` (PESQ-WB, STOI, ESTOI, SI-SDR, DNSMOS OVRL) and `cmkt compare`;
+four times the files per SNR, for paired tests with more power). Every system runs on one thread;
+its real-time factor is its compute time over the audio's duration (peers are resampled to their own
+rate outside the timed part). Scores come from `cmkt score --manifest` (PESQ-WB, STOI, ESTOI,
+SI-SDR, DNSMOS OVRL) and `cmkt compare`;
 the CMKT-vs-baseline gain is taken per seed (runs NAME_sK in --runs) and summarised over seeds.
 Every stage resumes: finished outputs are kept.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,9 +67,15 @@ def build_test_set(data: Path, out: Path, every_snr: bool = False, seed: int | N
     from cmkt.util.atomic_files import write_csv_atomic
 
     table = out / "test_speech.tsv"
-    write_csv_atomic(table, ["id", "path", "text", "lang", "speaker", "split"],
-                     [{**{k: r[k] for k in ("id", "text", "lang", "speaker", "split")}, "path": str((data / r["path"]).resolve())}
-                      for r in rows], delimiter="\t")
+    write_csv_atomic(
+        table,
+        ["id", "path", "text", "lang", "speaker", "split"],
+        [
+            {**{k: r[k] for k in ("id", "text", "lang", "speaker", "split")}, "path": str((data / r["path"]).resolve())}
+            for r in rows
+        ],
+        delimiter="\t",
+    )
     with (data / "noise" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
         noises = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "test"]
     for row in noises:
@@ -97,8 +105,20 @@ def build_test_set(data: Path, out: Path, every_snr: bool = False, seed: int | N
 
 def mix(table: Path, noise: Path, out: Path, snrs: tuple[str, ...], seed: int) -> Path:
     """`cmkt prep` of the test speech with the test noises at these SNRs; returns its test.jsonl."""
-    cmkt("prep", "--speech", str(table), "--noise", str(noise), "-o", str(out), "--teacher", "none",
-         "--seed", str(seed), *[arg for snr in snrs for arg in ("--snr", snr)])
+    cmkt(
+        "prep",
+        "--speech",
+        str(table),
+        "--noise",
+        str(noise),
+        "-o",
+        str(out),
+        "--teacher",
+        "none",
+        "--seed",
+        str(seed),
+        *[arg for snr in snrs for arg in ("--snr", snr)],
+    )
     return out / "test.jsonl"
 
 
@@ -114,7 +134,9 @@ def run_system(name: str, process, rate: int, noisy_files: list[Path], folder: P
         compute += time.perf_counter() - started
         audio_seconds += len(noisy) / source_rate
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_audio(target, resample(np.asarray(enhanced, dtype=np.float32)[None], rate, source_rate)[0], source_rate, "FLOAT")
+        write_audio(
+            target, resample(np.asarray(enhanced, dtype=np.float32)[None], rate, source_rate)[0], source_rate, "FLOAT"
+        )
     return compute / audio_seconds
 
 
@@ -128,7 +150,9 @@ def systems(args) -> tuple[list[tuple[str, object, int, str]], str]:
     found = [(peer.name, peer.run, peer.sample_rate, "") for peer in all_peers()]
     models = {}
     if args.runs.is_dir():
-        models = {run.name: str(run / "model.pt") for run in sorted(args.runs.iterdir()) if (run / "model.pt").is_file()}
+        models = {
+            run.name: str(run / "model.pt") for run in sorted(args.runs.iterdir()) if (run / "model.pt").is_file()
+        }
     shipped = Path(args.model).stem  # a path's stem: names are folders
     try:
         twin = next((name for name, path in models.items() if same_weights(args.model, path)), None)  # usually cmkt_s0
@@ -141,7 +165,9 @@ def systems(args) -> tuple[list[tuple[str, object, int, str]], str]:
     variants += [(f"{Path(args.model).stem}+dry{share:g}", args.model, share) for share in args.dry_shares]
     for name, model, share in variants:
         enhancer = load_enhancer(model, threads=1, dry=share)
-        digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16] + (f"+dry{share:g}" if share else "")
+        digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16] + (
+            f"+dry{share:g}" if share else ""
+        )
         found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate, digest))
     return found, shipped
 
@@ -157,12 +183,19 @@ def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
     """CMKT minus baseline per seed (mean over files), then mean ± 95% t-interval over seeds, per language."""
     rows = [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
     systems = {r["system"] for r in rows}
-    seeds = sorted(s.split("_s")[1] for s in systems if s.startswith("cmkt_s") and f"baseline_s{s.split('_s')[1]}" in systems)
+    seeds = sorted(
+        s.split("_s")[1] for s in systems if s.startswith("cmkt_s") and f"baseline_s{s.split('_s')[1]}" in systems
+    )
     if not seeds:
         return "No seed has both a CMKT run and a baseline run (cmkt_sK and baseline_sK in --runs): no gain to report."
     languages = ["all", *sorted({r["lang"] for r in rows})]
-    lines = [f"CMKT - baseline, paired per file, mean over files per seed; mean ± 95% t-interval over {len(seeds)} seeds ({', '.join(seeds)})",
-             "", "| language | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines = [
+        f"CMKT - baseline, paired per file, mean over files per seed; mean ± 95% t-interval over {len(seeds)} seeds "
+        f"({', '.join(seeds)})",
+        "",
+        "| language | " + " | ".join(metrics) + " |",
+        "|---" * (len(metrics) + 1) + "|",
+    ]
     for lang in languages:
         cells = []
         for metric in metrics:
@@ -170,7 +203,11 @@ def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
             for seed in seeds:
                 values = {}
                 for r in rows:
-                    if r["system"] in (f"cmkt_s{seed}", f"baseline_s{seed}") and r.get(metric) not in ("", None) and lang in ("all", r["lang"]):
+                    if (
+                        r["system"] in (f"cmkt_s{seed}", f"baseline_s{seed}")
+                        and r.get(metric) not in ("", None)
+                        and lang in ("all", r["lang"])
+                    ):
                         values.setdefault(r["file"], {})[r["system"].split("_s")[0]] = float(r[metric])
                 diffs = [v["cmkt"] - v["baseline"] for v in values.values() if len(v) == 2]
                 if diffs:
@@ -178,15 +215,29 @@ def seed_gains(scores_csv: Path, metrics: list[str]) -> str:
             estimate = mean_ci(per_seed)
             cells.append(f"{estimate.mean:+.3f} ± {estimate.half_width:.3f}" if per_seed else "-")
         lines.append(f"| {lang} | " + " | ".join(cells) + " |")
-    lines += ["", "Per seed, all languages: mean ± 95% t-interval over files (Wilcoxon p)", "",
-              "| seed | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines += [
+        "",
+        "Per seed, all languages: mean ± 95% t-interval over files (Wilcoxon p)",
+        "",
+        "| seed | " + " | ".join(metrics) + " |",
+        "|---" * (len(metrics) + 1) + "|",
+    ]
     for seed in seeds:
         cells = []
         for metric in metrics:
-            per_system = {name: {r["file"]: float(r[metric]) for r in rows if r["system"] == f"{name}_s{seed}" and r.get(metric) not in ("", None)}
-                          for name in ("cmkt", "baseline")}
+            per_system = {
+                name: {
+                    r["file"]: float(r[metric])
+                    for r in rows
+                    if r["system"] == f"{name}_s{seed}" and r.get(metric) not in ("", None)
+                }
+                for name in ("cmkt", "baseline")
+            }
             difference = paired_difference(per_system["cmkt"], per_system["baseline"])
-            cells.append(f"{difference.difference.mean:+.3f} ± {difference.difference.half_width:.3f} (p={difference.p_value:.2g})")
+            cells.append(
+                f"{difference.difference.mean:+.3f} ± {difference.difference.half_width:.3f} "
+                f"(p={difference.p_value:.2g})"
+            )
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -209,15 +260,24 @@ def targets_by_snr(scores_csv: Path, model: str, metrics: list[str]) -> str:
                 values.setdefault((r["system"], metric, r["snr"]), {})[r["file"]] = float(r[metric])
     names = sorted({r["system"] for r in rows} - {model}, key=lambda n: (n not in PEERS_WITH_TARGET, n))
     snrs = sorted({r["snr"] for r in rows}, key=float)
-    lines = [f"{model} minus each system, paired per file within an SNR: mean ± 95% t-interval (Wilcoxon p). "
-             "'better at every SNR': mean > 0 and p < 0.05 at each SNR.", ""]
+    lines = [
+        f"{model} minus each system, paired per file within an SNR: mean ± 95% t-interval (Wilcoxon p). "
+        "'better at every SNR': mean > 0 and p < 0.05 at each SNR.",
+        "",
+    ]
     for name in names:
-        lines += [f"### {model} − {name}", "", "| metric | " + " | ".join(f"{s} dB" for s in snrs) + " | better at every SNR |",
-                  "|---" * (len(snrs) + 2) + "|"]
+        lines += [
+            f"### {model} − {name}",
+            "",
+            "| metric | " + " | ".join(f"{s} dB" for s in snrs) + " | better at every SNR |",
+            "|---" * (len(snrs) + 2) + "|",
+        ]
         for metric in metrics:
             cells, better = [], True
             for snr in snrs:
-                difference = paired_difference(values.get((model, metric, snr), {}), values.get((name, metric, snr), {}))
+                difference = paired_difference(
+                    values.get((model, metric, snr), {}), values.get((name, metric, snr), {})
+                )
                 estimate = difference.difference
                 better &= estimate.n > 1 and estimate.mean > 0 and difference.p_value < 0.05
                 cells.append(f"{estimate.mean:+.3f} ± {estimate.half_width:.3f} (p={difference.p_value:.2g})")
@@ -230,30 +290,50 @@ def targets_by_snr(scores_csv: Path, model: str, metrics: list[str]) -> str:
 
 
 def plot_by_snr(scores_csv: Path, path: Path, metrics: list[str]) -> None:
-    """PESQ-WB, STOI and SI-SDR (those scored) per SNR: the input, the peers and our seed-0 models (95% intervals over files)."""
+    """PESQ-WB, STOI and SI-SDR (those scored) per SNR: the input, the peers and our seed-0 models (95% intervals over
+    files)."""
     from cmkt.evaluation.report import plot_score_bars
     from cmkt.evaluation.score import read_scores_csv
 
     results, _ = read_scores_csv(scores_csv)
     shown = [r for r in results if not r.system.endswith(("_s1", "_s2"))]
-    plot_score_bars(path, shown, tuple(m for m in ("pesq_wb", "stoi", "si_sdr") if m in metrics) or tuple(metrics[:1]), "snr")
+    plot_score_bars(
+        path, shown, tuple(m for m in ("pesq_wb", "stoi", "si_sdr") if m in metrics) or tuple(metrics[:1]), "snr"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "benchmark")
-    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "cmkt_base" / "runs", help="seed runs cmkt_sK / baseline_sK")
+    parser.add_argument(
+        "--runs", type=Path, default=REPO / "runs" / "cmkt_base" / "runs", help="seed runs cmkt_sK / baseline_sK"
+    )
     parser.add_argument("--model", default="cmkt-base-16k", help="the shipped model (name or path)")
-    parser.add_argument("--dry-shares", type=float, nargs="*", default=[],
-                        help="also run the shipped model with these shares of the input mixed back (enhance --dry)")
-    parser.add_argument("--every-snr", action="store_true",
-                        help="mix each test utterance at every SNR (4x the files; use a new --out)")
-    parser.add_argument("--mix-seed", type=int, default=None,
-                        help="seed of the mixing (default 0, or 1 with --every-snr): a new seed is a fresh draw (use a new --out)")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N test files (a quick check of the set-up)")
-    parser.add_argument("--metrics", default=METRICS,
-                        help="metrics to score (DNSMOS is most of the scoring time: leave it out for a quick comparison)")
+    parser.add_argument(
+        "--dry-shares",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also run the shipped model with these shares of the input mixed back (enhance --dry)",
+    )
+    parser.add_argument(
+        "--every-snr", action="store_true", help="mix each test utterance at every SNR (4x the files; use a new --out)"
+    )
+    parser.add_argument(
+        "--mix-seed",
+        type=int,
+        default=None,
+        help="seed of the mixing (default 0, or 1 with --every-snr): a new seed is a fresh draw (use a new --out)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=0, help="only the first N test files (a quick check of the set-up)"
+    )
+    parser.add_argument(
+        "--metrics",
+        default=METRICS,
+        help="metrics to score (DNSMOS is most of the scoring time: leave it out for a quick comparison)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     manifest = build_test_set(args.data.resolve(), args.out, args.every_snr, args.mix_seed)
@@ -281,18 +361,47 @@ def main() -> None:
         rtf_lines.append(f"| {name} | {rtf:.4f} |")
         print(f"{name}: RTF {rtf:.4f}", flush=True)
         estimates += ["--est", f"{name}={args.out / 'enhanced' / name}"]
-    cmkt("score", "--manifest", str(manifest), *estimates, "--metrics", args.metrics, "--by", "lang,snr,noise", "-o", str(args.out / "scores"))
+    cmkt(
+        "score",
+        "--manifest",
+        str(manifest),
+        *estimates,
+        "--metrics",
+        args.metrics,
+        "--by",
+        "lang,snr,noise",
+        "-o",
+        str(args.out / "scores"),
+    )
     reference = "baseline_s0" if any("baseline_s0=" in e for e in estimates) else "noisy"
-    cmkt("compare", str(args.out / "scores"), "--reference", reference, "--by", "lang,snr,noise", "-o", str(args.out / "compare"))
+    cmkt(
+        "compare",
+        str(args.out / "scores"),
+        "--reference",
+        reference,
+        "--by",
+        "lang,snr,noise",
+        "-o",
+        str(args.out / "compare"),
+    )
     scores_csv = args.out / "scores" / "scores.csv"
     plot_by_snr(scores_csv, args.out / "by_snr.png", args.metrics.split(","))
-    report = "\n\n".join(["## Real-time factor", "\n".join(rtf_lines), "## CMKT vs baseline over seeds",
-                          seed_gains(scores_csv, args.metrics.split(",")),
-                          "## The shipped model against each system, per SNR",
-                          targets_by_snr(scores_csv, shipped, args.metrics.split(","))])
+    report = "\n\n".join(
+        [
+            "## Real-time factor",
+            "\n".join(rtf_lines),
+            "## CMKT vs baseline over seeds",
+            seed_gains(scores_csv, args.metrics.split(",")),
+            "## The shipped model against each system, per SNR",
+            targets_by_snr(scores_csv, shipped, args.metrics.split(",")),
+        ]
+    )
     write_text_atomic(args.out / "report.md", report + "\n")
     print(report)
-    print(f"\nscores: {args.out / 'scores' / 'summary.md'}\nplot: {args.out / 'by_snr.png'}\npaired tests: {args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}")
+    print(
+        f"\nscores: {args.out / 'scores' / 'summary.md'}\nplot: {args.out / 'by_snr.png'}\npaired tests: "
+        f"{args.out / 'compare' / 'report.md'}\nreport: {args.out / 'report.md'}"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Usage: python bench/denormals.py DATA_DIR RUN_DIR [--batches 6]
 RUN_DIR is a finished CMKT run (its checkpoint.pt holds model and bridge); DATA_DIR its prep output.
 Alternates off/on/off in one run so that machine load affects both alike.
 """
+
 from __future__ import annotations
 
 import argparse

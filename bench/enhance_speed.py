@@ -7,6 +7,7 @@ audio (peers at their native rate; resampling is not timed), the ratio to DeepFi
 streaming latency and per-block compute, and with --hour the peak memory of `cmkt enhance` on a
 one-hour 16 kHz file. Speech comes from ../shared/data when present, else generated signals.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ from cmkt.inference.export import OnnxStream, export_model  # noqa: E402
 from cmkt.inference.streaming import supports_streaming  # noqa: E402
 from cmkt.registry import ARCHITECTURES, build_model, save_checkpoint  # noqa: E402
 
-VARIANTS = [("stft-mask-gru", {"deep_filter_order": 3}),  # settings of a registered backbone worth timing too
-            ("stft-mask-gru", {"hidden": 384, "deep_filter_order": 3})]  # the v2 default in training (recipes/open_corpus)
+VARIANTS = [
+    ("stft-mask-gru", {"deep_filter_order": 3}),  # settings of a registered backbone worth timing too
+    ("stft-mask-gru", {"hidden": 384, "deep_filter_order": 3}),
+]  # the v2 default in training (recipes/open_corpus)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -55,7 +58,10 @@ def test_audio(seconds: float) -> tuple[np.ndarray, str]:
         speech, source = np.concatenate(pieces)[:target], "../shared/data test speech + white noise at about 5 dB"
     else:
         t = np.arange(target) / 16000
-        speech, source = 0.2 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0), "generated tone bursts + white noise"
+        speech, source = (
+            0.2 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0),
+            "generated tone bursts + white noise",
+        )
     noise = rng.standard_normal(len(speech)).astype(np.float32)
     noise *= 0.56 * np.sqrt(np.mean(speech**2)) / np.sqrt(np.mean(noise**2))
     return (speech + noise).astype(np.float32), source
@@ -92,8 +98,10 @@ def main() -> None:
         save_checkpoint(work / f"{name}.pt", build_model(arch, config), arch)
         enhancer = load_enhancer(work / f"{name}.pt")
         params = sum(p.numel() for p in enhancer.model.parameters()) / 1e6
-        paths = [("offline array", lambda: enhance_array(enhancer, noisy, 16000)),
-                 ("file in 10 s blocks", lambda: enhance_file(enhancer, work / "noisy.wav", work / "out.wav"))]
+        paths = [
+            ("offline array", lambda: enhance_array(enhancer, noisy, 16000)),
+            ("file in 10 s blocks", lambda: enhance_file(enhancer, work / "noisy.wav", work / "out.wav")),
+        ]
         if supports_streaming(enhancer.model):
             paths.append(("streaming 8 ms blocks", lambda: stream_blocks(enhancer, noisy, 128)))
         for path, run in paths:
@@ -137,8 +145,11 @@ def report_streaming(work: Path) -> None:
     noisy, _ = test_audio(20.0)
     for block_ms in (8, 16):
         times = np.array(stream_blocks(enhancer, noisy, block_ms * 16)) * 1000
-        print(f"streaming {block_ms} ms blocks: algorithmic latency {enhancer.stream().latency_ms(16000):.0f} ms; "
-              f"compute per block mean {times.mean():.2f} ms, p99 {np.percentile(times, 99):.2f} ms, max {times.max():.2f} ms")
+        print(
+            f"streaming {block_ms} ms blocks: algorithmic latency {enhancer.stream().latency_ms(16000):.0f} ms; "
+            f"compute per block mean {times.mean():.2f} ms, p99 {np.percentile(times, 99):.2f} ms, max "
+            f"{times.max():.2f} ms"
+        )
 
 
 def report_memory(work: Path) -> None:
@@ -150,13 +161,22 @@ def report_memory(work: Path) -> None:
     model = work / "stft-mask-gru.pt"
     loaded = peak_rss_mb(f"from cmkt.inference.enhancer import load_enhancer; load_enhancer({str(model)!r})")
     start = time.perf_counter()
-    whole = peak_rss_mb(f"from cmkt.cli import main; import sys; sys.argv = ['cmkt', 'enhance', {str(hour)!r}, '-o', {str(work / 'out')!r}, "
-                        f"'--model', {str(model)!r}, '--overwrite']; main()")
+    whole = peak_rss_mb(
+        f"from cmkt.cli import main; import sys; sys.argv = ['cmkt', 'enhance', {str(hour)!r}, '-o', "
+        f"{str(work / 'out')!r}, "
+        f"'--model', {str(model)!r}, '--overwrite']; main()"
+    )
     wall = time.perf_counter() - start
-    print(f"one-hour 16 kHz file: `cmkt enhance` peak RSS {whole:.0f} MB (python + torch + model alone: {loaded:.0f} MB), "
-          f"{wall:.0f} s wall")
-    ten_min = f"import soundfile as sf; from cmkt.inference.enhancer import enhance_array, load_enhancer; " \
-              f"x, _ = sf.read({str(hour)!r}, frames=16000 * 600, dtype='float32'); enhance_array(load_enhancer({str(model)!r}), x, 16000)"
+    print(
+        f"one-hour 16 kHz file: `cmkt enhance` peak RSS {whole:.0f} MB (python + torch + model alone: {loaded:.0f} "
+        f"MB), "
+        f"{wall:.0f} s wall"
+    )
+    ten_min = (
+        f"import soundfile as sf; from cmkt.inference.enhancer import enhance_array, load_enhancer; "
+        f"x, _ = sf.read({str(hour)!r}, frames=16000 * 600, dtype='float32'); "
+        f"enhance_array(load_enhancer({str(model)!r}), x, 16000)"
+    )
     print(f"for contrast, the whole-array path on 10 minutes: peak RSS {peak_rss_mb(ten_min):.0f} MB")
 
 

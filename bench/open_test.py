@@ -15,6 +15,7 @@ ESTOI, SI-SDR and DNSMOS SIG/BAK/OVRL. report.md checks the targets of the decis
 on every metric in every condition and SNR band, above RNNoise on PESQ, ESTOI and DNSMOS OVRL per
 condition, and its gap to DeepFilterNet3. Every stage resumes: finished outputs are kept.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,11 @@ def read_rows(scores_csv: Path) -> list[dict]:
 
 
 def per_file(rows: list[dict], system: str, metric: str, band: str | None = None) -> dict[str, float]:
-    return {r["file"]: float(r[metric]) for r in rows
-            if r["system"] == system and r.get(metric) not in ("", None) and band in (None, r["snr_band"])}
+    return {
+        r["file"]: float(r[metric])
+        for r in rows
+        if r["system"] == system and r.get(metric) not in ("", None) and band in (None, r["snr_band"])
+    }
 
 
 def difference_cell(rows: list[dict], a: str, b: str, metric: str, band: str | None = None) -> tuple[str, bool, bool]:
@@ -71,8 +75,14 @@ def difference_cell(rows: list[dict], a: str, b: str, metric: str, band: str | N
 def condition_report(condition: str, rows: list[dict], new: str, metrics: list[str]) -> list[str]:
     """The new model against the noisy input per SNR band, and against each system overall."""
     bands = sorted({r["snr_band"] for r in rows if r["snr_band"]}, key=lambda b: float(b.split("..")[0]))
-    lines = [f"## {condition}", "", f"### {new} − noisy, per SNR band (never significantly below: the target)", "",
-             "| metric | " + " | ".join(f"{b} dB" for b in bands) + " | never below |", "|---" * (len(bands) + 2) + "|"]
+    lines = [
+        f"## {condition}",
+        "",
+        f"### {new} − noisy, per SNR band (never significantly below: the target)",
+        "",
+        "| metric | " + " | ".join(f"{b} dB" for b in bands) + " | never below |",
+        "|---" * (len(bands) + 2) + "|",
+    ]
     for metric in metrics:
         cells, ok = [], True
         for band in bands:
@@ -81,7 +91,13 @@ def condition_report(condition: str, rows: list[dict], new: str, metrics: list[s
             ok &= not below
         lines.append(f"| {metric} | " + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
     others = sorted({r["system"] for r in rows} - {new, "noisy"})
-    lines += ["", f"### {new} − each system, all SNRs", "", "| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines += [
+        "",
+        f"### {new} − each system, all SNRs",
+        "",
+        "| system | " + " | ".join(metrics) + " |",
+        "|---" * (len(metrics) + 1) + "|",
+    ]
     for other in ["noisy", *others]:
         cells = []
         for metric in metrics:
@@ -95,14 +111,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path.home() / ".cache" / "cmkt" / "open_corpus")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "open_test")
-    parser.add_argument("--model", action="append", default=[], help="NAME=PATH or installed name; repeat (default: v1=cmkt-base-16k)")
-    parser.add_argument("--new", default="", help="the candidate the targets are checked for (default: the last --model)")
+    parser.add_argument(
+        "--model", action="append", default=[], help="NAME=PATH or installed name; repeat (default: v1=cmkt-base-16k)"
+    )
+    parser.add_argument(
+        "--new", default="", help="the candidate the targets are checked for (default: the last --model)"
+    )
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
-    parser.add_argument("--limit", type=int, default=0, help="only the first N utterances of each condition (a check of the set-up)")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="only the first N utterances of each condition (a check of the set-up)"
+    )
     parser.add_argument("--no-dnsmos", action="store_true", help="leave DNSMOS out (most of the scoring time)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    models = [spec.split("=", 1) if "=" in spec else (Path(spec).stem, spec) for spec in (args.model or ["v1=cmkt-base-16k"])]
+    models = [
+        spec.split("=", 1) if "=" in spec else (Path(spec).stem, spec) for spec in (args.model or ["v1=cmkt-base-16k"])
+    ]
     new = args.new or models[-1][0]
     systems = [(peer.name, peer.run, peer.sample_rate) for peer in all_peers()]
     for name, path in models:
@@ -111,11 +135,15 @@ def main() -> None:
     report, rtf = [f"# open-test: {new} against every system", ""], {}
     for condition in args.conditions.split(","):
         manifest = args.corpus / "open_test" / condition / "test.jsonl"
-        lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][: args.limit or None]
+        lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][
+            : args.limit or None
+        ]
         work = args.out / condition
         if args.limit:  # a manifest of the first N beside the outputs, its paths made absolute
             base = manifest.parent
-            records = [{**r, "clean": str(base / r["clean"]), "noisy": str(base / r["noisy"])} for r in map(json.loads, lines)]
+            records = [
+                {**r, "clean": str(base / r["clean"]), "noisy": str(base / r["noisy"])} for r in map(json.loads, lines)
+            ]
             manifest = work / f"test.first{args.limit}.jsonl"
             write_text_atomic(manifest, "".join(json.dumps(r) + "\n" for r in records))
         noisy_files = [args.corpus / "open_test" / condition / json.loads(line)["noisy"] for line in lines]
@@ -126,19 +154,44 @@ def main() -> None:
                 print(f"{condition} {name}: RTF {rtf[name][condition]:.4f}", flush=True)
             estimates += ["--est", f"{name}={work / 'enhanced' / name}"]
         metrics = condition_metrics(condition, not args.no_dnsmos)
-        subprocess.run([sys.executable, "-m", "cmkt", "score", "--manifest", str(manifest), *estimates, "--metrics", ",".join(metrics),
-                        "--by", "snr_band,lang", "-o", str(work / "scores")], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cmkt",
+                "score",
+                "--manifest",
+                str(manifest),
+                *estimates,
+                "--metrics",
+                ",".join(metrics),
+                "--by",
+                "snr_band,lang",
+                "-o",
+                str(work / "scores"),
+            ],
+            check=True,
+        )
         rows = read_rows(work / "scores" / "scores.csv")
         report += condition_report(condition, rows, new, metrics)
         results, _ = read_scores_csv(work / "scores" / "scores.csv")
         plot_score_bars(work / "by_snr_band.png", results, tuple(metrics[:3]), "snr_band")
         rate = sf.info(str(noisy_files[0])).samplerate
-        print(f"{condition}: {len(noisy_files)} utterances at {rate} Hz scored -> {work / 'scores' / 'summary.md'}", flush=True)
+        print(
+            f"{condition}: {len(noisy_files)} utterances at {rate} Hz scored -> {work / 'scores' / 'summary.md'}",
+            flush=True,
+        )
     if rtf:
-        report += ["## Real-time factor (1 thread; this run's conditions)", "", "| system | " + " | ".join(args.conditions.split(",")) + " |",
-                   "|---" * (len(args.conditions.split(",")) + 1) + "|"]
-        report += [f"| {name} | " + " | ".join(f"{v.get(c, float('nan')):.4f}" for c in args.conditions.split(",")) + " |"
-                   for name, v in rtf.items()]
+        report += [
+            "## Real-time factor (1 thread; this run's conditions)",
+            "",
+            "| system | " + " | ".join(args.conditions.split(",")) + " |",
+            "|---" * (len(args.conditions.split(",")) + 1) + "|",
+        ]
+        report += [
+            f"| {name} | " + " | ".join(f"{v.get(c, float('nan')):.4f}" for c in args.conditions.split(",")) + " |"
+            for name, v in rtf.items()
+        ]
     write_text_atomic(args.out / "report.md", "\n".join(report) + "\n")
     print("\n".join(report))
     print(f"\nreport: {args.out / 'report.md'}")

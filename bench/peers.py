@@ -4,6 +4,7 @@ Each runs at its native rate; callers resample outside the timed part. How to dr
 from ../shared/docs/ANCHORS.md: DeepFilterNet3 and RNNoise are C libraries fed 480-sample
 frames at 48 kHz (DeepFilterNet's output is delayed; the lag is found by cross-correlation).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -84,7 +85,11 @@ def rnnoise() -> Peer:
 def noisereduce_peer() -> Peer:
     import noisereduce
 
-    return Peer("noisereduce", 16000, lambda x: noisereduce.reduce_noise(y=x, sr=16000, stationary=False, n_jobs=1).astype(np.float32))
+    return Peer(
+        "noisereduce",
+        16000,
+        lambda x: noisereduce.reduce_noise(y=x, sr=16000, stationary=False, n_jobs=1).astype(np.float32),
+    )
 
 
 def all_peers() -> list[Peer]:

@@ -9,6 +9,7 @@ With --dnsmos: DNSMOS of the noisy files in 1 process (onnxruntime's default thr
 worker processes with onnxruntime's default threads or with one thread each (what `cmkt score
 --jobs` workers use).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,11 @@ def make_pairs(count: int, folder: Path) -> tuple[list[Pair], str]:
         source = f"{len(speech)} shared test utterances"
     while len(speech) < count:
         t = np.arange(16000 * 3) / 16000
-        speech.append((0.2 * np.sin(2 * np.pi * (150 + 10 * len(speech)) * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32))
+        speech.append(
+            (0.2 * np.sin(2 * np.pi * (150 + 10 * len(speech)) * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(
+                np.float32
+            )
+        )
         source = "generated tone bursts" if not manifest.is_file() else source + " + generated"
     pairs = []
     for index, clean in enumerate(speech):
@@ -110,7 +115,10 @@ def main() -> None:
         best = time_best_of_two(dnsmos_setups(pairs))
         report(best, len(pairs))
         single, default, limited = best.values()
-        print(f"2 workers vs 1 process: {single / default:.2f}x with default threads, {single / limited:.2f}x with 1 thread each")
+        print(
+            f"2 workers vs 1 process: {single / default:.2f}x with default threads, {single / limited:.2f}x with 1 "
+            f"thread each"
+        )
         return
     print(f"pairs: {len(pairs)} ({source}); metrics: {', '.join(METRICS)}")
     setups = {

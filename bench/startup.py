@@ -8,6 +8,7 @@ enhance run inside one process (imports, model load, read, enhance, write); (3) 
 files enhanced with --threads 1, --threads 2 and --jobs 2 (one thread per process), wall times and
 their ratio to --threads 2, all in this run. The model is the shipped default.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,24 +56,46 @@ def main() -> None:
         root = Path(tmp)
         (root / "in").mkdir()
         for index in range(args.files):
-            sf.write(root / "in" / f"f{index}.wav", (0.1 * rng.standard_normal(int(16000 * args.seconds))).astype(np.float32), 16000)
+            sf.write(
+                root / "in" / f"f{index}.wav",
+                (0.1 * rng.standard_normal(int(16000 * args.seconds))).astype(np.float32),
+                16000,
+            )
         one = root / "in" / "f0.wav"
         cmkt = PY + ["-m", "cmkt"]
         print(f"machine: {os.cpu_count()} CPUs; {args.seconds:g}-s files; medians of {args.repeat} runs")
-        for label, command in (("python -c pass", PY + ["-c", "pass"]), ("import torch", PY + ["-c", "import torch"]),
-                               ("import cmkt.cli", PY + ["-c", "import cmkt.cli"]), ("cmkt --help", cmkt + ["--help"]),
-                               (f"cmkt enhance one {args.seconds:g}-s file", cmkt + ["enhance", str(one), "-o", str(root / "o1"), "--overwrite"])):
+        for label, command in (
+            ("python -c pass", PY + ["-c", "pass"]),
+            ("import torch", PY + ["-c", "import torch"]),
+            ("import cmkt.cli", PY + ["-c", "import cmkt.cli"]),
+            ("cmkt --help", cmkt + ["--help"]),
+            (
+                f"cmkt enhance one {args.seconds:g}-s file",
+                cmkt + ["enhance", str(one), "-o", str(root / "o1"), "--overwrite"],
+            ),
+        ):
             print(f"{label}: {wall(command, args.repeat):.2f} s", flush=True)
         code = STAGES.replace("SOURCE", repr(str(one))).replace("TARGET", repr(str(root / "stage.wav")))
-        print("inside one enhance run:", subprocess.run(PY + ["-c", code], check=True, capture_output=True, text=True).stdout.strip())
+        print(
+            "inside one enhance run:",
+            subprocess.run(PY + ["-c", code], check=True, capture_output=True, text=True).stdout.strip(),
+        )
         runs = {}
-        for label, extra in (("--threads 1", ["--threads", "1"]), ("--threads 2", ["--threads", "2"]),
-                             ("--jobs 2", ["--jobs", "2", "--threads", "1"])):
-            runs[label] = wall(cmkt + ["enhance", str(root / "in"), "-o", str(root / label.replace(" ", "")), "--overwrite", *extra], 1)
+        for label, extra in (
+            ("--threads 1", ["--threads", "1"]),
+            ("--threads 2", ["--threads", "2"]),
+            ("--jobs 2", ["--jobs", "2", "--threads", "1"]),
+        ):
+            runs[label] = wall(
+                cmkt + ["enhance", str(root / "in"), "-o", str(root / label.replace(" ", "")), "--overwrite", *extra], 1
+            )
         audio = args.files * args.seconds
         print(f"folder of {args.files} x {args.seconds:g} s ({audio:g} s of audio), wall time including start-up:")
         for label, seconds in runs.items():
-            print(f"  {label}: {seconds:.1f} s (RTF {seconds / audio:.3f}), {runs['--threads 2'] / seconds:.2f}x the speed of --threads 2")
+            print(
+                f"  {label}: {seconds:.1f} s (RTF {seconds / audio:.3f}), {runs['--threads 2'] / seconds:.2f}x the "
+                f"speed of --threads 2"
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Usage: python bench/train_flags.py DATA_DIR [--steps 16] [--threads 2]
 DATA_DIR is a `cmkt prep` output. Baseline loss (no teacher) so only the backbone's cost differs;
 the first 3 steps (and compilation) are not timed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,11 @@ def main() -> None:
     dataset = SEDataset(args.data / "train.jsonl", 16000, 4.0)
     batches = [collate([dataset[(i * 8 + j) % len(dataset)] for j in range(8)]) for i in range(args.steps)]
     results = {}
-    for name, amp, compile_model in [("fp32", False, False), ("--amp (bfloat16)", True, False), ("--compile", False, True)]:
+    for name, amp, compile_model in [
+        ("fp32", False, False),
+        ("--amp (bfloat16)", True, False),
+        ("--compile", False, True),
+    ]:
         torch.manual_seed(0)
         model = build_model("stft-mask-gru")
         optimizer = torch.optim.Adam(model.parameters())

@@ -11,6 +11,7 @@ Usage: python bench/tune_defaults.py [--steps 600] [--seeds 0 1] [--parallel 2] 
            [--factors alpha shift_ms shift_prob ot_tau] [--values 0.7 0.97 ...]
 Every stage resumes: rerun the same command after an interruption.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,24 @@ def settings(factors: list[str], values: list[str] | None = None) -> dict[str, l
         for value in [v for v in GRID[factor] if values is None or v in values or v == DEFAULTS[factor]]:
             align = "uot" if factor == "ot_tau" else "attention"
             chosen = {**DEFAULTS, factor: value}
-            name = align if value == DEFAULTS[factor] else f"{align}_{factor}{value}"  # defaults: named as in the ablation
-            options = ["--align", align, "--alpha", chosen["alpha"], "--shift-ms", chosen["shift_ms"], "--shift-prob", chosen["shift_prob"]]
-            found[name] = (options + (["--ot-tau", chosen["ot_tau"]] if align == "uot" else [])
-                           + (["--model-config", json.dumps({"tap": chosen["tap"]})] if chosen["tap"] != DEFAULTS["tap"] else []))
+            name = (
+                align if value == DEFAULTS[factor] else f"{align}_{factor}{value}"
+            )  # defaults: named as in the ablation
+            options = [
+                "--align",
+                align,
+                "--alpha",
+                chosen["alpha"],
+                "--shift-ms",
+                chosen["shift_ms"],
+                "--shift-prob",
+                chosen["shift_prob"],
+            ]
+            found[name] = (
+                options
+                + (["--ot-tau", chosen["ot_tau"]] if align == "uot" else [])
+                + (["--model-config", json.dumps({"tap": chosen["tap"]})] if chosen["tap"] != DEFAULTS["tap"] else [])
+            )
     return found
 
 
@@ -57,8 +72,12 @@ def best_validation(run: Path) -> tuple[float, float]:
 
 
 def report(out: Path, names: list[str], seeds: list[int]) -> str:
-    lines = [f"Best validation PESQ-WB and its STOI on the valid split, mean ± sd over seeds {', '.join(map(str, seeds))}", "",
-             "| setting | val PESQ-WB | val STOI |", "|---|---|---|"]
+    lines = [
+        f"Best validation PESQ-WB and its STOI on the valid split, mean ± sd over seeds {', '.join(map(str, seeds))}",
+        "",
+        "| setting | val PESQ-WB | val STOI |",
+        "|---|---|---|",
+    ]
     for name in names:
         scores = [best_validation(out / "runs" / f"{name}_s{seed}") for seed in seeds]
         cells = []
@@ -72,13 +91,21 @@ def report(out: Path, names: list[str], seeds: list[int]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=REPO / "runs" / "ablation",
-                        help="the ablation's folder by default: its attention and uot runs are the default settings")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "runs" / "ablation",
+        help="the ablation's folder by default: its attention and uot runs are the default settings",
+    )
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--values", nargs="*", default=None, help="only these values of the factors (e.g. 0.7 0.97 0 200)")
+    parser.add_argument(
+        "--values", nargs="*", default=None, help="only these values of the factors (e.g. 0.7 0.97 0 200)"
+    )
     parser.add_argument("--factors", nargs="+", default=list(GRID), choices=list(GRID))
-    parser.add_argument("--valid-items", type=int, default=32, help="as the ablation, whose default runs are then reused")
+    parser.add_argument(
+        "--valid-items", type=int, default=32, help="as the ablation, whose default runs are then reused"
+    )
     parser.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: cores / parallel)")
     args = parser.parse_args()
@@ -93,7 +120,9 @@ def main() -> None:
         for name, options in grid.items():
             run = args.out / "runs" / f"{name}_s{seed}"
             if not ((run / "model.pt").is_file() and steps_done(run) >= args.steps):
-                commands[run.name] = train_command(data, run, args.steps, seed, threads, *options, valid_items=args.valid_items)
+                commands[run.name] = train_command(
+                    data, run, args.steps, seed, threads, *options, valid_items=args.valid_items
+                )
     run_all(commands, args.parallel, args.out / "logs")
     text = report(args.out, list(grid), args.seeds)
     (args.out / "report.md").write_text(text + "\n", encoding="utf-8")

@@ -3,6 +3,7 @@
 The public Python API mirrors the CLI. Imports are lazy so that `import cmkt` stays cheap and
 inference never pulls in the language-model stack.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 All audio inside CMKT is float32 shaped (channels, samples). Reading validates what training and
 scoring would otherwise fail on much later (empty files, NaN samples, unreadable containers).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +23,11 @@ from cmkt.util.atomic_files import atomic_path
 # need libsndfile 1.1+ (what soundfile's wheels ship). A suffix whose name is not the libsndfile
 # format's is mapped to its (format, subtype) in CONTAINERS.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".caf", ".w64", ".rf64", ".au")
-CONTAINERS: dict[str, tuple[str, str | None]] = {".opus": ("OGG", "OPUS"), ".aif": ("AIFF", None), ".ogg": ("OGG", None)}
+CONTAINERS: dict[str, tuple[str, str | None]] = {
+    ".opus": ("OGG", "OPUS"),
+    ".aif": ("AIFF", None),
+    ".ogg": ("OGG", None),
+}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
@@ -114,8 +119,11 @@ def truncation_note(path: str | Path) -> str | None:
     info = sf.info(str(path))
     frames, sample_rate = info.frames, info.samplerate
     if frames < declared * TRUNCATED_BELOW:
-        return (f"{path}: truncated ({frames / sample_rate:.2f} s of the {declared / sample_rate:.2f} s its header declares); "
-                "what is there was used; copy or download the file again")
+        return (
+            f"{path}: truncated ({frames / sample_rate:.2f} s of the {declared / sample_rate:.2f} s its header "
+            f"declares); "
+            "what is there was used; copy or download the file again"
+        )
     return None
 
 
@@ -155,21 +163,26 @@ def fit_to_subtype(samples: np.ndarray, subtype: str | None) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str | None = None,
-                 comment: str | None = None) -> Iterator[Callable[[np.ndarray], None]]:
+def audio_writer(
+    path: str | Path, sample_rate: int, channels: int, subtype: str | None = None, comment: str | None = None
+) -> Iterator[Callable[[np.ndarray], None]]:
     """Write (channels, n) blocks to `path` atomically: the file appears only when complete. `comment`
     goes into the file's tags where the container has them (W64 has none: then it is left out)."""
     container, implied = container_of(path)
     subtype = subtype or implied
     if subtype == "OPUS" and sample_rate not in OPUS_RATES:
-        raise CmktError(f"{path}: Opus stores {', '.join(f'{r // 1000}' for r in OPUS_RATES)} kHz only, not {sample_rate} Hz; "
-                        "pass --rate 48000 or choose a .flac output")
+        raise CmktError(
+            f"{path}: Opus stores {', '.join(f'{r // 1000}' for r in OPUS_RATES)} kHz only, not {sample_rate} Hz; "
+            "pass --rate 48000 or choose a .flac output"
+        )
     with atomic_path(path) as tmp:
         try:
             handle = sf.SoundFile(str(tmp), "w", sample_rate, channels, subtype, format=container)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
             if not os.access(Path(path).parent, os.W_OK):
-                raise CmktError(f"{path}: cannot write (permission denied in {Path(path).parent}); choose a writable -o folder") from exc
+                raise CmktError(
+                    f"{path}: cannot write (permission denied in {Path(path).parent}); choose a writable -o folder"
+                ) from exc
             raise CmktError(f"{path}: cannot write this format ({exc}); choose a .wav or .flac output") from exc
         with handle:
             if comment:
@@ -178,7 +191,9 @@ def audio_writer(path: str | Path, sample_rate: int, channels: int, subtype: str
             yield lambda block: handle.write(fit_to_subtype(block, subtype))
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None, comment: str | None = None) -> None:
+def write_audio(
+    path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None, comment: str | None = None
+) -> None:
     """Write (channels, n) or (n,) float samples atomically; clips to [-1, 1] for PCM subtypes."""
     data = np.asarray(samples, dtype=np.float32)
     with audio_writer(path, sample_rate, 1 if data.ndim == 1 else data.shape[0], subtype, comment) as write:
@@ -189,5 +204,7 @@ def find_audio_files(folder: str | Path) -> list[Path]:
     """All audio files below `folder`, sorted, skipping hidden (temporary) files."""
     folder = Path(folder)
     return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file() and not p.name.startswith(".")
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file() and not p.name.startswith(".")
     )

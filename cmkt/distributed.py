@@ -4,6 +4,7 @@ gradients are averaged, so N processes train like one process with the same glob
 
 gloo on CPU, nccl on GPUs. Without torchrun (WORLD_SIZE unset) everything here is a no-op.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 A checkpoint holds everything needed to rebuild its model (architecture, config, sample rate)
 and what a person asks about it (training data hash, steps, metrics, package version).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,9 +38,24 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in [
-        Architecture("stft-mask-gru", StftMaskNet, StftMaskConfig, "causal STFT mask model: conv encoder + GRU + decoder (~1M params); streams"),
-        Architecture("conv-tasnet", ConvTasNetSE, ConvTasNetConfig, "time-domain Conv-TasNet (torchaudio), one source; non-causal"),
-        Architecture("conformer-mask", ConformerMaskNet, ConformerMaskConfig, "STFT mask model with a Conformer encoder (torchaudio); non-causal"),
+        Architecture(
+            "stft-mask-gru",
+            StftMaskNet,
+            StftMaskConfig,
+            "causal STFT mask model: conv encoder + GRU + decoder (~1M params); streams",
+        ),
+        Architecture(
+            "conv-tasnet",
+            ConvTasNetSE,
+            ConvTasNetConfig,
+            "time-domain Conv-TasNet (torchaudio), one source; non-causal",
+        ),
+        Architecture(
+            "conformer-mask",
+            ConformerMaskNet,
+            ConformerMaskConfig,
+            "STFT mask model with a Conformer encoder (torchaudio); non-causal",
+        ),
     ]
 }
 
@@ -54,17 +70,27 @@ def build_model(arch: str, config: dict[str, Any] | None = None) -> torch.nn.Mod
     known = {f.name for f in dataclasses.fields(spec.config)}
     unknown = set(config or {}) - known
     if unknown:
-        raise CmktError(f"{arch}: unknown config field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        raise CmktError(
+            f"{arch}: unknown config field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
     for field in dataclasses.fields(spec.config):
         value, expected = (config or {}).get(field.name), CONFIG_TYPES.get(str(field.type))
-        if field.name in (config or {}) and expected and (not isinstance(value, expected) or isinstance(value, bool) != (field.type == "bool")):
-            raise CmktError(f"{arch}: --model-config {field.name} is {value!r}, not {field.type} (default {field.default!r}); "
-                            f'write it like \'{{"{field.name}": {json.dumps(field.default)}}}\'')
+        if (
+            field.name in (config or {})
+            and expected
+            and (not isinstance(value, expected) or isinstance(value, bool) != (field.type == "bool"))
+        ):
+            raise CmktError(
+                f"{arch}: --model-config {field.name} is {value!r}, not {field.type} (default {field.default!r}); "
+                f"write it like '{{\"{field.name}\": {json.dumps(field.default)}}}'"
+            )
     try:
         return spec.model(spec.config(**(config or {})))
     except (ValueError, TypeError, RuntimeError) as exc:
-        raise CmktError(f"{arch}: --model-config {json.dumps(config or {})} does not make a model ({exc}); "
-                        "change that setting or leave it at its default") from None
+        raise CmktError(
+            f"{arch}: --model-config {json.dumps(config or {})} does not make a model ({exc}); "
+            "change that setting or leave it at its default"
+        ) from None
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, arch: str, **info: Any) -> None:
@@ -87,7 +113,9 @@ def save_torch(path: str | Path, payload: Any) -> None:
         try:
             torch.save(payload, tmp)
         except RuntimeError as exc:  # torch reports a short write as RuntimeError, not OSError
-            raise CmktError(f"{path}: cannot write ({str(exc).strip()[:80]}); check free space and permissions") from exc
+            raise CmktError(
+                f"{path}: cannot write ({str(exc).strip()[:80]}); check free space and permissions"
+            ) from exc
 
 
 UNSAFE = "not a safe CMKT checkpoint"
@@ -100,8 +128,11 @@ def _safe_globals() -> list:
 
     core = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
     dtypes = [type(np.dtype(t)) for t in ("float16", "float32", "float64", "int32", "int64", "bool")]
-    names = [(f, f"{module}.{f.__name__}") for f in (core.scalar, core._reconstruct)  # numpy 1 and 2 name them apart
-             for module in ("numpy.core.multiarray", "numpy._core.multiarray")]
+    names = [
+        (f, f"{module}.{f.__name__}")
+        for f in (core.scalar, core._reconstruct)  # numpy 1 and 2 name them apart
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    ]
     return [*names, np.ndarray, np.dtype, *dtypes]
 
 
@@ -118,10 +149,14 @@ def load_payload(path: str | Path) -> Any:
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         reason = found.group(1) if found else "a Python object"
-        raise CmktError(f"{path}: {UNSAFE} (it asks for {reason}, which could run code; nothing was run); "
-                        f"use a file written by `cmkt train`, or if you trust it, `cmkt upgrade-checkpoint {path} NEW.pt --trust`") from None
+        raise CmktError(
+            f"{path}: {UNSAFE} (it asks for {reason}, which could run code; nothing was run); "
+            f"use a file written by `cmkt train`, or if you trust it, `cmkt upgrade-checkpoint {path} NEW.pt --trust`"
+        ) from None
     except Exception as exc:  # torch raises several kinds for truncated or foreign files
-        raise CmktError(f"{path}: not a readable CMKT checkpoint ({type(exc).__name__}); it may be truncated: retrain or re-copy it") from exc
+        raise CmktError(
+            f"{path}: not a readable CMKT checkpoint ({type(exc).__name__}); it may be truncated: retrain or re-copy it"
+        ) from exc
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -129,7 +164,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     payload = load_payload(path)
     if not isinstance(payload, dict) or "arch" not in payload or "state_dict" not in payload:
-        raise CmktError(f"{path}: not a CMKT checkpoint (no architecture recorded); pass a file written by `cmkt train`")
+        raise CmktError(
+            f"{path}: not a CMKT checkpoint (no architecture recorded); pass a file written by `cmkt train`"
+        )
     if payload.get("format", 0) > CHECKPOINT_FORMAT:
         raise CmktError(f"{path}: written by a newer cmkt ({payload.get('cmkt_version')}); upgrade cmkt")
     return payload
@@ -168,7 +205,9 @@ def load_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise CmktError(f"{path}: weights do not fit architecture {payload['arch']}; the file is damaged or mislabelled") from exc
+        raise CmktError(
+            f"{path}: weights do not fit architecture {payload['arch']}; the file is damaged or mislabelled"
+        ) from exc
     model.eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model, meta
@@ -206,4 +245,6 @@ def resolve_model(name_or_path: str) -> Path:
     if name_or_path in installed:
         return installed[name_or_path]
     names = ", ".join(installed) or "none installed"
-    raise CmktError(f"{name_or_path}: no such checkpoint file or installed model ({names}); pass a .pt path from `cmkt train`")
+    raise CmktError(
+        f"{name_or_path}: no such checkpoint file or installed model ({names}); pass a .pt path from `cmkt train`"
+    )

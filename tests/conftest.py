@@ -1,5 +1,6 @@
 """Shared fixtures: real audio made in the tests (tones, noise, eSpeak NG speech) and the one
 skip-if-absent entry point to ../shared/data."""
+
 from __future__ import annotations
 
 import csv
@@ -74,9 +75,13 @@ def speech_corpus(tmp_path_factory) -> Path:
             name = f"{voice.name}_{index}.wav"
             sf.write(root / name, audio, rate)
             split = "train" if index < 4 else ("valid" if index == 4 else "test")
-            rows.append({"path": name, "text": text, "id": f"{voice.name}{index}", "speaker": voice.name, "split": split})
+            rows.append(
+                {"path": name, "text": text, "id": f"{voice.name}{index}", "speaker": voice.name, "split": split}
+            )
     with (root / "corpus.tsv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
+        writer = csv.DictWriter(
+            handle, fieldnames=list(rows[0]), delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"
+        )
         writer.writeheader()
         writer.writerows(rows)
     return root / "corpus.tsv"
@@ -89,7 +94,11 @@ def white_noise_mixing(root: Path, seconds: float = 3.0):
     rng = np.random.default_rng(0)
     for split in ("train", "valid", "test"):
         (root / "noise" / split).mkdir(parents=True)
-        sf.write(root / "noise" / split / "white.wav", rng.standard_normal(int(16000 * seconds)).astype(np.float32) * 0.1, 16000)
+        sf.write(
+            root / "noise" / split / "white.wav",
+            rng.standard_normal(int(16000 * seconds)).astype(np.float32) * 0.1,
+            16000,
+        )
     return PrepConfig(speech="unused", noise=str(root / "noise"), out=str(root / "out"), snr_range=(0.0, 5.0))
 
 
@@ -120,6 +129,14 @@ def trained_model(prepared, tmp_path_factory) -> Path:
     from cmkt.training.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("run")
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), steps=4, batch_size=2,
-                         valid_every=2, valid_items=2, model={"hidden": 64})
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(out),
+        steps=4,
+        batch_size=2,
+        valid_every=2,
+        valid_items=2,
+        model={"hidden": 64},
+    )
     return train(config)

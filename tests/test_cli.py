@@ -20,10 +20,22 @@ def test_every_subcommand_has_help_with_an_example(command):
 
 
 def test_bad_input_is_one_line_naming_the_file(tmp_path):
-    result = runner.invoke(app, ["train", "--train", str(tmp_path / "nope.jsonl"), "--valid", str(tmp_path / "nope.jsonl"),
-                                 "-o", str(tmp_path / "run"), "--teacher", "none"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--train",
+            str(tmp_path / "nope.jsonl"),
+            "--valid",
+            str(tmp_path / "nope.jsonl"),
+            "-o",
+            str(tmp_path / "run"),
+            "--teacher",
+            "none",
+        ],
+    )
     assert result.exit_code == 1
-    lines = [l for l in result.output.splitlines() if l.strip()]
+    lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "nope.jsonl" in lines[0] and "error" in lines[0]
 
 
@@ -35,10 +47,26 @@ def test_models_lists_the_architecture():
 def test_train_reads_an_augment_list_and_its_shorthand_flags(prepared, tmp_path):
     import json
 
-    base = ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"), "--teacher", "none",
-            "--model-config", '{"hidden": 16}', "--steps", "1", "--batch-size", "1", "--valid-items", "1", "--dynamic-mixing"]
+    base = [
+        "train",
+        "--train",
+        str(prepared / "train.jsonl"),
+        "--valid",
+        str(prepared / "valid.jsonl"),
+        "--teacher",
+        "none",
+        "--model-config",
+        '{"hidden": 16}',
+        "--steps",
+        "1",
+        "--batch-size",
+        "1",
+        "--valid-items",
+        "1",
+        "--dynamic-mixing",
+    ]
     bad = runner.invoke(app, [*base, "-o", str(tmp_path / "bad"), "--augment", "nosie"])
-    lines = [l for l in bad.output.splitlines() if l.strip()]
+    lines = [line for line in bad.output.splitlines() if line.strip()]
     assert bad.exit_code == 1 and len(lines) == 1 and "unknown augmentation 'nosie'" in lines[0]
     result = runner.invoke(app, [*base, "-o", str(tmp_path / "run"), "--augment", "level=0.5", "--noise-augment"])
     assert result.exit_code == 0, result.output
@@ -48,21 +76,42 @@ def test_train_reads_an_augment_list_and_its_shorthand_flags(prepared, tmp_path)
 def test_train_takes_its_settings_from_a_config_file_and_flags_override_it(prepared, tmp_path):
     import json
 
-    first = ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"), "--teacher", "none",
-             "--model-config", '{"hidden": 16}', "--steps", "1", "--batch-size", "1", "--valid-items", "1", "--lr", "3e-4"]
+    first = [
+        "train",
+        "--train",
+        str(prepared / "train.jsonl"),
+        "--valid",
+        str(prepared / "valid.jsonl"),
+        "--teacher",
+        "none",
+        "--model-config",
+        '{"hidden": 16}',
+        "--steps",
+        "1",
+        "--batch-size",
+        "1",
+        "--valid-items",
+        "1",
+        "--lr",
+        "3e-4",
+    ]
     assert runner.invoke(app, [*first, "-o", str(tmp_path / "first")]).exit_code == 0
     saved = tmp_path / "first" / "config.json"
-    again = runner.invoke(app, ["train", "--config", str(saved), "-o", str(tmp_path / "again"), "--steps", "2", "--seed", "5"])
+    again = runner.invoke(
+        app, ["train", "--config", str(saved), "-o", str(tmp_path / "again"), "--steps", "2", "--seed", "5"]
+    )
     assert again.exit_code == 0, again.output
     a, b = json.loads(saved.read_text()), json.loads((tmp_path / "again" / "config.json").read_text())
     assert {k for k in a if a[k] != b[k]} == {"out", "steps", "seed"}  # everything else came from the file
     assert b["lr"] == 3e-4 and b["model"] == {"hidden": 16} and b["steps"] == 2 and b["seed"] == 5
     (tmp_path / "typo.json").write_text(json.dumps({**a, "batchsize": 4}))
-    for args, message in ((["--config", str(tmp_path / "typo.json")], "unknown setting(s) batchsize"),
-                          (["--config", str(tmp_path / "none.json")], "no such config file"),
-                          (["--valid", "v.jsonl", "-o", str(tmp_path / "x")], "no --train given")):
+    for args, message in (
+        (["--config", str(tmp_path / "typo.json")], "unknown setting(s) batchsize"),
+        (["--config", str(tmp_path / "none.json")], "no such config file"),
+        (["--valid", "v.jsonl", "-o", str(tmp_path / "x")], "no --train given"),
+    ):
         result = runner.invoke(app, ["train", *args])
-        lines = [l for l in result.output.splitlines() if l.strip()]
+        lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 1 and len(lines) == 1 and message in lines[0], result.output
 
 
@@ -93,7 +142,17 @@ def test_results_go_to_stdout_uncut_and_notes_to_stderr(tmp_path):
     name = "a_system_name_far_longer_than_any_terminal_column_would_allow_for_it"
     env = {**os.environ, "COLUMNS": "60"}
     run = lambda *args: subprocess.run([sys.executable, "-m", "cmkt", *args], capture_output=True, text=True, env=env)  # noqa: E731
-    scored = run("score", "--ref", str(tmp_path / "ref"), "--est", f"{name}={tmp_path / 'est'}", "--metrics", "si_sdr,stoi", "--jobs", "1")
+    scored = run(
+        "score",
+        "--ref",
+        str(tmp_path / "ref"),
+        "--est",
+        f"{name}={tmp_path / 'est'}",
+        "--metrics",
+        "si_sdr,stoi",
+        "--jobs",
+        "1",
+    )
     assert scored.returncode == 0, scored.stderr
     assert name in scored.stdout and "…" not in scored.stdout and "mean scores" in scored.stdout
     assert "mean scores" not in scored.stderr

@@ -1,4 +1,5 @@
 """Two CPU processes (gloo) give the gradient of one process with the same global batch."""
+
 import os
 import shutil
 import subprocess
@@ -27,7 +28,13 @@ def _batch(rank: int, world: int) -> dict:
     tokens = torch.from_numpy(rng.standard_normal((4, 5, 16)).astype(np.float32))
     token_mask = torch.arange(5)[None, :] < torch.tensor([5, 3, 4, 2])[:, None]
     pick = slice(rank, None, world)
-    return {"clean": clean[pick], "noisy": noisy[pick], "lengths": lengths[pick], "tokens": tokens[pick], "token_mask": token_mask[pick]}
+    return {
+        "clean": clean[pick],
+        "noisy": noisy[pick],
+        "lengths": lengths[pick],
+        "tokens": tokens[pick],
+        "token_mask": token_mask[pick],
+    }
 
 
 def _gradients(rank: int, world: int) -> list[torch.Tensor]:
@@ -72,14 +79,39 @@ def test_torchrun_with_two_cpu_processes_trains_what_one_process_trains(prepared
     import csv
 
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
-    args = ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"), "--steps", "50",
-            "--valid-every", "25", "--batch-size", "4", "--model-config", '{"hidden": 32}', "--threads", "1", "--loss", "spectral_mae=1,wave_mae=1,stoi=1"]
+    args = [
+        "train",
+        "--train",
+        str(prepared / "train.jsonl"),
+        "--valid",
+        str(prepared / "valid.jsonl"),
+        "--steps",
+        "50",
+        "--valid-every",
+        "25",
+        "--batch-size",
+        "4",
+        "--model-config",
+        '{"hidden": 32}',
+        "--threads",
+        "1",
+        "--loss",
+        "spectral_mae=1,wave_mae=1,stoi=1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "cmkt", *args, "-o", str(tmp_path / "two")],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "cmkt", *args, "-o", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("best model:") == 1 and "best model:" not in done.stderr  # one report, from rank 0, on stdout
-    subprocess.run([sys.executable, "-m", "cmkt", *args, "-o", str(tmp_path / "one")], check=True, capture_output=True, env=env)
+    assert (
+        done.stdout.count("best model:") == 1 and "best model:" not in done.stderr
+    )  # one report, from rank 0, on stdout
+    subprocess.run(
+        [sys.executable, "-m", "cmkt", *args, "-o", str(tmp_path / "one")], check=True, capture_output=True, env=env
+    )
     one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)["model"]
     two = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=False)["model"]
     assert one.keys() == two.keys()
@@ -89,7 +121,9 @@ def test_torchrun_with_two_cpu_processes_trains_what_one_process_trains(prepared
     update, apart = (flat(one) - flat(start)).norm(), (flat(two) - flat(one)).norm()
     # each step's gradient agrees to float precision (the test above; 2e-5 of the update after one step), and
     # 50 steps of training let that rounding grow (1% of the update at step 20, 1-3% at 50, where it was 29% at 20)
-    assert apart < 0.05 * update, f"2 ranks end {float(apart):.4g} from 1 process, against an update of {float(update):.4g}"
+    assert apart < 0.05 * update, (
+        f"2 ranks end {float(apart):.4g} from 1 process, against an update of {float(update):.4g}"
+    )
     logs = [list(csv.DictReader((tmp_path / run / "train_log.csv").open())) for run in ("one", "two")]
     assert [r["step"] for r in logs[0]] == [r["step"] for r in logs[1]]
     for a, b in zip(*logs):

@@ -1,4 +1,5 @@
 """The shipped default model: found by name, documented, small, and it really removes noise."""
+
 import csv
 
 import numpy as np
@@ -20,7 +21,9 @@ def test_shipped_model_is_registered_small_and_documented():
     model, meta = load_model(path)
     assert meta["sample_rate"] == 16000 and meta["name"] == DEFAULT_MODEL and "recipe" in meta
     weights = read_checkpoint(path)["state_dict"]  # load_model's meta leaves the weights out: read them from the file
-    assert weights.keys() == model.state_dict().keys() and not any("bridge" in key for key in weights)  # inference weights only
+    assert weights.keys() == model.state_dict().keys() and not any(
+        "bridge" in key for key in weights
+    )  # inference weights only
     card = (PRETRAINED_DIR / f"{DEFAULT_MODEL}.md").read_text(encoding="utf-8")
     for section in ("Training data", "Training", "Scores", "Licence"):
         assert f"## {section}" in card
@@ -60,12 +63,17 @@ def test_shipped_model_improves_pesq_and_stoi_on_real_test_speech(shared_data):
         rows = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "test"]
     enhancer = load_enhancer(DEFAULT_MODEL, threads=1)
     gains = {"pesq_wb": [], "stoi": []}
-    for index, row in enumerate([r for lang in ("en", "es", "fr", "it", "ru") for r in rows if r["lang"] == lang][::13]):
+    for index, row in enumerate(
+        [r for lang in ("en", "es", "fr", "it", "ru") for r in rows if r["lang"] == lang][::13]
+    ):
         speech, rate = sf.read(shared_data / row["path"], dtype="float32")
         speech, noisy = _noisy_speech(speech, rate, index, snr_db=5.0)
         enhanced = enhance_array(enhancer, noisy, rate)
         for metric in gains:
-            gains[metric].append(score_signals(speech, enhanced, rate, (metric,))[metric] - score_signals(speech, noisy, rate, (metric,))[metric])
+            gains[metric].append(
+                score_signals(speech, enhanced, rate, (metric,))[metric]
+                - score_signals(speech, noisy, rate, (metric,))[metric]
+            )
     assert np.mean(gains["pesq_wb"]) > 0.1 and np.mean(gains["stoi"]) > 0.0, {k: np.mean(v) for k, v in gains.items()}
 
 
@@ -73,5 +81,7 @@ def test_shipped_model_improves_pesq_and_stoi_on_real_test_speech(shared_data):
 def test_shipped_model_streams(speech_corpus, tmp_path, flag):
     speech, rate = sf.read(speech_corpus.parent / "m_1.wav", dtype="float32")
     sf.write(tmp_path / "noisy.wav", _noisy_speech(speech, rate, 1)[1], rate)
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "noisy.wav"), "-o", str(tmp_path / "out"), flag], terminal_width=200)
+    result = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "noisy.wav"), "-o", str(tmp_path / "out"), flag], terminal_width=200
+    )
     assert result.exit_code == 0 and "latency" in result.output.lower(), result.output

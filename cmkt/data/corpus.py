@@ -1,4 +1,5 @@
 """Reading a user's speech and noise: a folder of audio (+ .txt/.lab transcripts) or a TSV/CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -69,7 +70,9 @@ def _load_table(table: Path) -> list[SpeechItem]:
         raise CmktError(f"{table}: needs a header with a `path` column (and optionally text, id, lang, speaker, split)")
     items, seen = [], set()
     for lineno, row in enumerate(rows, start=2):
-        path = (table.parent / row["path"]).resolve()  # a missing file is reported and skipped by prep, like an unreadable one
+        path = (
+            table.parent / row["path"]
+        ).resolve()  # a missing file is reported and skipped by prep, like an unreadable one
         item_id = row.get("id") or _id_from_path(path, table.parent.resolve())
         if item_id in seen:
             raise CmktError(f"{table}:{lineno}: duplicate id {item_id!r}; ids must be unique")
@@ -78,7 +81,14 @@ def _load_table(table: Path) -> list[SpeechItem]:
         if split and split not in SPLITS:
             raise CmktError(f"{table}:{lineno}: unknown split {split!r}; use one of {', '.join(SPLITS)}")
         items.append(
-            SpeechItem(item_id, path, (row.get("text") or "").strip(), row.get("lang", "") or "", row.get("speaker", "") or "", split)
+            SpeechItem(
+                item_id,
+                path,
+                (row.get("text") or "").strip(),
+                row.get("lang", "") or "",
+                row.get("speaker", "") or "",
+                split,
+            )
         )
     return items
 
@@ -118,7 +128,9 @@ def load_noise_folders(source: str | Path, needed: tuple[str, ...] = SPLITS) -> 
     if by_split:
         missing = [s for s in needed if not by_split.get(s)]
         if missing:
-            raise CmktError(f"{source}: noise subfolder(s) {', '.join(missing)} missing or empty; add them or flatten the folder")
+            raise CmktError(
+                f"{source}: noise subfolder(s) {', '.join(missing)} missing or empty; add them or flatten the folder"
+            )
         return by_split
     pool = find_audio_files(source)
     if not pool:

@@ -1,4 +1,5 @@
 """The training dataset: (noisy, clean, teacher tokens) with padding-aware batching."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,9 @@ from cmkt.data.manifest import Utterance, read_manifest
 class SEDataset(torch.utils.data.Dataset):
     """Utterances of one manifest; long ones are cropped (and then lose their transcript loss)."""
 
-    def __init__(self, manifest: str | Path, sample_rate: int, max_seconds: float = 4.0, cache=None, seed: int = 0, mixer=None):
+    def __init__(
+        self, manifest: str | Path, sample_rate: int, max_seconds: float = 4.0, cache=None, seed: int = 0, mixer=None
+    ):
         """`mixer` (a cmkt.data.prep.Mixer): mix every utterance afresh each epoch (dynamic mixing) with
         the same code as `cmkt prep`; utterances whose corpus brought its own noisy side keep it."""
         self.utterances: list[Utterance] = [u for u in read_manifest(manifest) if u.noisy]
@@ -39,9 +42,18 @@ class SEDataset(torch.utils.data.Dataset):
         if length > self.max_len:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             start = int(rng.integers(0, length - self.max_len + 1))
-            clean, noisy, length, tokens = clean[start : start + self.max_len], noisy[start : start + self.max_len], self.max_len, None
-        return {"clean": torch.from_numpy(clean[:length].copy()), "noisy": torch.from_numpy(noisy[:length].copy()),
-                "tokens": None if tokens is None else torch.from_numpy(tokens), "id": utt.id}
+            clean, noisy, length, tokens = (
+                clean[start : start + self.max_len],
+                noisy[start : start + self.max_len],
+                self.max_len,
+                None,
+            )
+        return {
+            "clean": torch.from_numpy(clean[:length].copy()),
+            "noisy": torch.from_numpy(noisy[:length].copy()),
+            "tokens": None if tokens is None else torch.from_numpy(tokens),
+            "id": utt.id,
+        }
 
 
 def collate(batch: list[dict]) -> dict:
@@ -60,8 +72,14 @@ def collate(batch: list[dict]) -> dict:
         if b["tokens"] is not None:
             tokens[i, : token_counts[i]] = b["tokens"]
     token_mask = torch.arange(tokens.shape[1])[None, :] < token_counts[:, None]
-    return {"clean": clean, "noisy": noisy, "lengths": lengths, "tokens": tokens, "token_mask": token_mask,
-            "ids": [b["id"] for b in batch]}
+    return {
+        "clean": clean,
+        "noisy": noisy,
+        "lengths": lengths,
+        "tokens": tokens,
+        "token_mask": token_mask,
+        "ids": [b["id"] for b in batch],
+    }
 
 
 class StepBatches(torch.utils.data.Dataset):

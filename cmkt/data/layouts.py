@@ -8,6 +8,7 @@
                VoiceBank-DEMAND layout: the noisy side comes with the corpus, nothing is mixed
 `auto` picks one by the files it finds.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,13 @@ def load_corpus(source: str | Path, layout: str = "auto") -> list[SpeechItem]:
     if layout not in LAYOUTS:
         raise CmktError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     layout = detect_layout(source) if layout == "auto" else layout
-    readers = {"folder": load_speech_corpus, "table": load_speech_corpus, "librispeech": load_librispeech,
-               "aishell": load_aishell, "voicebank": load_voicebank}
+    readers = {
+        "folder": load_speech_corpus,
+        "table": load_speech_corpus,
+        "librispeech": load_librispeech,
+        "aishell": load_aishell,
+        "voicebank": load_voicebank,
+    }
     items = readers[layout](source)
     if not items:
         raise CmktError(f"{source}: no utterances found in the {layout} layout; check the folder or pass --layout")
@@ -86,9 +92,18 @@ def load_librispeech(root: Path) -> list[SpeechItem]:
         speaker = trans.parent.parent.name
         subset = trans.parent.parent.parent.name if trans.parent.parent.parent != root.parent else ""
         for utt_id, text in texts.items():
-            audio = next((trans.parent / f"{utt_id}{ext}" for ext in (".flac", ".wav") if (trans.parent / f"{utt_id}{ext}").is_file()), None)
+            audio = next(
+                (
+                    trans.parent / f"{utt_id}{ext}"
+                    for ext in (".flac", ".wav")
+                    if (trans.parent / f"{utt_id}{ext}").is_file()
+                ),
+                None,
+            )
             if audio is None:
-                raise CmktError(f"{trans}: {utt_id} has a transcript but no audio beside it; restore the file or delete the line")
+                raise CmktError(
+                    f"{trans}: {utt_id} has a transcript but no audio beside it; restore the file or delete the line"
+                )
             items.append(SpeechItem(utt_id, audio, text.lower().capitalize(), "en", speaker, _split_of(subset)))
     return items
 
@@ -102,7 +117,9 @@ def load_aishell(root: Path) -> list[SpeechItem]:
         if text is None:
             continue  # AISHELL-1 ships some recordings without transcripts; they are left out, as its recipes do
         split = _split_of(rel[0]) if len(rel) >= 3 else ""
-        items.append(SpeechItem(audio.stem, audio, text.replace(" ", ""), "zh", rel[-2] if len(rel) >= 2 else "", split))
+        items.append(
+            SpeechItem(audio.stem, audio, text.replace(" ", ""), "zh", rel[-2] if len(rel) >= 2 else "", split)
+        )
     return items
 
 
@@ -112,7 +129,9 @@ def load_voicebank(root: Path) -> list[SpeechItem]:
         tag = clean_dir.name[len("clean_") :]
         noisy_dir = root / f"noisy_{tag}"
         if not noisy_dir.is_dir():
-            raise CmktError(f"{clean_dir}: no matching {noisy_dir.name}/ beside it; VoiceBank-DEMAND pairs clean_X with noisy_X")
+            raise CmktError(
+                f"{clean_dir}: no matching {noisy_dir.name}/ beside it; VoiceBank-DEMAND pairs clean_X with noisy_X"
+            )
         text_dir = root / (re.sub(r"_wav$", "", tag) + "_txt")
         is_test = "test" in tag
         for clean in find_audio_files(clean_dir):

@@ -1,5 +1,6 @@
 """Mixing speech and noise at a target SNR measured on active speech, not on silence: the one
 mixing code that `cmkt prep` and dynamic mixing in `cmkt train` share."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,14 @@ def fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.nd
 
 
 def mix_at_snr(
-    clean: np.ndarray, noise: np.ndarray, snr_db: float, sample_rate: int, rng: np.random.Generator,
-    *, heard: np.ndarray | None = None, gain_db: float = 0.0,
+    clean: np.ndarray,
+    noise: np.ndarray,
+    snr_db: float,
+    sample_rate: int,
+    rng: np.random.Generator,
+    *,
+    heard: np.ndarray | None = None,
+    gain_db: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (target, noisy) at `snr_db`; both are scaled down together if the mix would clip.
 
@@ -150,15 +157,25 @@ class Mixer:
     def mix(self, clean: np.ndarray, split: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
         """(target, noisy, what was drawn) for one utterance of `split`."""
         if self.noises is None:
-            raise CmktError("this corpus has no noisy version of its own; pass --noise with a folder of noise recordings")
+            raise CmktError(
+                "this corpus has no noisy version of its own; pass --noise with a folder of noise recordings"
+            )
         if not self.noises.get(split):
-            raise CmktError(f"{self.config.noise}: no {split} noise to mix with; add a {split}/ subfolder of noise recordings")
+            raise CmktError(
+                f"{self.config.noise}: no {split} noise to mix with; add a {split}/ subfolder of noise recordings"
+            )
         config = self.config
         noise_path = pick_one(self.noises[split], rng)
         snr = round(float(rng.uniform(*config.snr_range)), 2) if config.snr_range else float(pick_one(config.snrs, rng))
         gain = round(float(rng.uniform(*config.gain_db)), 2) if config.gain_db else 0.0
-        example = Example(target=clean, heard=clean, noise=self.load(noise_path), sample_rate=config.sample_rate, split=split,
-                          drawn={"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": ""})
+        example = Example(
+            target=clean,
+            heard=clean,
+            noise=self.load(noise_path),
+            sample_rate=config.sample_rate,
+            split=split,
+            drawn={"noise": noise_path.stem, "snr_db": snr, "gain_db": gain, "rir": ""},
+        )
         self._run("speech", example, rng)
         if self.rirs and rng.random() < config.rir_prob:
             rir_path = pick_one(self.rirs, rng)
@@ -166,7 +183,9 @@ class Mixer:
         self._run("room", example, rng)
         self._run("noise", example, rng)
         heard = None if example.heard is example.target else example.heard
-        example.target, example.noisy = mix_at_snr(example.target, example.noise, snr, config.sample_rate, rng, heard=heard, gain_db=gain)
+        example.target, example.noisy = mix_at_snr(
+            example.target, example.noise, snr, config.sample_rate, rng, heard=heard, gain_db=gain
+        )
         self._run("mixture", example, rng)
         return example.target, example.noisy, example.drawn
 
@@ -178,8 +197,15 @@ def load_mixer(folder: str | Path, augment: str = "", rirs: str | Path | None = 
 
     path = Path(folder) / MIXING_FILE
     if not path.is_file():
-        raise CmktError(f"{path}: no mixing settings beside the manifest; rerun `cmkt prep` (with --noise) to write them")
+        raise CmktError(
+            f"{path}: no mixing settings beside the manifest; rerun `cmkt prep` (with --noise) to write them"
+        )
     settings = settings_of(json.loads(path.read_text(encoding="utf-8")))
     if not settings.noise:
-        raise CmktError(f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without --dynamic-mixing")
-    return Mixer(settings, splits=("train",), augmentations=parse_augmentations(augment, rirs))  # dynamic mixing draws train noises only
+        raise CmktError(
+            f"{path}: this data was prepared without --noise (its noisy side came with the corpus); train without "
+            f"--dynamic-mixing"
+        )
+    return Mixer(
+        settings, splits=("train",), augmentations=parse_augmentations(augment, rirs)
+    )  # dynamic mixing draws train noises only

@@ -1,4 +1,5 @@
 """`cmkt prep`: speech + noise -> per-split manifests, mixtures at chosen SNRs, teacher cache."""
+
 from __future__ import annotations
 
 import hashlib
@@ -91,15 +92,24 @@ def prepare(config: PrepConfig, check: bool = False, resume: bool = True) -> Pre
     skipped: list[str] = []
     state_path = out / (".prep_state.json" if config.shard is None else f".prep_state.shard-{config.shard[0]}.json")
     fingerprint = mixing_fingerprint(config)
-    reuse = resume and state_path.is_file() and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+    reuse = (
+        resume
+        and state_path.is_file()
+        and json.loads(state_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+    )
     if not check:
         write_text_atomic(state_path, json.dumps({"fingerprint": fingerprint}))
-        write_text_atomic(out / MIXING_FILE, json.dumps({k: v for k, v in asdict(config).items() if k not in ("shard", "teacher")}, indent=1))
+        write_text_atomic(
+            out / MIXING_FILE,
+            json.dumps({k: v for k, v in asdict(config).items() if k not in ("shard", "teacher")}, indent=1),
+        )
     with progress_bar() as bar:
         task = bar.add_task("mixing", total=len(items), status="")
         for item in items:
             bar.update(task, advance=1, status=item.id[:30])
-            split = item.split or hash_split(item.text if config.split_key == "text" and item.text else item.id, config.split_fractions)
+            split = item.split or hash_split(
+                item.text if config.split_key == "text" and item.text else item.id, config.split_fractions
+            )
             try:
                 by_split[split].append(prepare_utterance(item, split, config, mixer, None if check else out, reuse))
             except SkippedItem as exc:
@@ -111,7 +121,9 @@ class SkippedItem(Exception):
     """An utterance left out of the manifests; its message is the one line that says why and what to do."""
 
 
-def prepare_utterance(item: SpeechItem, split: str, config: PrepConfig, mixer: Mixer | None, out: Path | None, reuse: bool) -> Utterance:
+def prepare_utterance(
+    item: SpeechItem, split: str, config: PrepConfig, mixer: Mixer | None, out: Path | None, reuse: bool
+) -> Utterance:
     """One corpus item as a clean/noisy pair at the prepared rate, written under `out` (None: checked only).
 
     `reuse` keeps a pair a previous run with the same settings already wrote."""
@@ -123,8 +135,10 @@ def prepare_utterance(item: SpeechItem, split: str, config: PrepConfig, mixer: M
     except CmktError as exc:
         raise SkippedItem(str(exc)) from None
     if given_noisy is not None and abs(len(given_noisy) - len(clean)) > PAIR_TOLERANCE_S * config.sample_rate:
-        raise SkippedItem(f"{item.noisy}: {abs(len(given_noisy) - len(clean)) / config.sample_rate:.2f} s longer or shorter "
-                          f"than its clean file {item.path}; the pair does not match, fix or remove it")
+        raise SkippedItem(
+            f"{item.noisy}: {abs(len(given_noisy) - len(clean)) / config.sample_rate:.2f} s longer or shorter "
+            f"than its clean file {item.path}; the pair does not match, fix or remove it"
+        )
     text, max_len = item.text, int(config.max_duration_s * config.sample_rate)
     if len(clean) > max_len:
         start = int(rng.integers(0, len(clean) - max_len + 1))
@@ -138,8 +152,10 @@ def prepare_utterance(item: SpeechItem, split: str, config: PrepConfig, mixer: M
         try:
             clean, noisy, drawn = mixer.mix(clean, split, rng)
         except ValueError:
-            raise SkippedItem(f"{item.path}: silent audio, cannot mix at an SNR (or the noise drawn for it is silent over "
-                              "its length); remove the file, or the silent stretch of the noise") from None
+            raise SkippedItem(
+                f"{item.path}: silent audio, cannot mix at an SNR (or the noise drawn for it is silent over "
+                "its length); remove the file, or the silent stretch of the noise"
+            ) from None
     clean_rel, noisy_rel = Path(split, "clean", f"{item.id}.wav"), Path(split, "noisy", f"{item.id}.wav")
     if out is not None and not (reuse and (out / clean_rel).is_file() and (out / noisy_rel).is_file()):
         write_audio(out / clean_rel, clean, config.sample_rate, "PCM_16")
@@ -147,9 +163,20 @@ def prepare_utterance(item: SpeechItem, split: str, config: PrepConfig, mixer: M
     extra = {k: v for k, v in drawn.items() if k in ("gain_db", "rir") and v}
     if source.sample_rate != config.sample_rate or source.samples.shape[0] > 1:
         extra.update(source_rate=source.sample_rate, source_channels=int(source.samples.shape[0]))
-    return Utterance(id=item.id, clean=str(clean_rel), noisy=str(noisy_rel), text=text, split=split, lang=item.lang,
-                     speaker=item.speaker, noise=drawn["noise"], snr_db=drawn["snr_db"],
-                     duration_s=round(len(clean) / config.sample_rate, 3), sample_rate=config.sample_rate, extra=extra)
+    return Utterance(
+        id=item.id,
+        clean=str(clean_rel),
+        noisy=str(noisy_rel),
+        text=text,
+        split=split,
+        lang=item.lang,
+        speaker=item.speaker,
+        noise=drawn["noise"],
+        snr_db=drawn["snr_db"],
+        duration_s=round(len(clean) / config.sample_rate, 3),
+        sample_rate=config.sample_rate,
+        extra=extra,
+    )
 
 
 def _finish(config: PrepConfig, by_split: dict[str, list[Utterance]], skipped: list[str], check: bool) -> PrepReport:
@@ -162,20 +189,30 @@ def _finish(config: PrepConfig, by_split: dict[str, list[Utterance]], skipped: l
             write_manifest(manifests[split], utterances)
     cache, notes = None, []
     if config.teacher and config.teacher.lower() != "none":
-        cache, notes = build_teacher_cache(out / "teacher_cache", config.teacher, [u.text for us in by_split.values() for u in us])
+        cache, notes = build_teacher_cache(
+            out / "teacher_cache", config.teacher, [u.text for us in by_split.values() for u in us]
+        )
     if by_split["train"] and not by_split["valid"] and not check:
-        notes.append(f"no valid split: all {sum(len(us) for us in by_split.values())} utterance(s) went to other splits; "
-                     "`cmkt train` needs valid.jsonl: give more utterances, a split column (valid), or other split fractions")
+        notes.append(
+            f"no valid split: all {sum(len(us) for us in by_split.values())} utterance(s) went to other splits; "
+            "`cmkt train` needs valid.jsonl: give more utterances, a split column (valid), or other split fractions"
+        )
     without_text = sum(1 for us in by_split.values() for u in us if not u.text)
     if without_text:
-        notes.append(f"{without_text} utterance(s) have no transcript (none given, or cropped); they get no distillation loss")
+        notes.append(
+            f"{without_text} utterance(s) have no transcript (none given, or cropped); they get no distillation loss"
+        )
     snrs = {s: [u.snr_db for u in us if u.snr_db is not None] for s, us in by_split.items()}
     snr_plot = None
     if any(snrs.values()) and not check:
         snr_plot = out / ("snr_histogram.png" if config.shard is None else f"snr_histogram.shard-{config.shard[0]}.png")
         plot_snr_histogram(snr_plot, snrs)
     return PrepReport(
-        manifests=manifests, cache=cache, skipped=skipped, notes=notes, snr_plot=snr_plot,
+        manifests=manifests,
+        cache=cache,
+        skipped=skipped,
+        notes=notes,
+        snr_plot=snr_plot,
         counts={s: len(u) for s, u in by_split.items()},
         hours={s: sum(x.duration_s for x in u) / 3600 for s, u in by_split.items()},
         with_text={s: sum(bool(x.text) for x in u) for s, u in by_split.items()},
@@ -199,6 +236,8 @@ def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> tupl
     teacher = LMTeacher(teacher_name)
     with progress_bar() as bar:
         task = bar.add_task("teacher cache", total=1, status=teacher_name)
-        folder = build_cache(root, teacher, texts, on_progress=lambda done, total: bar.update(task, completed=done, total=max(1, total)))
+        folder = build_cache(
+            root, teacher, texts, on_progress=lambda done, total: bar.update(task, completed=done, total=max(1, total))
+        )
         bar.update(task, completed=bar.tasks[0].total)
     return folder, teacher.notes

@@ -4,6 +4,7 @@
 exist); this reads what the lines point to: unreadable or empty audio, NaN/inf samples, and
 clean/noisy pairs whose lengths disagree. Each problem names the manifest line and the fix.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,10 @@ def validate_manifest(path: str | Path, read_samples: bool = True) -> list[str]:
                 for audio in [utt.clean] + ([utt.noisy] if utt.noisy else []):
                     lengths.append(read_audio(audio).duration_s if read_samples else audio_seconds(audio))
                 if len(lengths) == 2 and abs(lengths[0] - lengths[1]) > PAIR_TOLERANCE_S:
-                    problems.append(f"{where}: clean and noisy differ by {abs(lengths[0] - lengths[1]):.2f} s; "
-                                    "the pair does not match, rerun `cmkt prep` or remove the line")
+                    problems.append(
+                        f"{where}: clean and noisy differ by {abs(lengths[0] - lengths[1]):.2f} s; "
+                        "the pair does not match, rerun `cmkt prep` or remove the line"
+                    )
             except CmktError as exc:
                 problems.append(f"{where}: {exc}")
     return problems

@@ -11,6 +11,7 @@ log-domain Sinkhorn. `tot` multiplies the kernel by an order prior so that neigh
 to neighbouring tokens. G is detached (METHOD.md's stable default): gradients reach the frames
 through Zhat_j = sum_i G_ij P_i / sum_i G_ij.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,13 @@ def order_log_prior(frame_mask: torch.Tensor, token_mask: torch.Tensor, delta: f
 
 
 def sinkhorn_plan(
-    cost: torch.Tensor, frame_mask: torch.Tensor, token_mask: torch.Tensor, eps: float = 0.1, tau: float = 1.0,
-    iterations: int = 50, log_prior: torch.Tensor | None = None,
+    cost: torch.Tensor,
+    frame_mask: torch.Tensor,
+    token_mask: torch.Tensor,
+    eps: float = 0.1,
+    tau: float = 1.0,
+    iterations: int = 50,
+    log_prior: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Plan G (B, N, M) of min <G,C> + eps KL(G|ab^T) + tau KL(G1|a) with G^T 1 = b exactly.
 
@@ -69,18 +75,31 @@ def unmatched_frame_mass(plan: torch.Tensor, frame_mask: torch.Tensor) -> torch.
 
 
 class OtBridge(FrameProjection):
-    def __init__(self, tap_dim: int, lm_dim: int, eps: float = 0.1, tau: float = 1.0, iterations: int = 50,
-                 order_prior: bool = False, delta: float = 1.0, stride: int = DEFAULT_BRIDGE_STRIDE):
+    def __init__(
+        self,
+        tap_dim: int,
+        lm_dim: int,
+        eps: float = 0.1,
+        tau: float = 1.0,
+        iterations: int = 50,
+        order_prior: bool = False,
+        delta: float = 1.0,
+        stride: int = DEFAULT_BRIDGE_STRIDE,
+    ):
         super().__init__(tap_dim, lm_dim, stride)
         self.eps, self.tau, self.iterations, self.order_prior, self.delta = eps, tau, iterations, order_prior, delta
 
     def forward(self, tap, frame_mask, token_mask, tokens):
         frames, frame_mask = self.frames(tap, frame_mask)
         with torch.no_grad():
-            cost = 1 - torch.nn.functional.normalize(frames, dim=-1) @ torch.nn.functional.normalize(tokens, dim=-1).transpose(1, 2)
+            cost = 1 - torch.nn.functional.normalize(frames, dim=-1) @ torch.nn.functional.normalize(
+                tokens, dim=-1
+            ).transpose(1, 2)
             prior = order_log_prior(frame_mask, token_mask, self.delta) if self.order_prior else None
             plan = sinkhorn_plan(cost, frame_mask, token_mask, self.eps, self.tau, self.iterations, prior)
-            self.last_unmatched = float(unmatched_frame_mass(plan, frame_mask)[token_mask.any(1)].mean()) if token_mask.any() else 0.0
+            self.last_unmatched = (
+                float(unmatched_frame_mass(plan, frame_mask)[token_mask.any(1)].mean()) if token_mask.any() else 0.0
+            )
         return self.pool(frames, plan)
 
 
@@ -95,7 +114,9 @@ class UniformBridge(FrameProjection):
         token_index = torch.arange(token_mask.shape[1], device=frames.device)[None, :]
         token_of_frame = frame_index * m // n  # (B, N)
         frame_of_token = token_index * n // m  # (B, M): a token gets a frame even when M > N
-        plan = (token_of_frame[:, :, None] == token_index[:, None, :]) | (frame_index[:, :, None] == frame_of_token[:, None, :])
+        plan = (token_of_frame[:, :, None] == token_index[:, None, :]) | (
+            frame_index[:, :, None] == frame_of_token[:, None, :]
+        )
         plan = (plan & frame_mask[:, :, None] & token_mask[:, None, :]).float()
         return self.pool(frames, plan)
 
@@ -103,8 +124,15 @@ class UniformBridge(FrameProjection):
 ALIGNMENTS = ("attention", "uot", "tot", "uniform")
 
 
-def build_bridge(kind: str, tap_dim: int, lm_dim: int, eps: float = 0.1, tau: float = 1.0, delta: float = 1.0,
-                 stride: int = DEFAULT_BRIDGE_STRIDE) -> nn.Module:
+def build_bridge(
+    kind: str,
+    tap_dim: int,
+    lm_dim: int,
+    eps: float = 0.1,
+    tau: float = 1.0,
+    delta: float = 1.0,
+    stride: int = DEFAULT_BRIDGE_STRIDE,
+) -> nn.Module:
     """The bridge for `--align` (frames averaged in groups of `stride` before the projection)."""
     if stride < 1:
         raise CmktError(f"--bridge-stride {stride}: must be 1 or more")

@@ -3,6 +3,7 @@
 Projects the SE tap to the teacher's dimension, then M token-position queries (sinusoidal
 position of j/M through a learned projection; never the target itself) attend over the frames.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,8 +71,9 @@ class AttentionBridge(FrameProjection):
         self.query = nn.Linear(lm_dim, lm_dim)
         self.output = nn.Linear(lm_dim, lm_dim)
 
-    def forward(self, tap: torch.Tensor, frame_mask: torch.Tensor, token_mask: torch.Tensor, tokens: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, tap: torch.Tensor, frame_mask: torch.Tensor, token_mask: torch.Tensor, tokens: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """tap (B, N, D), frame_mask (B, N), token_mask (B, M) -> Zhat (B, M, lm_dim), weights (B, M, N / stride).
 
         `tokens` (the targets) are not used: the queries know positions only. The weights are

@@ -1,4 +1,5 @@
 """Losses: the enhancement loss and the cosine distillation loss (L = a*L_se + (1-a)*L_cma)."""
+
 from __future__ import annotations
 
 import functools
@@ -15,8 +16,12 @@ def cosine_distill_loss(predicted: torch.Tensor, target: torch.Tensor, token_mas
     return ((1 - cos) * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def _masked(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    sample_mask = (torch.arange(clean.shape[1], device=clean.device)[None, :] < lengths[:, None].to(clean.device)).float()
+def _masked(
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    sample_mask = (
+        torch.arange(clean.shape[1], device=clean.device)[None, :] < lengths[:, None].to(clean.device)
+    ).float()
     return enhanced * sample_mask, clean * sample_mask, sample_mask
 
 
@@ -24,16 +29,33 @@ SPECTRAL_HOP = 128  # spectral_mae_loss's hop; normaliser_counts counts frames o
 
 
 def spectral_mae_loss(
-    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int = 512, hop: int = SPECTRAL_HOP, compress: float = 0.3,
+    enhanced: torch.Tensor,
+    clean: torch.Tensor,
+    lengths: torch.Tensor,
+    n_fft: int = 512,
+    hop: int = SPECTRAL_HOP,
+    compress: float = 0.3,
 ) -> torch.Tensor:
     """MAE between power-compressed magnitude spectra, padding excluded. Its own resolution (32 ms
     frames, 8 ms hop at 16 kHz), whatever the backbone's front end: one loss for every backbone."""
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
     window = torch.hann_window(n_fft, device=clean.device)
     # zero (not reflected) edge padding: an item's frames do not depend on how much padding follows it in the batch
-    spec_e = torch.stft(enhanced, n_fft, hop, window=window, pad_mode="constant", return_complex=True).abs().clamp_min(1e-8).pow(compress)
-    spec_c = torch.stft(clean, n_fft, hop, window=window, pad_mode="constant", return_complex=True).abs().clamp_min(1e-8).pow(compress)
-    frame_mask = (torch.arange(spec_c.shape[-1], device=clean.device)[None, :] * hop < lengths[:, None].to(clean.device)).float()
+    spec_e = (
+        torch.stft(enhanced, n_fft, hop, window=window, pad_mode="constant", return_complex=True)
+        .abs()
+        .clamp_min(1e-8)
+        .pow(compress)
+    )
+    spec_c = (
+        torch.stft(clean, n_fft, hop, window=window, pad_mode="constant", return_complex=True)
+        .abs()
+        .clamp_min(1e-8)
+        .pow(compress)
+    )
+    frame_mask = (
+        torch.arange(spec_c.shape[-1], device=clean.device)[None, :] * hop < lengths[:, None].to(clean.device)
+    ).float()
     return ((spec_e - spec_c).abs() * frame_mask[:, None, :]).sum() / (frame_mask.sum() * spec_c.shape[1]).clamp_min(1)
 
 
@@ -59,7 +81,9 @@ def mrstft_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tens
     import auraloss
 
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
-    loss = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=[1024, 512, 256], hop_sizes=[256, 128, 64], win_lengths=[1024, 512, 256])
+    loss = auraloss.freq.MultiResolutionSTFTLoss(
+        fft_sizes=[1024, 512, 256], hop_sizes=[256, 128, 64], win_lengths=[1024, 512, 256]
+    )
     return loss(enhanced[:, None], clean[:, None])
 
 
@@ -74,21 +98,30 @@ def _negative_stoi(sample_rate: int, extended: bool) -> torch.nn.Module:
         return NegSTOILoss(sample_rate, extended=extended)
 
 
-def stoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000,
-              extended: bool = False) -> torch.Tensor:
+def stoi_loss(
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000, extended: bool = False
+) -> torch.Tensor:
     """Negative STOI (ESTOI when `extended`), differentiable, from torch_stoi: aims the model at
     intelligibility, which spectral losses reward only indirectly. Its VAD drops the zero padding."""
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
     return _negative_stoi(sample_rate, extended).to(clean.device)(enhanced, clean).mean()
 
 
-def estoi_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000) -> torch.Tensor:
+def estoi_loss(
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, sample_rate: int = 16000
+) -> torch.Tensor:
     return stoi_loss(enhanced, clean, lengths, sample_rate, extended=True)
 
 
 RATE_DEPENDENT = {"stoi", "estoi"}  # the terms that need the sample rate
-ENHANCEMENT_LOSSES = {"spectral_mae": spectral_mae_loss, "wave_mae": wave_mae_loss, "si_sdr": si_sdr_loss, "mrstft": mrstft_loss,
-                      "stoi": stoi_loss, "estoi": estoi_loss}
+ENHANCEMENT_LOSSES = {
+    "spectral_mae": spectral_mae_loss,
+    "wave_mae": wave_mae_loss,
+    "si_sdr": si_sdr_loss,
+    "mrstft": mrstft_loss,
+    "stoi": stoi_loss,
+    "estoi": estoi_loss,
+}
 
 
 def parse_loss(spec: str) -> dict[str, float]:
@@ -102,16 +135,31 @@ def normaliser_counts(lengths: torch.Tensor, names) -> dict[str, float]:
     """What each enhancement term averages over in this batch (frames, samples or items), so that
     data-parallel ranks holding unequal shares can weight their terms to the global batch's mean.
     mrstft (auraloss) averages over padded elements too: weighting it by items is approximate."""
-    per_term = {"spectral_mae": float(torch.div(lengths + SPECTRAL_HOP - 1, SPECTRAL_HOP, rounding_mode="floor").sum()),
-                "wave_mae": float(lengths.sum())}
+    per_term = {
+        "spectral_mae": float(torch.div(lengths + SPECTRAL_HOP - 1, SPECTRAL_HOP, rounding_mode="floor").sum()),
+        "wave_mae": float(lengths.sum()),
+    }
     return {name: per_term.get(name, float(len(lengths))) for name in names}
 
 
-def enhancement_loss(enhanced, clean, lengths, weights: dict[str, float], sample_rate: int = 16000,
-                     scales: dict[str, float] | None = None) -> torch.Tensor:
+def enhancement_loss(
+    enhanced,
+    clean,
+    lengths,
+    weights: dict[str, float],
+    sample_rate: int = 16000,
+    scales: dict[str, float] | None = None,
+) -> torch.Tensor:
     """L_se: the weighted sum of the chosen terms; `scales` reweights each term (a rank's share of the
     global batch under torchrun, cmkt/distributed.py: global_scales)."""
     scales = scales or {}
-    return sum(w * scales.get(name, 1.0) * (ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, sample_rate=sample_rate)
-                                             if name in RATE_DEPENDENT else ENHANCEMENT_LOSSES[name](enhanced, clean, lengths))
-               for name, w in weights.items())
+    return sum(
+        w
+        * scales.get(name, 1.0)
+        * (
+            ENHANCEMENT_LOSSES[name](enhanced, clean, lengths, sample_rate=sample_rate)
+            if name in RATE_DEPENDENT
+            else ENHANCEMENT_LOSSES[name](enhanced, clean, lengths)
+        )
+        for name, w in weights.items()
+    )

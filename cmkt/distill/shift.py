@@ -1,11 +1,16 @@
 """Temporal-shift misalignment: shift acoustic frames against the text by s ~ U[-S, S]."""
+
 from __future__ import annotations
 
 import torch
 
 
 def temporal_shift(
-    tap: torch.Tensor, frame_mask: torch.Tensor, max_shift: int, prob: float, generator: torch.Generator | None = None,
+    tap: torch.Tensor,
+    frame_mask: torch.Tensor,
+    max_shift: int,
+    prob: float,
+    generator: torch.Generator | None = None,
     share: tuple[int, int] = (0, 1),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Shift each item's frames by its own random integer (zero-filled); masks move with them.

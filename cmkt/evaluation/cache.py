@@ -5,6 +5,7 @@ every file) is most of its cost. A cached value is reused only while the referen
 and the noisy input all keep their path, size and modification time, and only for the metric it
 was computed for, so adding a metric computes just that metric. Errors are never cached.
 """
+
 from __future__ import annotations
 
 import json

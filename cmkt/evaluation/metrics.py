@@ -5,6 +5,7 @@ pesq package filters 16 kHz input to the telephone band itself), so wideband rec
 scored narrowband on request. Other rates are resampled first. DNSMOS (reference-free, P.835
 SIG/BAK/OVRL) is an optional extra: `pip install cmkt[dnsmos]`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,8 +20,16 @@ from cmkt.audio import resample
 
 # name -> what it needs besides the estimate: "ref", "ref+noisy" or nothing ("")
 METRIC_INPUTS = {
-    "pesq_wb": "ref", "pesq_nb": "ref", "stoi": "ref", "estoi": "ref", "si_sdr": "ref", "snr": "ref",
-    "snr_gain": "ref+noisy", "dnsmos_sig": "", "dnsmos_bak": "", "dnsmos_ovrl": "",
+    "pesq_wb": "ref",
+    "pesq_nb": "ref",
+    "stoi": "ref",
+    "estoi": "ref",
+    "si_sdr": "ref",
+    "snr": "ref",
+    "snr_gain": "ref+noisy",
+    "dnsmos_sig": "",
+    "dnsmos_bak": "",
+    "dnsmos_ovrl": "",
 }
 METRICS = tuple(METRIC_INPUTS)
 DEFAULT_METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr")
@@ -56,7 +65,14 @@ def pesq_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mo
 def stoi_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, extended: bool = False) -> float:
     from pystoi import stoi
 
-    return float(stoi(np.asarray(reference, dtype=np.float64), np.asarray(estimate, dtype=np.float64), sample_rate, extended=extended))
+    return float(
+        stoi(
+            np.asarray(reference, dtype=np.float64),
+            np.asarray(estimate, dtype=np.float64),
+            sample_rate,
+            extended=extended,
+        )
+    )
 
 
 def dnsmos_available() -> bool:
@@ -96,7 +112,11 @@ def dnsmos_scores(estimate: np.ndarray, sample_rate: int, threads: int | None = 
     """DNSMOS P.835 (SIG, BAK, OVRL) of one signal, at 16 kHz, with no reference."""
     audio = np.clip(resample(np.asarray(estimate, dtype=np.float32), sample_rate, 16000), -1.0, 1.0)
     result = _dnsmos_model(_dnsmos_threads if threads is None else threads)(audio, 16000, False)
-    return {"dnsmos_sig": float(result["sig_mos"]), "dnsmos_bak": float(result["bak_mos"]), "dnsmos_ovrl": float(result["ovrl_mos"])}
+    return {
+        "dnsmos_sig": float(result["sig_mos"]),
+        "dnsmos_bak": float(result["bak_mos"]),
+        "dnsmos_ovrl": float(result["ovrl_mos"]),
+    }
 
 
 def preload(metrics: tuple[str, ...]) -> None:
@@ -118,7 +138,10 @@ _WITH_REFERENCE: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
 
 
 def score_signals(
-    reference: np.ndarray, estimate: np.ndarray, sample_rate: int, metrics: tuple[str, ...] = DEFAULT_METRICS,
+    reference: np.ndarray,
+    estimate: np.ndarray,
+    sample_rate: int,
+    metrics: tuple[str, ...] = DEFAULT_METRICS,
     noisy: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The requested metrics for one mono pair (already of equal length); `noisy` enables snr_gain."""

@@ -1,4 +1,5 @@
 """What a person looks at: score tables (terminal + Markdown), bar plots, curves, spectrograms."""
+
 from __future__ import annotations
 
 import csv
@@ -38,8 +39,12 @@ def score_table(results, metrics: tuple[str, ...], title: str = "mean scores (±
     table.add_column("files", justify="right", overflow="fold")
     table.add_column("failed", justify="right", overflow="fold")
     for result in results:
-        table.add_row(result.system, *[mean_ci(result.values(m).values()).text() for m in metrics],
-                      str(len(result.ok)), str(len(result.failed)))
+        table.add_row(
+            result.system,
+            *[mean_ci(result.values(m).values()).text() for m in metrics],
+            str(len(result.ok)),
+            str(len(result.failed)),
+        )
     return table
 
 
@@ -65,13 +70,16 @@ def grouped_tables(results, metrics: tuple[str, ...], by: list[str]) -> list[Tab
             for result in results:
                 rows = [r for r in result.ok if r.get(column) == value]
                 if rows:
-                    table.add_row(value, result.system, *[mean_ci([r[m] for r in rows]).text() for m in metrics], str(len(rows)))
+                    table.add_row(
+                        value, result.system, *[mean_ci([r[m] for r in rows]).text() for m in metrics], str(len(rows))
+                    )
         tables.append(table)
     return tables
 
 
 def summary_dict(results, metrics: tuple[str, ...], by: list[str] = ()) -> dict:
     """Everything the tables show, as JSON-ready numbers."""
+
     def block(rows):
         out = {}
         for m in metrics:
@@ -81,8 +89,12 @@ def summary_dict(results, metrics: tuple[str, ...], by: list[str] = ()) -> dict:
 
     summary = {"metrics": list(metrics), "systems": {}, "groups": {}}
     for result in results:
-        summary["systems"][result.system] = {**block(result.ok), "files": len(result.rows), "failed": len(result.failed),
-                                             "warnings": sum(1 for r in result.rows if r.get("warning"))}
+        summary["systems"][result.system] = {
+            **block(result.ok),
+            "files": len(result.rows),
+            "failed": len(result.failed),
+            "warnings": sum(1 for r in result.rows if r.get("warning")),
+        }
     for column in by:
         summary["groups"][column] = {
             value: {result.system: block([r for r in result.ok if r.get(column) == value]) for result in results}
@@ -103,17 +115,28 @@ def cell(text) -> str:
 def score_markdown(results, metrics: tuple[str, ...], by: list[str] = ()) -> str:
     lines = ["| system | " + " | ".join(metrics) + " | files |", "|---" * (len(metrics) + 2) + "|"]
     for result in results:
-        lines.append(f"| {cell(result.system)} | " + " | ".join(mean_ci(result.values(m).values()).text() for m in metrics)
-                     + f" | {len(result.ok)} |")
+        lines.append(
+            f"| {cell(result.system)} | "
+            + " | ".join(mean_ci(result.values(m).values()).text() for m in metrics)
+            + f" | {len(result.ok)} |"
+        )
     for column in by:
-        lines += ["", f"By {cell(column)}:", "", f"| {cell(column)} | system | " + " | ".join(metrics) + " | files |",
-                  "|---" * (len(metrics) + 3) + "|"]
+        lines += [
+            "",
+            f"By {cell(column)}:",
+            "",
+            f"| {cell(column)} | system | " + " | ".join(metrics) + " | files |",
+            "|---" * (len(metrics) + 3) + "|",
+        ]
         for value in group_values(results, column):
             for result in results:
                 rows = [r for r in result.ok if r.get(column) == value]
                 if rows:
-                    lines.append(f"| {cell(value)} | {cell(result.system)} | " + " | ".join(mean_ci([r[m] for r in rows]).text() for m in metrics)
-                                 + f" | {len(rows)} |")
+                    lines.append(
+                        f"| {cell(value)} | {cell(result.system)} | "
+                        + " | ".join(mean_ci([r[m] for r in rows]).text() for m in metrics)
+                        + f" | {len(rows)} |"
+                    )
     return "\n".join(lines) + "\n\nMeans ± half-width of the 95% t-interval over files.\n"
 
 
@@ -133,10 +156,19 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: 
     palette = plt.cm.tab10.colors if len(results) <= 10 else plt.cm.tab20.colors  # no two systems share a colour
     for ax, metric in zip(axes[0], metrics):
         for index, result in enumerate(results):
-            estimates = [mean_ci([r[metric] for r in result.ok if value is None or r.get(group) == value]) for value in values]
+            estimates = [
+                mean_ci([r[metric] for r in result.ok if value is None or r.get(group) == value]) for value in values
+            ]
             positions = np.arange(len(values)) + (index - (len(results) - 1) / 2) * width
-            ax.bar(positions, [e.mean for e in estimates], width, yerr=[np.nan_to_num(e.half_width) for e in estimates],
-                   capsize=3, label=result.system, color=palette[index % len(palette)])
+            ax.bar(
+                positions,
+                [e.mean for e in estimates],
+                width,
+                yerr=[np.nan_to_num(e.half_width) for e in estimates],
+                capsize=3,
+                label=result.system,
+                color=palette[index % len(palette)],
+            )
         ax.set_xticks(np.arange(len(values)), [str(v) for v in values] if group else [""])
         ax.set_title(metric)
         if group:
@@ -144,7 +176,9 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: 
     fig.suptitle("mean per system, bars = 95% interval over files", fontsize=9)
     fig.tight_layout()
     # beside the panels, not in one: with many systems a legend inside would hide bars
-    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.legend(
+        *axes[0][0].get_legend_handles_labels(), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
+    )
     _save(fig, path)
 
 
@@ -152,8 +186,12 @@ def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy
     """Side by side, paired differences against `reference`, and per-language gains over `noisy`."""
     by_name = {r.system: r for r in results}
     lines = [score_markdown(results, metrics)]
-    lines += [f"## Paired differences against {cell(reference)}", "",
-              "| system | " + " | ".join(f"Δ {m}" for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines += [
+        f"## Paired differences against {cell(reference)}",
+        "",
+        "| system | " + " | ".join(f"Δ {m}" for m in metrics) + " |",
+        "|---" * (len(metrics) + 1) + "|",
+    ]
     for result in results:
         if result.system == reference:
             continue
@@ -162,12 +200,20 @@ def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy
             diff = paired_difference(result.values(m), by_name[reference].values(m))
             cells.append(f"{diff.difference.text()} (p={diff.p_value:.3g}, n={diff.difference.n})")
         lines.append(f"| {cell(result.system)} | " + " | ".join(cells) + " |")
-    lines += ["", "Δ = system − reference on the files both scored: mean ± 95% t-interval; "
-              "p = two-sided Wilcoxon signed-rank test.", ""]
+    lines += [
+        "",
+        "Δ = system − reference on the files both scored: mean ± 95% t-interval; "
+        "p = two-sided Wilcoxon signed-rank test.",
+        "",
+    ]
     languages = group_values(results, "lang")
     if noisy in by_name and len(languages) > 1:
-        lines += [f"## Gain over {cell(noisy)} per language", "",
-                  "| system | metric | " + " | ".join(cell(lang) for lang in languages) + " | gap (max − min) |", "|---" * (len(languages) + 3) + "|"]
+        lines += [
+            f"## Gain over {cell(noisy)} per language",
+            "",
+            "| system | metric | " + " | ".join(cell(lang) for lang in languages) + " | gap (max − min) |",
+            "|---" * (len(languages) + 3) + "|",
+        ]
         for result in results:
             if result.system == noisy:
                 continue
@@ -178,9 +224,15 @@ def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy
                     gains.append(paired_difference(mine, by_name[noisy].values(m)).difference)
                 means = [g.mean for g in gains if g.n]
                 gap = max(means) - min(means) if means else math.nan
-                lines.append(f"| {cell(result.system)} | {m} | " + " | ".join(g.text() for g in gains) + f" | {gap:.3f} |")
-        lines += ["", "Gain = system − noisy per file, averaged within each language (± 95% t-interval); the gap is how "
-                  "unevenly the system helps across languages (METHOD.md section 4).", ""]
+                lines.append(
+                    f"| {cell(result.system)} | {m} | " + " | ".join(g.text() for g in gains) + f" | {gap:.3f} |"
+                )
+        lines += [
+            "",
+            "Gain = system − noisy per file, averaged within each language (± 95% t-interval); the gap is how "
+            "unevenly the system helps across languages (METHOD.md section 4).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -249,8 +301,14 @@ def plot_alignment(path: str | Path, weights: np.ndarray, frame_rate: float, tit
     """A bridge's alignment (tokens x frames), the picture METHOD.md asks for."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.imshow(weights, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
-              extent=(0, weights.shape[1] / frame_rate, -0.5, weights.shape[0] - 0.5))
+    ax.imshow(
+        weights,
+        aspect="auto",
+        origin="lower",
+        cmap="viridis",
+        interpolation="nearest",
+        extent=(0, weights.shape[1] / frame_rate, -0.5, weights.shape[0] - 0.5),
+    )
     ax.set_xlabel("seconds")
     ax.set_ylabel("token")
     ax.set_title(title, fontsize=9)

@@ -1,5 +1,6 @@
 """What `cmkt score` and `cmkt compare` do, as library calls: check the request, score every
 system, merge runs, and write the tables, plots and reports. The CLI only parses and prints."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,8 +10,15 @@ from cmkt.errors import CmktError
 from cmkt.evaluation.cache import ScoreCache
 from cmkt.evaluation.metrics import DNSMOS_METRICS, METRIC_INPUTS, dnsmos_available
 from cmkt.evaluation.report import comparison_markdown, plot_score_bars, write_summary
-from cmkt.evaluation.score import (GROUP_COLUMNS, merge_results, pairs_from_folders, pairs_from_manifest, read_scores_csv,
-                                   score_pairs, write_scores_csv)
+from cmkt.evaluation.score import (
+    GROUP_COLUMNS,
+    merge_results,
+    pairs_from_folders,
+    pairs_from_manifest,
+    read_scores_csv,
+    score_pairs,
+    write_scores_csv,
+)
 from cmkt.util.atomic_files import write_text_atomic
 
 
@@ -45,7 +53,9 @@ class ScoreRequest:
             raise CmktError("--by needs --manifest (the groups are manifest columns)")
         bad_groups = [g for g in self.groups if g not in GROUP_COLUMNS]
         if bad_groups:
-            raise CmktError(f"--by {', '.join(bad_groups)}: not a manifest column; choose from {', '.join(GROUP_COLUMNS)}")
+            raise CmktError(
+                f"--by {', '.join(bad_groups)}: not a manifest column; choose from {', '.join(GROUP_COLUMNS)}"
+            )
         return ScoreRequest(metrics, self.estimates, self.ref, self.manifest, self.groups, self.noisy_row, notes)
 
     def systems(self) -> list[tuple[str, str | None]]:
@@ -57,25 +67,39 @@ class ScoreRequest:
         return found
 
 
-def score_systems(request: ScoreRequest, workers: int, shard: tuple[int, int] | None = None, cache: ScoreCache | None = None) -> list:
+def score_systems(
+    request: ScoreRequest, workers: int, shard: tuple[int, int] | None = None, cache: ScoreCache | None = None
+) -> list:
     """Every system's per-file scores (a ScoreResult each), in `workers` processes."""
     results = []
     for name, path in request.systems():
-        pairs = pairs_from_manifest(request.manifest, path) if request.manifest is not None else pairs_from_folders(request.ref, path)
+        pairs = (
+            pairs_from_manifest(request.manifest, path)
+            if request.manifest is not None
+            else pairs_from_folders(request.ref, path)
+        )
         results.append(score_pairs(pairs, name, request.metrics, workers, shard, cache))
     return results
 
 
-def write_score_outputs(out: Path, results: list, metrics: tuple[str, ...], groups: tuple[str, ...],
-                        plot_name: str = "scores.png") -> dict[str, Path]:
+def write_score_outputs(
+    out: Path, results: list, metrics: tuple[str, ...], groups: tuple[str, ...], plot_name: str = "scores.png"
+) -> dict[str, Path]:
     """scores.csv, summary.md/.json and the bar plot under `out`; returns their paths by kind."""
     write_scores_csv(out / "scores.csv", results, metrics)
     write_summary(out, results, metrics, list(groups))
     plot_score_bars(out / plot_name, results, metrics, groups[0] if groups else None)
-    return {"scores": out / "scores.csv", "summary": out / "summary.md", "json": out / "summary.json", "plot": out / plot_name}
+    return {
+        "scores": out / "scores.csv",
+        "summary": out / "summary.md",
+        "json": out / "summary.json",
+        "plot": out / plot_name,
+    }
 
 
-def load_runs(runs: list[Path], metrics: tuple[str, ...] = (), reference: str | None = None) -> tuple[list, tuple[str, ...], str]:
+def load_runs(
+    runs: list[Path], metrics: tuple[str, ...] = (), reference: str | None = None
+) -> tuple[list, tuple[str, ...], str]:
     """The merged results of score runs (shards are joined), the metrics to compare and the reference system."""
     loaded = [(str(run), *read_scores_csv(run)) for run in runs]
     results = merge_results([(source, found) for source, found, _ in loaded])
@@ -91,7 +115,9 @@ def load_runs(runs: list[Path], metrics: tuple[str, ...] = (), reference: str | 
     return results, chosen, reference
 
 
-def write_comparison(out: Path, results: list, metrics: tuple[str, ...], reference: str, groups: tuple[str, ...]) -> str:
+def write_comparison(
+    out: Path, results: list, metrics: tuple[str, ...], reference: str, groups: tuple[str, ...]
+) -> str:
     """report.md (means, paired differences against `reference`, per-language gains), comparison.png and
     the merged scores under `out`; returns the report's text."""
     report = comparison_markdown(results, metrics, reference)

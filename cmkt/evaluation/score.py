@@ -5,6 +5,7 @@ which also gives the noisy input, for snr_gain and a "noisy" row, and the column
 lang, speaker, noise, snr, snr_band, split). A file that cannot be scored becomes a per-file error; the
 run goes on.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +33,8 @@ def snr_band(snr_db: float | None) -> str:
         return ""
     low = np.floor(snr_db / SNR_BAND_DB) * SNR_BAND_DB
     return f"{low:g}..{low + SNR_BAND_DB:g}"
+
+
 LENGTH_TOLERANCE_S = 0.02
 
 
@@ -103,8 +106,14 @@ def pairs_from_manifest(manifest: str | Path, est: str | Path | None) -> list[Pa
             estimate = noisy
         else:
             estimate = estimates.get(utt.id) or (estimates.get(noisy.stem) if noisy else None)
-        groups = {"lang": utt.lang, "speaker": utt.speaker, "noise": utt.noise, "split": utt.split,
-                  "snr": "" if utt.snr_db is None else f"{utt.snr_db:g}", "snr_band": snr_band(utt.snr_db)}
+        groups = {
+            "lang": utt.lang,
+            "speaker": utt.speaker,
+            "noise": utt.noise,
+            "split": utt.split,
+            "snr": "" if utt.snr_db is None else f"{utt.snr_db:g}",
+            "snr_band": snr_band(utt.snr_db),
+        }
         pairs.append(Pair(utt.id, Path(utt.clean), estimate, noisy, groups))
     return pairs
 
@@ -127,9 +136,14 @@ def score_pair(pair: Pair, metrics: tuple[str, ...]) -> dict:
         length = min(len(s) for s in signals)
         gap = (len(signals[1]) - len(signals[0])) / ref.sample_rate
         if abs(gap) > LENGTH_TOLERANCE_S:
-            row["warning"] = f"estimate {'longer' if gap > 0 else 'shorter'} than reference by {abs(gap):.3f} s; scored the common part"
+            row["warning"] = (
+                f"estimate {'longer' if gap > 0 else 'shorter'} than reference by {abs(gap):.3f} s; scored the "
+                f"common part"
+            )
         signals = [s[:length] for s in signals]
-        row.update(score_signals(signals[0], signals[1], ref.sample_rate, metrics, signals[2] if len(signals) > 2 else None))
+        row.update(
+            score_signals(signals[0], signals[1], ref.sample_rate, metrics, signals[2] if len(signals) > 2 else None)
+        )
     except CmktError as exc:
         row["error"] = str(exc)
     except Exception as exc:  # a metric library failing on one file must not stop the run
@@ -142,8 +156,12 @@ def _score_job(job: tuple[Pair, tuple[str, ...]]) -> dict:
 
 
 def score_pairs(
-    pairs: list[Pair], system: str = "est", metrics: tuple[str, ...] = DEFAULT_METRICS, jobs: int = 1,
-    shard: tuple[int, int] | None = None, cache: ScoreCache | None = None,
+    pairs: list[Pair],
+    system: str = "est",
+    metrics: tuple[str, ...] = DEFAULT_METRICS,
+    jobs: int = 1,
+    shard: tuple[int, int] | None = None,
+    cache: ScoreCache | None = None,
 ) -> ScoreResult:
     """Score every pair (or this shard's share), in `jobs` processes; failures become per-file errors.
 
@@ -151,7 +169,9 @@ def score_pairs(
     chosen = tuple(metrics)
     result, work, known = ScoreResult(system), [], {}
     for pair in take_shard(sorted(pairs, key=lambda p: p.key), shard):
-        values, warning = cache.lookup(pair_key(pair.reference, pair.estimate, pair.noisy), chosen) if cache else ({}, "")
+        values, warning = (
+            cache.lookup(pair_key(pair.reference, pair.estimate, pair.noisy), chosen) if cache else ({}, "")
+        )
         missing = tuple(m for m in chosen if m not in values)
         if missing:
             work.append((pair, missing))
@@ -159,8 +179,11 @@ def score_pairs(
         else:
             result.rows.append({"file": pair.key, **pair.groups, **values, "warning": warning, "error": ""})
     with progress_bar() as bar:
-        task = bar.add_task(f"scoring {system}", total=len(work) + len(result.rows),
-                            status=f"{len(result.rows)} unchanged, from the cache" if result.rows else "")
+        task = bar.add_task(
+            f"scoring {system}",
+            total=len(work) + len(result.rows),
+            status=f"{len(result.rows)} unchanged, from the cache" if result.rows else "",
+        )
         bar.advance(task, len(result.rows))
         if jobs > 1 and len(work) > 1:
             preload(chosen)
@@ -180,7 +203,9 @@ def score_pairs(
     return result
 
 
-def _join_cached(job: tuple[Pair, tuple[str, ...]], row: dict, cached: dict[str, float], cache: ScoreCache | None) -> dict:
+def _join_cached(
+    job: tuple[Pair, tuple[str, ...]], row: dict, cached: dict[str, float], cache: ScoreCache | None
+) -> dict:
     """The computed metrics joined with the cached ones; the new values go into the cache."""
     pair, computed = job
     if cache is not None:
@@ -258,8 +283,10 @@ def merge_results(runs: list[tuple[str, list[ScoreResult]]]) -> list[ScoreResult
             for row in result.rows:
                 key = (result.system, row["file"])
                 if key in seen:
-                    raise CmktError(f"{source}: {result.system}/{row['file']} was already scored in {seen[key]}; "
-                                    "merge shards that do not overlap, or rename one system")
+                    raise CmktError(
+                        f"{source}: {result.system}/{row['file']} was already scored in {seen[key]}; "
+                        "merge shards that do not overlap, or rename one system"
+                    )
                 seen[key] = source
                 target.rows.append(row)
     return list(merged.values())

@@ -3,6 +3,7 @@
 Intervals use Student's t (files are few per group), the paired test is Wilcoxon's signed-rank
 test (no normality assumed, the common choice in SE papers), both from scipy.
 """
+
 from __future__ import annotations
 
 import math

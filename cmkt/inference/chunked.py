@@ -6,6 +6,7 @@ overlaps are cross-faded with complementary raised-cosine ramps (the approach of
 signal only where the model would have looked further than the window (measured in the tests).
 The interface matches StreamingEnhancer, so file enhancement drives either the same way.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ Users trade noise removal for naturalness this way: facebookresearch/denoiser ca
 DeepFilterNet an attenuation limit (`-a DB`: at most DB of noise removed). Both are the same
 mix, out = (1 - dry) * enhanced + dry * noisy, so CMKT has one knob with two spellings.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,9 @@ def dry_share(dry: float | None = None, atten_lim_db: float | None = None) -> fl
         raise CmktError("give --dry or --atten-lim, not both: they set the same mix (dry = 10^(-dB/20))")
     if atten_lim_db is not None:
         if atten_lim_db <= 0:
-            raise CmktError(f"--atten-lim {atten_lim_db:g}: give the most noise to remove in dB, a positive number such as 12")
+            raise CmktError(
+                f"--atten-lim {atten_lim_db:g}: give the most noise to remove in dB, a positive number such as 12"
+            )
         return float(10 ** (-atten_lim_db / 20))
     dry = 0.0 if dry is None else float(dry)
     if not 0.0 <= dry <= 1.0:

@@ -4,6 +4,7 @@ The file path never holds the whole recording: soundfile blocks are resampled to
 rate, enhanced by the streaming model and resampled back, each stage carrying its own state,
 so memory is bounded by the block size and the result equals enhancing the whole array.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,13 +61,17 @@ class Enhancer:
         samples = self.model.stft.n_fft if self.causal else int(DEFAULT_WINDOW_S * self.sample_rate)
         return 1000.0 * samples / self.sample_rate
 
-    def stream(self, channels: int = 1, window_s: float = DEFAULT_WINDOW_S, overlap_s: float = 1.0) -> StreamingEnhancer | ChunkedEnhancer | DryMixStream:
+    def stream(
+        self, channels: int = 1, window_s: float = DEFAULT_WINDOW_S, overlap_s: float = 1.0
+    ) -> StreamingEnhancer | ChunkedEnhancer | DryMixStream:
         """Blocks in, enhanced blocks out, at the model's rate: frame by frame for causal models,
         overlap-added windows (`window_s`, `overlap_s`) for the others."""
         if self.causal:
             stream = StreamingEnhancer(self.model, channels)
         else:
-            stream = ChunkedEnhancer(self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate))
+            stream = ChunkedEnhancer(
+                self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate)
+            )
         return DryMixStream(stream, self.dry) if self.dry else stream
 
 
@@ -86,7 +91,9 @@ def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0, dry:
 MAX_CHANNELS = 64
 
 
-def enhance_array(enhancer: Enhancer, samples: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray | torch.Tensor:
+def enhance_array(
+    enhancer: Enhancer, samples: np.ndarray | torch.Tensor, sample_rate: int
+) -> np.ndarray | torch.Tensor:
     """Enhance (n,), (channels, n) or (n, channels) audio at any rate; returns the same shape, rate,
     type and dtype. A 2-D array's channel axis is the shorter one (at most MAX_CHANNELS long), so
     what soundfile.read returns works as it is; integer PCM is scaled to [-1, 1] and back."""
@@ -96,12 +103,16 @@ def enhance_array(enhancer: Enhancer, samples: np.ndarray | torch.Tensor, sample
         raise CmktError(f"audio array of shape {tuple(raw.shape)}: give (n,), (channels, n) or (n, channels) samples")
     channels_last = raw.ndim == 2 and raw.shape[0] > raw.shape[1]
     if raw.ndim == 2 and min(raw.shape) > MAX_CHANNELS:
-        raise CmktError(f"audio array of shape {tuple(raw.shape)}: neither axis looks like channels (at most {MAX_CHANNELS}); "
-                        "pass (channels, n) or (n, channels)")
+        raise CmktError(
+            f"audio array of shape {tuple(raw.shape)}: neither axis looks like channels (at most {MAX_CHANNELS}); "
+            "pass (channels, n) or (n, channels)"
+        )
     scale = float(-np.iinfo(raw.dtype).min) if np.issubdtype(raw.dtype, np.integer) else 1.0
     audio = raw.astype(np.float32) / scale
     if not np.isfinite(audio).all():
-        raise CmktError("audio array holds NaN or infinite samples; replace them (e.g. numpy.nan_to_num) before enhancing")
+        raise CmktError(
+            "audio array holds NaN or infinite samples; replace them (e.g. numpy.nan_to_num) before enhancing"
+        )
     audio = audio.T if channels_last else audio
     out = enhance_clips(enhancer, [(audio.reshape(1, -1) if audio.ndim == 1 else audio, sample_rate)])[0]
     out = out.reshape(audio.shape)
@@ -122,7 +133,11 @@ def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> li
     longest = max(row.shape[1] for row in rows)
     batch = np.concatenate([np.pad(row, ((0, 0), (0, longest - row.shape[1]))) for row in rows])
     with torch.inference_mode():
-        enhanced = enhancer.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(enhancer.device))[0].cpu().numpy()
+        enhanced = (
+            enhancer.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(enhancer.device))[0]
+            .cpu()
+            .numpy()
+        )
     enhanced = mix_dry(enhanced, batch, enhancer.dry)
     outputs, first = [], 0
     for (samples, rate), row in zip(clips, rows):
@@ -146,8 +161,13 @@ class FileResult:
 
 
 def enhance_file(
-    enhancer: Enhancer, source: str | Path, target: str | Path, block_seconds: float = 10.0,
-    out_rate: int | None = None, out_subtype: str | None = None, on_block: Callable[[float], None] | None = None,
+    enhancer: Enhancer,
+    source: str | Path,
+    target: str | Path,
+    block_seconds: float = 10.0,
+    out_rate: int | None = None,
+    out_subtype: str | None = None,
+    on_block: Callable[[float], None] | None = None,
     comment: str | None = None,
 ) -> FileResult:
     """Enhance one file block by block into `target`, atomically; rate and subtype are the input's
@@ -161,7 +181,9 @@ def enhance_file(
         to_model = BlockResampler(rate, enhancer.sample_rate, channels)
         from_model = BlockResampler(enhancer.sample_rate, out_rate, channels)
         stream = enhancer.stream(channels)
-        with audio_writer(target, out_rate, channels, output_subtype(target, handle.subtype, out_subtype), comment) as write:
+        with audio_writer(
+            target, out_rate, channels, output_subtype(target, handle.subtype, out_subtype), comment
+        ) as write:
             written = 0
 
             def emit(block: np.ndarray) -> None:

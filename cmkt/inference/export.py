@@ -7,6 +7,7 @@ tensors (the spectrum is real (..., 2) pairs) and time-varying shapes (torch's e
 a GRU's sequence length symbolic). Offline use runs the step over the file; `OnnxStream` does so.
 The metadata says the sample rate, hop, delay and state shapes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,7 +37,9 @@ class StreamingStepGraph(torch.nn.Module):
         self.model = model
 
     def forward(self, noisy: torch.Tensor, input_tail: torch.Tensor, output_tail: torch.Tensor, *state: torch.Tensor):
-        enhanced, input_tail, output_tail, state_out = stream_step(self.model, noisy, input_tail, output_tail, list(state))
+        enhanced, input_tail, output_tail, state_out = stream_step(
+            self.model, noisy, input_tail, output_tail, list(state)
+        )
         return (enhanced, input_tail, output_tail, *state_out)
 
 
@@ -95,7 +98,9 @@ def _write_onnx(graph, inputs, path: Path, input_names, output_names, info: dict
         import onnx
     except ImportError as exc:
         raise CmktError("ONNX export needs the onnx packages: pip install 'cmkt[export]'") from exc
-    program = torch.onnx.export(graph, inputs, dynamo=True, input_names=input_names, output_names=output_names, verbose=False)
+    program = torch.onnx.export(
+        graph, inputs, dynamo=True, input_names=input_names, output_names=output_names, verbose=False
+    )
     program.save(str(path))
     proto = onnx.load(str(path))
     for key, value in info.items():

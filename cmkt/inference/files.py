@@ -3,6 +3,7 @@
 Inputs are files, folders (recursive), glob patterns and list files; a folder or glob's tree is
 mirrored under the output folder. A bad file is reported and skipped; the others still get done.
 """
+
 from __future__ import annotations
 
 import glob
@@ -12,8 +13,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cmkt.audio import (AUDIO_SUFFIXES, Audio, audio_seconds, find_audio_files, open_audio, output_subtype, read_audio, resample,
-                        truncation_note, write_audio)
+from cmkt.audio import (
+    AUDIO_SUFFIXES,
+    Audio,
+    audio_seconds,
+    find_audio_files,
+    open_audio,
+    output_subtype,
+    read_audio,
+    resample,
+    truncation_note,
+    write_audio,
+)
 from cmkt.errors import CmktError
 from cmkt.util.atomic_files import write_csv_atomic, write_text_atomic
 from cmkt.inference.enhancer import Enhancer, enhance_clips, enhance_file, load_enhancer
@@ -74,12 +85,22 @@ def read_list_file(path: str | Path) -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise CmktError(f"{path}: cannot read the list file ({exc}); give a UTF-8 text file with one path per line") from exc
+        raise CmktError(
+            f"{path}: cannot read the list file ({exc}); give a UTF-8 text file with one path per line"
+        ) from exc
     entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     return [str(path.parent / entry) if not Path(entry).is_absolute() else entry for entry in entries]
 
 
-SIDECAR_SUFFIXES = (".txt", ".lab", ".csv", ".json", ".jsonl", ".md", ".png")  # transcripts, logs, plots: not worth a note
+SIDECAR_SUFFIXES = (
+    ".txt",
+    ".lab",
+    ".csv",
+    ".json",
+    ".jsonl",
+    ".md",
+    ".png",
+)  # transcripts, logs, plots: not worth a note
 
 
 def glob_base(pattern: str) -> Path:
@@ -89,7 +110,9 @@ def glob_base(pattern: str) -> Path:
     return Path(*parts[:first_wild]) if first_wild else Path(".")
 
 
-def plan_outputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "", extension: str | None = None) -> list[tuple[Path, Path]]:
+def plan_outputs(
+    inputs: list[str | Path], out_dir: str | Path, suffix: str = "", extension: str | None = None
+) -> list[tuple[Path, Path]]:
     """(input, output) pairs: folder and glob trees are mirrored under out_dir, a file lands at its name.
 
     `extension` ("flac", ...) changes the output container; by default it is the input's. Files
@@ -127,8 +150,10 @@ def plan_inputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "",
     def target(rel: Path) -> Path:
         path = _output_path(out_dir, rel, suffix, extension)
         if not _inside(path, root):
-            raise CmktError(f"{rel}: its output {path} would land outside {out_dir} ('..' in the path); "
-                            "give the input without '..' or as a folder")
+            raise CmktError(
+                f"{rel}: its output {path} would land outside {out_dir} ('..' in the path); "
+                "give the input without '..' or as a folder"
+            )
         return path
 
     for given in inputs:
@@ -137,20 +162,34 @@ def plan_inputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "",
         try:
             if source.is_dir():
                 found = [p for p in find_audio_files(source) if not _inside(p, root)]
-                others = [p for p in source.rglob("*") if p.is_file() and not p.name.startswith(".") and not _inside(p, root)
-                          and p.suffix.lower() not in AUDIO_SUFFIXES and p.suffix.lower() not in SIDECAR_SUFFIXES]
+                others = [
+                    p
+                    for p in source.rglob("*")
+                    if p.is_file()
+                    and not p.name.startswith(".")
+                    and not _inside(p, root)
+                    and p.suffix.lower() not in AUDIO_SUFFIXES
+                    and p.suffix.lower() not in SIDECAR_SUFFIXES
+                ]
                 if others:
                     kinds = ", ".join(sorted({p.suffix.lower() or "(no suffix)" for p in others}))
                     notes.append(f"{source}: passed over {len(others)} file(s) that are not audio it reads ({kinds})")
                 if not found:
-                    raise CmktError(f"{source}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder; check the path")
+                    raise CmktError(
+                        f"{source}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder; check the path"
+                    )
                 jobs.extend((path, target(path.relative_to(source))) for path in found)
             elif not source.exists() and GLOB_CHARS & set(text):
                 base = glob_base(text)
-                matches = sorted(Path(p) for p in glob.glob(text, recursive=True)
-                                 if Path(p).suffix.lower() in AUDIO_SUFFIXES and Path(p).is_file() and not _inside(Path(p), root))
+                matches = sorted(
+                    Path(p)
+                    for p in glob.glob(text, recursive=True)
+                    if Path(p).suffix.lower() in AUDIO_SUFFIXES and Path(p).is_file() and not _inside(Path(p), root)
+                )
                 if not matches:
-                    raise CmktError(f"{text}: the pattern matches no audio files; check it (quote it so the shell leaves it alone)")
+                    raise CmktError(
+                        f"{text}: the pattern matches no audio files; check it (quote it so the shell leaves it alone)"
+                    )
                 jobs.extend((path, target(path.relative_to(base))) for path in matches)
             else:
                 jobs.append((source, target(Path(source.name))))
@@ -160,7 +199,8 @@ def plan_inputs(inputs: list[str | Path], out_dir: str | Path, suffix: str = "",
 
 
 def _output_path(out_dir: Path, rel: Path, suffix: str, extension: str | None) -> Path:
-    """Where the input at `rel` (relative to its base) is written: its name plus `suffix`, in `extension`'s container."""
+    """Where the input at `rel` (relative to its base) is written: its name plus `suffix`, in `extension`'s
+    container."""
     return out_dir / rel.with_name(rel.stem + suffix + (f".{extension}" if extension else rel.suffix))
 
 
@@ -168,7 +208,9 @@ def _inside(path: Path, root: str) -> bool:
     return os.path.commonpath([root, os.path.normpath(os.path.abspath(path))]) == root
 
 
-def _unique_outputs(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str, extension: str | None) -> list[tuple[Path, Path]]:
+def _unique_outputs(
+    jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str, extension: str | None
+) -> list[tuple[Path, Path]]:
     """A job given twice (the same input to the same output) once; inputs that would share an
     output keep more of their own path (a/x.wav and b/x.wav -> out/a/x.wav and out/b/x.wav) until
     every output is distinct."""
@@ -188,12 +230,19 @@ def _unique_outputs(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str, e
         for index in clashes:
             source, out = unique[index]
             parts = Path(os.path.normpath(os.path.abspath(source))).parts[1:]
-            unique[index] = (source, _output_path(out_dir, Path(*parts[-(depth + 1):]), suffix, extension))
+            unique[index] = (source, _output_path(out_dir, Path(*parts[-(depth + 1) :]), suffix, extension))
     raise CmktError(f"{unique[clashes[0]][0]}: cannot give it an output of its own; enhance it in a separate run")
 
 
-def _to_enhance(row: FileLog, source: Path, target: Path, enhancer: Enhancer, overwrite: bool, summary: EnhanceSummary,
-                input_set: set[Path]) -> bool:
+def _to_enhance(
+    row: FileLog,
+    source: Path,
+    target: Path,
+    enhancer: Enhancer,
+    overwrite: bool,
+    summary: EnhanceSummary,
+    input_set: set[Path],
+) -> bool:
     """Whether `source` is to be enhanced now: False for an existing output (the row says skipped, and
     by which model it was made); a CmktError for an input that cannot be."""
     if target.resolve() in input_set:
@@ -210,8 +259,14 @@ def _to_enhance(row: FileLog, source: Path, target: Path, enhancer: Enhancer, ov
     return True
 
 
-def _run_parallel(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhancer: Enhancer, options: EnhanceOptions,
-                  summary: EnhanceSummary, input_set: set[Path]) -> None:
+def _run_parallel(
+    jobs: list[tuple[Path, Path]],
+    seconds: dict[Path, float],
+    enhancer: Enhancer,
+    options: EnhanceOptions,
+    summary: EnhanceSummary,
+    input_set: set[Path],
+) -> None:
     """`_run_jobs` over `options.jobs` worker processes, one torch thread each, files handed out as
     workers free up. On a signal the files in flight are finished (workers ignore it) and logged;
     the ones not started are not."""
@@ -221,16 +276,27 @@ def _run_parallel(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enh
     with progress_bar(unit="s of audio") as bar:
         task = bar.add_task(f"enhancing ({options.jobs} processes)", total=sum(seconds.values()) or 1.0, status="")
         pending = {}
-        pool = ProcessPoolExecutor(options.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
-                                   initargs=(enhancer.source, enhancer.dry))
+        pool = ProcessPoolExecutor(
+            options.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start,
+            initargs=(enhancer.source, enhancer.dry),
+        )
         try:
             for source, target in jobs:
                 row = FileLog(str(source), str(target), "written", model=enhancer.identity)
                 summary.rows.append(row)
                 try:
                     if _to_enhance(row, source, target, enhancer, options.overwrite, summary, input_set):
-                        future = pool.submit(_worker_enhance, str(source), str(target), options.block_seconds, options.out_rate,
-                                             options.out_subtype, MADE_BY + enhancer.identity)
+                        future = pool.submit(
+                            _worker_enhance,
+                            str(source),
+                            str(target),
+                            options.block_seconds,
+                            options.out_rate,
+                            options.out_subtype,
+                            MADE_BY + enhancer.identity,
+                        )
                         pending[future] = row
                         continue
                 except CmktError as exc:
@@ -275,8 +341,9 @@ def _worker_start(model: str, dry: float) -> None:
     _WORKER["enhancer"] = load_enhancer(model, threads=1, dry=dry)
 
 
-def _worker_enhance(source: str, target: str, block_seconds: float, out_rate: int | None, out_subtype: str | None,
-                    comment: str) -> tuple[float, float]:
+def _worker_enhance(
+    source: str, target: str, block_seconds: float, out_rate: int | None, out_subtype: str | None, comment: str
+) -> tuple[float, float]:
     result = enhance_file(_WORKER["enhancer"], source, target, block_seconds, out_rate, out_subtype, comment=comment)
     return result.duration_s, result.compute_s
 
@@ -325,8 +392,12 @@ class EnhanceOptions:
     jobs: int = 1  # files enhanced in parallel worker processes of one thread each (CPU)
 
 
-def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhancer | str | Path,
-                  options: EnhanceOptions | None = None) -> EnhanceSummary:
+def enhance_paths(
+    inputs: list[str | Path],
+    out_dir: str | Path,
+    enhancer: Enhancer | str | Path,
+    options: EnhanceOptions | None = None,
+) -> EnhanceSummary:
     """Enhance every input; existing outputs are skipped unless `options.overwrite`; inputs are never written.
 
     `enhancer` is a loaded Enhancer (`load_enhancer`) or a model path or installed name. Files
@@ -338,11 +409,15 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
     enhancer = enhancer if isinstance(enhancer, Enhancer) else load_enhancer(enhancer)
     out_format = options.out_format
     if options.streaming and not enhancer.causal:
-        raise CmktError(f"--streaming: this model ({enhancer.meta.get('arch', 'unknown')}) is not causal, so it cannot run "
-                        f"block by block in real time (it would wait {enhancer.latency_ms / 1000:.0f} s); drop --streaming, "
-                        "or choose a causal model such as stft-mask-gru")
+        raise CmktError(
+            f"--streaming: this model ({enhancer.meta.get('arch', 'unknown')}) is not causal, so it cannot run "
+            f"block by block in real time (it would wait {enhancer.latency_ms / 1000:.0f} s); drop --streaming, "
+            "or choose a causal model such as stft-mask-gru"
+        )
     if options.jobs > 1 and (options.batch_size > 1 or enhancer.device.type != "cpu"):
-        raise CmktError(f"--jobs {options.jobs} runs files in parallel CPU processes; drop it with --batch-size or a GPU --device")
+        raise CmktError(
+            f"--jobs {options.jobs} runs files in parallel CPU processes; drop it with --batch-size or a GPU --device"
+        )
     if out_format and f".{out_format.lower()}" not in AUDIO_SUFFIXES:
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
     plan = plan_inputs(inputs, out_dir, options.suffix, out_format.lower() if out_format else None)
@@ -358,13 +433,17 @@ def enhance_paths(inputs: list[str | Path], out_dir: str | Path, enhancer: Enhan
             run(jobs, seconds, enhancer, options, summary, input_set)
     except Interrupted as stop:  # the file in flight left no output (its temporary is removed); what is done is logged
         summary.interrupted = stop
-        summary.rows = [row for row in summary.rows if row.status != "written" or _written_since(row, started_ns, seconds)]
+        summary.rows = [
+            row for row in summary.rows if row.status != "written" or _written_since(row, started_ns, seconds)
+        ]
     if options.log:
         write_log(options.log, summary.rows)
     return summary
 
 
-MADE_BY = "enhanced by cmkt with "  # the comment every output carries (WAV INFO, FLAC/Ogg tags, ...): which model made it
+MADE_BY = (
+    "enhanced by cmkt with "  # the comment every output carries (WAV INFO, FLAC/Ogg tags, ...): which model made it
+)
 
 
 def made_by(path: Path) -> str:
@@ -374,11 +453,17 @@ def made_by(path: Path) -> str:
             comment = handle.comment or ""
     except CmktError:
         return ""
-    return comment[len(MADE_BY):] if comment.startswith(MADE_BY) else ""
+    return comment[len(MADE_BY) :] if comment.startswith(MADE_BY) else ""
 
 
-def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhancer: Enhancer, options: EnhanceOptions,
-              summary: EnhanceSummary, input_set: set[Path]) -> None:
+def _run_jobs(
+    jobs: list[tuple[Path, Path]],
+    seconds: dict[Path, float],
+    enhancer: Enhancer,
+    options: EnhanceOptions,
+    summary: EnhanceSummary,
+    input_set: set[Path],
+) -> None:
     """The enhancement loop of `enhance_paths`; every finished file's row is in `summary` as soon as it is written."""
     comment = MADE_BY + enhancer.identity
     overwrite, block_seconds, batch_size = options.overwrite, options.block_seconds, options.batch_size
@@ -405,17 +490,29 @@ def _run_jobs(jobs: list[tuple[Path, Path]], seconds: dict[Path, float], enhance
         done = 0.0
         for index, (source, target) in enumerate(jobs, 1):
             bar.update(task, completed=done, status=f"file {index}/{len(jobs)} {source.name[:30]}")
-            row = FileLog(str(source), str(target), "written", model=enhancer.identity)  # until it fails or is skipped; on a signal, kept only if written
+            row = FileLog(
+                str(source), str(target), "written", model=enhancer.identity
+            )  # until it fails or is skipped; on a signal, kept only if written
             summary.rows.append(row)
             try:
                 if _to_enhance(row, source, target, enhancer, overwrite, summary, input_set):
-                    if batch_size > 1 and enhancer.causal and seconds[source] <= block_seconds:  # unreadable: 0, fails on read
+                    if (
+                        batch_size > 1 and enhancer.causal and seconds[source] <= block_seconds
+                    ):  # unreadable: 0, fails on read
                         batch.append((row, read_audio(source)))
                         if len(batch) == batch_size:
                             run_batch()
                     else:
-                        result = enhance_file(enhancer, source, target, block_seconds, out_rate, out_subtype,
-                                              on_block=lambda s: bar.advance(task, s), comment=comment)
+                        result = enhance_file(
+                            enhancer,
+                            source,
+                            target,
+                            block_seconds,
+                            out_rate,
+                            out_subtype,
+                            on_block=lambda s: bar.advance(task, s),
+                            comment=comment,
+                        )
                         row.duration_s, row.compute_s = result.duration_s, result.compute_s
                         row.rtf = result.compute_s / result.duration_s
                     summary.notes.extend(filter(None, [truncation_note(source)]))

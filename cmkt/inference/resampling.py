@@ -5,6 +5,7 @@ depends only on nearby input. Blocks start on the rates' common period (so outpu
 integers) and carry enough context on both sides; the joined output then equals
 `cmkt.audio.resample` of the whole signal up to float rounding, in memory bounded by the block.
 """
+
 from __future__ import annotations
 
 import math

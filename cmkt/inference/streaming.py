@@ -6,6 +6,7 @@ frame to fill, so the algorithmic latency is n_fft samples (32 ms for the defaul
 After `flush()` the concatenated output equals the offline result for the same input.
 `stream_step` is the whole computation on whole hops; the exported ONNX/TorchScript graph is it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,9 +21,14 @@ def supports_streaming(model: torch.nn.Module) -> bool:
 
 
 def stream_step(
-    model: torch.nn.Module, hops: torch.Tensor, input_tail: torch.Tensor, output_tail: torch.Tensor, state: list[torch.Tensor]
+    model: torch.nn.Module,
+    hops: torch.Tensor,
+    input_tail: torch.Tensor,
+    output_tail: torch.Tensor,
+    state: list[torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-    """Enhance (batch, k*hop) new samples; returns k*hop output samples delayed by stft.delay and the new tails and state."""
+    """Enhance (batch, k*hop) new samples; returns k*hop output samples delayed by stft.delay and the new tails and
+    state."""
     stft = model.stft
     padded = torch.cat([input_tail, hops], dim=-1)
     spec = stft.analyze(padded.unfold(-1, stft.n_fft, stft.hop))
@@ -68,7 +74,9 @@ class StreamingEnhancer:
     def flush(self) -> np.ndarray:
         """Emit everything still held (as if zeros followed) and reset for a new stream."""
         missing = self.received - self.emitted
-        zeros = torch.zeros(self.channels, (-self.pending.shape[-1]) % self.stft.hop + self.stft.delay, device=self.device)
+        zeros = torch.zeros(
+            self.channels, (-self.pending.shape[-1]) % self.stft.hop + self.stft.delay, device=self.device
+        )
         out = self._run(torch.cat([self.pending, zeros], dim=-1))[:, :missing]
         self.reset()
         return out

@@ -1,4 +1,5 @@
 """What training, inference and the registry rely on in every backbone: the contract, in one place."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -17,7 +18,9 @@ class Backbone(nn.Module):
     tap_dim_field: ClassVar[str]
     tap_hop_field: ClassVar[str]
     streaming: ClassVar[bool] = False  # True only for StreamingBackbone
-    growth_settings: ClassVar[tuple[str, ...]] = ()  # config fields `--init` may change: they add layers that start at zero
+    growth_settings: ClassVar[
+        tuple[str, ...]
+    ] = ()  # config fields `--init` may change: they add layers that start at zero
 
     @property
     def tap_dim(self) -> int:

@@ -3,6 +3,7 @@
 Same analysis/synthesis as the default model (cmkt.models.framing), a linear projection of the
 compressed magnitudes into the Conformer, its output as the tap, and a sigmoid mask from it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,6 @@ class ConformerMaskNet(Backbone):
         self.input = nn.Sequential(nn.LayerNorm(self.stft.bins), nn.Linear(self.stft.bins, config.dim))
         self.conformer = Conformer(config.dim, config.heads, config.ffn_dim, config.layers, config.conv_kernel)
         self.mask = nn.Linear(config.dim, self.stft.bins)
-
-
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spec = self.stft.analyze(self.stft.frames(wave))  # (B, N, F, 2)

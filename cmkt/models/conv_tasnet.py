@@ -4,6 +4,7 @@ The tap is the mask network's summed skip connections (what feeds its output lay
 with a forward hook and average-pooled from the encoder's 1 ms frames to `tap_hop` samples, so
 that the bridge sees about as many frames as with the STFT models.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,17 +38,20 @@ class ConvTasNetSE(Backbone):
             raise ValueError("tap_hop must be a multiple of the encoder stride (enc_kernel_size / 2)")
         self.config = config
         self.net = ConvTasNet(
-            num_sources=1, enc_kernel_size=config.enc_kernel_size, enc_num_feats=config.enc_num_feats,
-            msk_num_feats=config.msk_num_feats, msk_num_hidden_feats=config.msk_num_hidden_feats,
-            msk_num_layers=config.msk_num_layers, msk_num_stacks=config.msk_num_stacks, msk_activate="sigmoid",
+            num_sources=1,
+            enc_kernel_size=config.enc_kernel_size,
+            enc_num_feats=config.enc_num_feats,
+            msk_num_feats=config.msk_num_feats,
+            msk_num_hidden_feats=config.msk_num_hidden_feats,
+            msk_num_layers=config.msk_num_layers,
+            msk_num_stacks=config.msk_num_stacks,
+            msk_activate="sigmoid",
         )
         self._tap: torch.Tensor | None = None
         self.net.mask_generator.output_prelu.register_forward_hook(self._keep_tap)
 
     def _keep_tap(self, module, inputs, output) -> None:
         self._tap = inputs[0]
-
-
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         enhanced = self.net(wave[:, None])[:, 0]

@@ -7,6 +7,7 @@ padded on the left), the spectrum crosses module boundaries as real (..., 2) ten
 synthesis is a plain overlap-add, so the same code serves training, offline inference,
 streaming and export. The transforms themselves are torch.fft's.
 """
+
 from __future__ import annotations
 
 import torch

@@ -11,6 +11,7 @@ mask cannot restore phase or the harmonics the noise buried; a filter over past 
 layer starts at zero, so a model grown from a trained one (`cmkt train --init ... --model-config`)
 starts out enhancing exactly as that one did.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,7 +53,10 @@ class CausalConv1d(nn.Conv1d):
 
 class StftMaskNet(StreamingBackbone):
     tap_dim_field, tap_hop_field = "hidden", "hop"
-    growth_settings = ("deep_filter_order", "deep_filter_bins")  # --init may switch these on: the added layer starts at zero
+    growth_settings = (
+        "deep_filter_order",
+        "deep_filter_bins",
+    )  # --init may switch these on: the added layer starts at zero
 
     def __init__(self, config: StftMaskConfig):
         super().__init__()
@@ -63,21 +67,25 @@ class StftMaskNet(StreamingBackbone):
         bins = self.stft.bins
         self.input_norm = nn.LayerNorm(bins)
         self.encoder = nn.Sequential(
-            CausalConv1d(bins, config.hidden, config.conv_kernel), nn.PReLU(),
-            CausalConv1d(config.hidden, config.hidden, config.conv_kernel), nn.PReLU(),
+            CausalConv1d(bins, config.hidden, config.conv_kernel),
+            nn.PReLU(),
+            CausalConv1d(config.hidden, config.hidden, config.conv_kernel),
+            nn.PReLU(),
         )
         self.gru = nn.GRU(config.hidden, config.hidden, num_layers=config.gru_layers, batch_first=True)
-        self.decoder = nn.Sequential(nn.Linear(config.hidden, config.hidden), nn.PReLU(), nn.Linear(config.hidden, bins))
+        self.decoder = nn.Sequential(
+            nn.Linear(config.hidden, config.hidden), nn.PReLU(), nn.Linear(config.hidden, bins)
+        )
         self.deep_filter = None
         if config.deep_filter_order:
             if config.deep_filter_order < 0 or not 0 < config.deep_filter_bins <= bins:
-                raise CmktError(f"stft-mask-gru deep filter: order {config.deep_filter_order} and bins {config.deep_filter_bins}: "
-                                f"use order >= 0 and 1..{bins} bins (--model-config)")
+                raise CmktError(
+                    f"stft-mask-gru deep filter: order {config.deep_filter_order} and bins {config.deep_filter_bins}: "
+                    f"use order >= 0 and 1..{bins} bins (--model-config)"
+                )
             self.deep_filter = nn.Linear(config.hidden, config.deep_filter_bins * config.deep_filter_order * 2)
             nn.init.zeros_(self.deep_filter.weight)
             nn.init.zeros_(self.deep_filter.bias)
-
-
 
     def init_state(self, batch: int) -> State:
         """Zero state: what offline processing assumes before the first frame."""
@@ -86,7 +94,9 @@ class StftMaskNet(StreamingBackbone):
         contexts = [torch.zeros(batch, conv.in_channels, conv.kernel_size[0] - 1, device=device) for conv in convs]
         state = contexts + [torch.zeros(self.config.gru_layers, batch, self.config.hidden, device=device)]
         if self.config.deep_filter_order > 1:  # the past spectra the filter reaches back to
-            state.append(torch.zeros(batch, self.config.deep_filter_order - 1, self.config.deep_filter_bins, 2, device=device))
+            state.append(
+                torch.zeros(batch, self.config.deep_filter_order - 1, self.config.deep_filter_bins, 2, device=device)
+            )
         return state
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,7 +105,9 @@ class StftMaskNet(StreamingBackbone):
         masked, tap, _ = self.process_spectrum(spec)
         return self.stft.overlap_add(self.stft.synthesize(masked), wave.shape[-1]), tap
 
-    def process_spectrum(self, spec: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State]:
+    def process_spectrum(
+        self, spec: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, State]:
         """Mask (batch, frames, bins, 2) spectra; `state` carries the past between calls."""
         magnitude = spec.pow(2).sum(-1).clamp_min(1e-16).pow(self.config.compress / 2)
         x = self.input_norm(magnitude).transpose(1, 2)  # (B, F, N)
@@ -112,12 +124,15 @@ class StftMaskNet(StreamingBackbone):
         if self.deep_filter is not None:
             history = state[convs + 1] if state and self.config.deep_filter_order > 1 else None
             correction, history = self.filter_low_bins(spec, recurrent, history)
-            enhanced = torch.cat([enhanced[:, :, : correction.shape[2]] + correction, enhanced[:, :, correction.shape[2] :]], dim=2)
+            enhanced = torch.cat(
+                [enhanced[:, :, : correction.shape[2]] + correction, enhanced[:, :, correction.shape[2] :]], dim=2
+            )
             new_state += [history] if self.config.deep_filter_order > 1 else []
         return enhanced, recurrent if self.config.tap == "gru" else encoded, new_state
 
-    def filter_low_bins(self, spec: torch.Tensor, recurrent: torch.Tensor,
-                        history: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def filter_low_bins(
+        self, spec: torch.Tensor, recurrent: torch.Tensor, history: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The deep filter's output on the low bins (batch, frames, bins, 2) and the past spectra it keeps.
 
         Frame t gets sum_k c_{t,k} * X_{t-k} (complex products, k < order), c predicted from frame t's

@@ -2,6 +2,7 @@
 
 Kept free of heavy imports so the CLI can name the default model without loading torch.
 """
+
 from pathlib import Path
 
 PRETRAINED_DIR = Path(__file__).resolve().parent

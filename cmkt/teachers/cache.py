@@ -5,6 +5,7 @@ Layout of one cache folder (one per teacher identity, so a different model never
   shard-00000.npy ...   float16 arrays (tokens, dim), appended shard by shard
 A build only computes the texts that are missing, so an interrupted or extended build resumes.
 """
+
 from __future__ import annotations
 
 import hashlib

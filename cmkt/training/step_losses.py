@@ -4,6 +4,7 @@ Everything a step needs besides the model and the batch is fixed for a run, so i
 `LossSetup`; the terms come back by name, so the trainer logs what it was given and nothing is
 read back from the modules afterwards.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,8 +38,13 @@ class LossSetup:
         return self.bridge is not None or self.ssl is not None
 
 
-def batch_losses(model: torch.nn.Module, batch: dict, setup: LossSetup, generator: torch.Generator | None = None,
-                 scales: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+def batch_losses(
+    model: torch.nn.Module,
+    batch: dict,
+    setup: LossSetup,
+    generator: torch.Generator | None = None,
+    scales: dict[str, float] | None = None,
+) -> dict[str, torch.Tensor]:
     """The batch's loss terms: "loss" (what is minimised), "l_se", "l_cma"; "unmatched" with a bridge (the
     frame mass an OT bridge left unmatched, 0 for the others) and "l_ssl" with an SSL teacher.
 
@@ -46,8 +52,9 @@ def batch_losses(model: torch.nn.Module, batch: dict, setup: LossSetup, generato
     """
     scales = scales or {}
     enhanced, tap = model(batch["noisy"])
-    l_se = enhancement_loss(enhanced, batch["clean"], batch["lengths"], setup.loss_weights, sample_rate=setup.sample_rate,
-                            scales=scales)
+    l_se = enhancement_loss(
+        enhanced, batch["clean"], batch["lengths"], setup.loss_weights, sample_rate=setup.sample_rate, scales=scales
+    )
     terms = {"l_se": l_se, "l_cma": torch.zeros((), device=enhanced.device)}
     if not setup.distilling:
         return {"loss": l_se, **terms}
@@ -56,7 +63,9 @@ def batch_losses(model: torch.nn.Module, batch: dict, setup: LossSetup, generato
         terms["unmatched"] = torch.zeros(())
     if setup.bridge is not None and batch["token_mask"].any():
         terms["l_cma"] = _language_model_term(model, tap, batch, setup, generator) * scales.get("cma", 1.0)
-        terms["unmatched"] = torch.tensor(float(setup.bridge.last_unmatched))  # the bridge's own diagnostic of this call
+        terms["unmatched"] = torch.tensor(
+            float(setup.bridge.last_unmatched)
+        )  # the bridge's own diagnostic of this call
         weighted.append((1 - setup.ssl_weight if setup.ssl is not None else 1.0, terms["l_cma"]))
     if setup.ssl is not None:  # frame-synchronous with the clean speech: no misalignment shift
         teacher, head = setup.ssl
@@ -67,8 +76,9 @@ def batch_losses(model: torch.nn.Module, batch: dict, setup: LossSetup, generato
     return {"loss": setup.alpha * l_se + (1 - setup.alpha) * l_kd, **terms}
 
 
-def _language_model_term(model: torch.nn.Module, tap: torch.Tensor, batch: dict, setup: LossSetup,
-                         generator: torch.Generator | None) -> torch.Tensor:
+def _language_model_term(
+    model: torch.nn.Module, tap: torch.Tensor, batch: dict, setup: LossSetup, generator: torch.Generator | None
+) -> torch.Tensor:
     """L_cma: the shifted tap, through the bridge, against the transcript's token embeddings."""
     frame_mask = torch.arange(tap.shape[1], device=tap.device)[None, :] * model.tap_hop < batch["lengths"][:, None]
     shifted, frame_mask = temporal_shift(tap, frame_mask, setup.max_shift, setup.shift_prob, generator, setup.share)

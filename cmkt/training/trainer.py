@@ -5,6 +5,7 @@ k are drawn from generators seeded by (seed, e) and (seed, k), so `--resume` aft
 continues exactly as if the run had never stopped. `teacher="none"` is the baseline with
 everything else identical (same init, same batches).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,7 +23,15 @@ from cmkt.data.mixing import load_mixer
 from cmkt.data.validate import validate_manifest
 from cmkt.distill.alignment import build_bridge
 from cmkt.distill.losses import parse_loss
-from cmkt.distributed import agree, average_gradients, finish, global_mean, global_scales, pad_to_global_length, rank_and_size
+from cmkt.distributed import (
+    agree,
+    average_gradients,
+    finish,
+    global_mean,
+    global_scales,
+    pad_to_global_length,
+    rank_and_size,
+)
 from cmkt.errors import CmktError
 from cmkt.registry import build_model, load_payload, save_checkpoint, save_torch
 from cmkt.training.config import RUNTIME_SETTINGS, TrainConfig, legacy_settings
@@ -35,7 +44,13 @@ from cmkt.util.devices import resolve_device
 from cmkt.util.progress import console, progress_bar
 
 LOG_FIELDS = ["step", "loss", "l_se", "l_cma", "l_ssl", "unmatched", "val_pesq_wb", "val_stoi", "seconds"]
-LOGGED_TERMS = {"loss": 5, "l_se": 5, "l_cma": 5, "l_ssl": 5, "unmatched": 4}  # a step's terms the log keeps, and their decimals
+LOGGED_TERMS = {
+    "loss": 5,
+    "l_se": 5,
+    "l_cma": 5,
+    "l_ssl": 5,
+    "unmatched": 4,
+}  # a step's terms the log keeps, and their decimals
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
@@ -61,26 +76,27 @@ class Trainer:
         start = read_starting_weights(config)
         if start is not None:  # the run is a run of the backbone it starts from
             config = dataclasses.replace(config, arch=start.arch, model=start.model)
-        self.config, self.out, self.lead = config, Path(config.out), self.rank == 0  # only rank 0 validates, writes and draws
-        torch.manual_seed(config.seed)
-        self.model = build_model(config.arch, config.model)
-        if start is not None:
-            load_starting_weights(self.model, start.state_dict)
-        bridge = (build_bridge(config.align, self.model.tap_dim, self.cache.dim, config.ot_eps, config.ot_tau, config.ot_delta,
-                               config.bridge_stride) if self.cache is not None else None)
-        ssl = self._ssl_teacher()
-        for module in (self.model, bridge, *(ssl or ())):
-            if module is not None:
-                module.to(self.device)
-        self.setup = LossSetup(loss_weights, self.model.config.sample_rate, bridge, ssl, config.alpha,
-                               int(round(config.shift_ms / 1000 * self.model.frame_rate)), config.shift_prob, config.ssl_weight,
-                               (self.rank, self.world))
-        self.params = [*self.model.parameters(), *(bridge.parameters() if bridge else ()), *(ssl[1].parameters() if ssl else ())]
+        self.config, self.out = config, Path(config.out)
+        self.lead = self.rank == 0  # only rank 0 validates, writes and draws
+        self.model, bridge, ssl = self._modules(start)
+        self.setup = LossSetup(
+            loss_weights,
+            self.model.config.sample_rate,
+            bridge,
+            ssl,
+            config.alpha,
+            int(round(config.shift_ms / 1000 * self.model.frame_rate)),
+            config.shift_prob,
+            config.ssl_weight,
+            (self.rank, self.world),
+        )
+        self.params = [
+            *self.model.parameters(),
+            *(bridge.parameters() if bridge else ()),
+            *(ssl[1].parameters() if ssl else ()),
+        ]
         self.optimizer = torch.optim.Adam(self.params, lr=learning_rate(config, 0))
-        mixer = load_mixer(Path(config.train_manifest).parent, config.augment, config.rirs) if config.dynamic_mixing else None
-        sample_rate = self.setup.sample_rate
-        self.train_set = SEDataset(config.train_manifest, sample_rate, config.max_seconds, self.cache, config.seed, mixer)
-        self.valid_set = SEDataset(config.valid_manifest, sample_rate, config.max_seconds * 4, self.cache, config.seed)
+        self.train_set, self.valid_set = self._datasets()
         self.step, self.best, self.rows = 0, -math.inf, []
         self.forward, self.started = self.model, time.perf_counter()
         self.data_hash = file_hash(config.train_manifest)  # model.pt records which manifest made it
@@ -97,7 +113,42 @@ class Trainer:
     def log_path(self) -> Path:
         return self.out / "train_log.csv"
 
-    def _ssl_teacher(self) -> tuple | None:
+    def _modules(self, start) -> tuple:
+        """(backbone, bridge or None, (SSLTeacher, SSLHead) or None) on the device, drawn from the run's seed."""
+        config = self.config
+        torch.manual_seed(config.seed)
+        model = build_model(config.arch, config.model)
+        if start is not None:
+            load_starting_weights(model, start.state_dict)
+        bridge = None
+        if self.cache is not None:
+            bridge = build_bridge(
+                config.align,
+                model.tap_dim,
+                self.cache.dim,
+                config.ot_eps,
+                config.ot_tau,
+                config.ot_delta,
+                config.bridge_stride,
+            )
+        ssl = self._ssl_teacher(model.tap_dim)
+        for module in (model, bridge, *(ssl or ())):
+            if module is not None:
+                module.to(self.device)
+        return model, bridge, ssl
+
+    def _datasets(self) -> tuple[SEDataset, SEDataset]:
+        """The training set (mixed afresh each epoch with --dynamic-mixing) and the validation set."""
+        config, rate = self.config, self.setup.sample_rate
+        mixer = (
+            load_mixer(Path(config.train_manifest).parent, config.augment, config.rirs)
+            if config.dynamic_mixing
+            else None
+        )
+        train_set = SEDataset(config.train_manifest, rate, config.max_seconds, self.cache, config.seed, mixer)
+        return train_set, SEDataset(config.valid_manifest, rate, config.max_seconds * 4, self.cache, config.seed)
+
+    def _ssl_teacher(self, tap_dim: int) -> tuple | None:
         """(SSLTeacher, SSLHead) for `--ssl-teacher`, or None."""
         if not self.config.ssl_teacher:
             return None
@@ -105,23 +156,31 @@ class Trainer:
 
         spec = SSLSpec.read(self.config.ssl_teacher)
         teacher = SSLTeacher(spec)
-        return teacher, SSLHead(self.model.tap_dim, teacher.dims, spec.layer_weights)
+        return teacher, SSLHead(tap_dim, teacher.dims, spec.layer_weights)
 
     def restore(self) -> None:
         """Continue from checkpoint.pt: weights, optimiser, step, best score and log, if its settings match."""
         state = load_payload(self.state_path)  # never runs code from the file
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
-        saved = {**defaults, **legacy_settings(state["config"])}  # an older cmkt's run lacks the newer settings: it used their defaults
-        if ({k: v for k, v in saved.items() if k not in RUNTIME_SETTINGS}
-                != {k: v for k, v in dataclasses.asdict(self.config).items() if k not in RUNTIME_SETTINGS}):
-            raise CmktError(f"{self.state_path}: run was started with other settings; resume with the same flags or use a new --out")
+        saved = {
+            **defaults,
+            **legacy_settings(state["config"]),
+        }  # an older cmkt's run lacks the newer settings: it used their defaults
+        if {k: v for k, v in saved.items() if k not in RUNTIME_SETTINGS} != {
+            k: v for k, v in dataclasses.asdict(self.config).items() if k not in RUNTIME_SETTINGS
+        }:
+            raise CmktError(
+                f"{self.state_path}: run was started with other settings; resume with the same flags or use a new --out"
+            )
         self.model.load_state_dict(state["model"])
         if self.setup.bridge is not None:
             try:
                 self.setup.bridge.load_state_dict(state["bridge"])
             except RuntimeError:
-                raise CmktError(f"{self.state_path}: its bridge was built by another cmkt version; resume it with that version "
-                                "or start a new --out (the inference model.pt is unaffected)") from None
+                raise CmktError(
+                    f"{self.state_path}: its bridge was built by another cmkt version; resume it with that version "
+                    "or start a new --out (the inference model.pt is unaffected)"
+                ) from None
         if self.setup.ssl is not None:
             self.setup.ssl[1].load_state_dict(state["ssl_head"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -149,7 +208,10 @@ class Trainer:
 
     def log_row(self, interval: list[dict[str, float]]) -> dict:
         """The log's row for the steps since the last row: each term's mean over them."""
-        shown = {"l_ssl": self.setup.ssl is not None, "unmatched": self.setup.bridge is not None and self.config.align in ("uot", "tot")}
+        shown = {
+            "l_ssl": self.setup.ssl is not None,
+            "unmatched": self.setup.bridge is not None and self.config.align in ("uot", "tot"),
+        }
         row: dict = {"step": self.step}
         for name, decimals in LOGGED_TERMS.items():
             values = [terms[name] for terms in interval if name in terms]
@@ -166,27 +228,53 @@ class Trainer:
         score = selection_score(scores, self.select)
         if score > self.best:
             self.best = score
-            save_checkpoint(self.best_path, self.model, config.arch, steps=self.step, train_data=self.data_hash,
-                            metrics=scores, teacher=("none" if self.cache is None else self.cache.index.get("teacher", "")),
-                            alpha=config.alpha, init=config.init)
+            save_checkpoint(
+                self.best_path,
+                self.model,
+                config.arch,
+                steps=self.step,
+                train_data=self.data_hash,
+                metrics=scores,
+                teacher=("none" if self.cache is None else self.cache.index.get("teacher", "")),
+                alpha=config.alpha,
+                init=config.init,
+            )
         self.rows.append(row)
         self.save_state()
         write_csv_atomic(self.log_path, LOG_FIELDS, self.rows)
         if self.setup.bridge is not None:
-            save_alignment_picture(self.out / "alignment.png", self.model, self.setup.bridge, self.valid_set,
-                                   f"{config.align}, step {self.step}")
-        stop = agree(bool(config.patience) and validations_since_best(self.rows, self.select) >= config.patience, self.world)
+            save_alignment_picture(
+                self.out / "alignment.png",
+                self.model,
+                self.setup.bridge,
+                self.valid_set,
+                f"{config.align}, step {self.step}",
+            )
+        stop = agree(
+            bool(config.patience) and validations_since_best(self.rows, self.select) >= config.patience, self.world
+        )
         if stop:
-            console.print(f"early stop at step {self.step}: no better validation {config.select} in {config.patience} validations")
+            console.print(
+                f"early stop at step {self.step}: no better validation {config.select} in {config.patience} validations"
+            )
         return stop
 
     def save_state(self) -> None:
         """checkpoint.pt (atomic): all that `--resume` needs to continue exactly."""
         bridge, ssl = self.setup.bridge, self.setup.ssl
-        save_torch(self.state_path, {
-            "model": self.model.state_dict(), "bridge": bridge.state_dict() if bridge else None, "optimizer": self.optimizer.state_dict(),
-            "ssl_head": ssl[1].state_dict() if ssl else None,
-            "step": self.step, "best": self.best, "rows": self.rows, "config": dataclasses.asdict(self.config)})
+        save_torch(
+            self.state_path,
+            {
+                "model": self.model.state_dict(),
+                "bridge": bridge.state_dict() if bridge else None,
+                "optimizer": self.optimizer.state_dict(),
+                "ssl_head": ssl[1].state_dict() if ssl else None,
+                "step": self.step,
+                "best": self.best,
+                "rows": self.rows,
+                "config": dataclasses.asdict(self.config),
+            },
+        )
 
     def run(self, resume: bool = False) -> Path:
         """Train to `steps` (or an early stop) from a fresh start or, with `resume`, from the checkpoint."""
@@ -199,16 +287,24 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.out / "config.json", json.dumps(dataclasses.asdict(config), indent=2))
         batches = torch.utils.data.DataLoader(
-            StepBatches(self.train_set, config.batch_size, config.seed, (self.rank, self.world)), batch_size=None,
-            sampler=range(self.step, config.steps), num_workers=config.workers, pin_memory=self.device.type == "cuda",
-            prefetch_factor=4 if config.workers else None)
+            StepBatches(self.train_set, config.batch_size, config.seed, (self.rank, self.world)),
+            batch_size=None,
+            sampler=range(self.step, config.steps),
+            num_workers=config.workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if config.workers else None,
+        )
         self.model.train()
         self.forward = compiled(self.model) if config.compile else self.model
         self.started = time.perf_counter() - elapsed_before(self.rows)  # "seconds" runs on across --resume
         interval: list[dict[str, float]] = []  # the steps since the last logged row
         with progress_bar(disable=not self.lead) as bar:
-            task = bar.add_task("training" if self.setup.distilling else "training (baseline)", total=config.steps,
-                                completed=self.step, status="")
+            task = bar.add_task(
+                "training" if self.setup.distilling else "training (baseline)",
+                total=config.steps,
+                completed=self.step,
+                status="",
+            )
             for batch in batches:
                 interval.append(self.train_step(batch))
                 row = self.log_row(interval)
@@ -233,12 +329,16 @@ class Trainer:
 def check_inputs(config: TrainConfig, world: int) -> None:
     """Refuse, before anything is built, a batch that does not split over the processes or a manifest with problems."""
     if config.batch_size % world:
-        raise CmktError(f"--batch-size {config.batch_size} must be a multiple of the {world} processes (the global batch is split)")
+        raise CmktError(
+            f"--batch-size {config.batch_size} must be a multiple of the {world} processes (the global batch is split)"
+        )
     for manifest in (config.train_manifest, config.valid_manifest):  # headers only: seconds, not hours
         problems = validate_manifest(manifest, read_samples=False)
         if problems:
-            raise CmktError(f"{len(problems)} problem(s) in {manifest}, first: {problems[0]} "
-                            f"(`cmkt prep --check --speech {manifest}` lists them all)")
+            raise CmktError(
+                f"{len(problems)} problem(s) in {manifest}, first: {problems[0]} "
+                f"(`cmkt prep --check --speech {manifest}` lists them all)"
+            )
 
 
 def resolve_cache(config: TrainConfig):
@@ -252,7 +352,9 @@ def resolve_cache(config: TrainConfig):
     root = Path(config.train_manifest).parent / "teacher_cache"
     folders = sorted(p for p in root.glob("*") if (p / "index.json").is_file()) if root.is_dir() else []
     if len(folders) != 1:
-        raise CmktError(f"{root}: expected one teacher cache, found {len(folders)}; pass --teacher CACHE_FOLDER or --teacher none")
+        raise CmktError(
+            f"{root}: expected one teacher cache, found {len(folders)}; pass --teacher CACHE_FOLDER or --teacher none"
+        )
     return EmbeddingCache(folders[0])
 
 
@@ -303,8 +405,14 @@ def save_alignment_picture(path: Path, model, bridge, dataset: SEDataset, title:
     with torch.no_grad():
         _, tap = model(item["noisy"][None].to(device))
         tokens = item["tokens"][None].to(device)
-        _, weights = bridge(tap, torch.ones(tap.shape[:2], dtype=torch.bool, device=device),
-                            torch.ones(tokens.shape[:2], dtype=torch.bool, device=device), tokens)
+        _, weights = bridge(
+            tap,
+            torch.ones(tap.shape[:2], dtype=torch.bool, device=device),
+            torch.ones(tokens.shape[:2], dtype=torch.bool, device=device),
+            tokens,
+        )
     model.train(was_training)
     bridge.train(was_training)
-    plot_alignment(path, weights[0].cpu().numpy(), model.frame_rate / bridge.stride, f"{title}: {dataset.utterances[index].id}")
+    plot_alignment(
+        path, weights[0].cpu().numpy(), model.frame_rate / bridge.stride, f"{title}: {dataset.utterances[index].id}"
+    )

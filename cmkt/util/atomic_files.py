@@ -1,4 +1,5 @@
 """Atomic file writing: a reader never sees a half-written output under its final name."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CmktError(f"{final.parent}: cannot create output folder ({exc.strerror}); choose a writable folder") from exc
+        raise CmktError(
+            f"{final.parent}: cannot create output folder ({exc.strerror}); choose a writable folder"
+        ) from exc
     remove_stale_temporaries(final)
     tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
     try:

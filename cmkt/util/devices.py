@@ -1,4 +1,5 @@
 """The torch device a user names with --device, checked before any work starts."""
+
 from __future__ import annotations
 
 import torch

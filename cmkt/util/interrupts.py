@@ -4,6 +4,7 @@ Python turns SIGINT into KeyboardInterrupt but lets SIGTERM (a scheduler's or `k
 the process on the spot, leaving temporaries and no log. Inside `signals_as_exceptions()` both
 raise `Interrupted` in the main thread, so `finally` blocks run (atomic writers remove their
 temporary) and the caller can write its log and summary."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,5 +1,6 @@
 """Where output goes: progress, notes and errors to stderr (`console`); results to stdout (`results()`),
 so `cmkt models | grep` and `cmkt score ... > table.txt` capture the results and nothing else."""
+
 from __future__ import annotations
 
 import sys

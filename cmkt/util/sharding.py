@@ -1,5 +1,6 @@
 """`--shard K/N`: a deterministic share of a sorted job list, so N processes (a SLURM array,
 torchrun ranks, several machines) together do every item exactly once."""
+
 from __future__ import annotations
 
 from typing import Sequence, TypeVar

@@ -1,4 +1,5 @@
 """Parse 'name=weight,...' settings: the loss terms of `--loss` and the checkpoint criterion of `--select`."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -7,6 +7,7 @@ noise/manifest.tsv. Prepares mixtures at -5..20 dB, trains the baseline and CMKT
 scores the test split per language (`cmkt score --by lang`), then `cmkt compare`.
 See README.md for how to rebuild the data from the Debian packages.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,12 +26,16 @@ def build_inputs(data: Path, out: Path) -> tuple[Path, Path]:
     with (data / "speech" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     table = out / "speech.tsv"
-    write_csv_atomic(table, ["id", "path", "text", "lang", "speaker", "split"],
-                     [{**row, "path": str((data / row["path"]).resolve())} for row in rows], delimiter="\t")
+    write_csv_atomic(
+        table,
+        ["id", "path", "text", "lang", "speaker", "split"],
+        [{**row, "path": str((data / row["path"]).resolve())} for row in rows],
+        delimiter="\t",
+    )
     with (data / "noise" / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
         noises = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     for row in noises:  # the data has train and test noises only: validation reuses the train noises
-        for split in (["train", "valid"] if row["split"] == "train" else [row["split"]]):
+        for split in ["train", "valid"] if row["split"] == "train" else [row["split"]]:
             link = out / "noise" / split / Path(row["path"]).name
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.exists():
@@ -48,19 +53,64 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("runs/asterisk"))
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--teacher", default="all-MiniLM-L6-v2", help="a multilingual sentence-transformers model suits 5 languages better")
+    parser.add_argument(
+        "--teacher",
+        default="all-MiniLM-L6-v2",
+        help="a multilingual sentence-transformers model suits 5 languages better",
+    )
     args = parser.parse_args()
     table, noise = build_inputs(args.data, args.out)
     data = args.out / "data"
-    cmkt("prep", "--speech", str(table), "--noise", str(noise), "-o", str(data), "--snr-range", "-5", "20", "--teacher", args.teacher)
+    cmkt(
+        "prep",
+        "--speech",
+        str(table),
+        "--noise",
+        str(noise),
+        "-o",
+        str(data),
+        "--snr-range",
+        "-5",
+        "20",
+        "--teacher",
+        args.teacher,
+    )
     common = ["--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "--steps", str(args.steps)]
     for name, teacher in (("baseline", "none"), ("cmkt", "auto")):
         run = args.out / "runs" / name
-        cmkt("train", *common, "--teacher", teacher, "-o", str(run), *(["--resume"] if (run / "checkpoint.pt").is_file() else []))
-        cmkt("enhance", str(data / "test" / "noisy"), "-o", str(args.out / "enhanced" / name), "--model", str(run / "model.pt"))
-    cmkt("score", "--manifest", str(data / "test.jsonl"), "--est", f"baseline={args.out / 'enhanced' / 'baseline'}",
-         "--est", f"cmkt={args.out / 'enhanced' / 'cmkt'}", "--by", "lang,snr", "-o", str(args.out / "scores"))
-    cmkt("compare", str(args.out / "scores"), "--reference", "baseline", "--by", "lang", "-o", str(args.out / "compare"))
+        cmkt(
+            "train",
+            *common,
+            "--teacher",
+            teacher,
+            "-o",
+            str(run),
+            *(["--resume"] if (run / "checkpoint.pt").is_file() else []),
+        )
+        cmkt(
+            "enhance",
+            str(data / "test" / "noisy"),
+            "-o",
+            str(args.out / "enhanced" / name),
+            "--model",
+            str(run / "model.pt"),
+        )
+    cmkt(
+        "score",
+        "--manifest",
+        str(data / "test.jsonl"),
+        "--est",
+        f"baseline={args.out / 'enhanced' / 'baseline'}",
+        "--est",
+        f"cmkt={args.out / 'enhanced' / 'cmkt'}",
+        "--by",
+        "lang,snr",
+        "-o",
+        str(args.out / "scores"),
+    )
+    cmkt(
+        "compare", str(args.out / "scores"), "--reference", "baseline", "--by", "lang", "-o", str(args.out / "compare")
+    )
 
 
 if __name__ == "__main__":

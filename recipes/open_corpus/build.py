@@ -13,6 +13,7 @@ twice. It writes what `cmkt prep` reads, under --out:
   rooms/train/                                   simulated rooms for training's reverb augmentation (rooms.py)
   datacard.md, build_report.json                  the counts, what was dropped and why
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ def fetch_roots(out: Path, git_root: Path | None, sources: tuple[Source, ...], r
                     raise CmktError(f"{name}: give --git-dir with a git directory of it (bare or cloned)")
                 roots[source.name], missing = export_git(find_git_dir(git_root, name), target)
                 for path in missing:
-                    report.problems.append(f"{name}:{path}: not in the git directory (snapshots leave out large files); skipped")
+                    report.problems.append(
+                        f"{name}:{path}: not in the git directory (snapshots leave out large files); skipped"
+                    )
         except CmktError as exc:
             report.problems.append(f"{source.name}: {exc}; source skipped")
     return roots
@@ -104,12 +107,16 @@ def converted_path(out: Path, item: SourceFile) -> Path:
     return out / "audio" / item.source / f"{item.name}.flac"
 
 
-def convert_and_check(out: Path, files: list[SourceFile], workers: int, report: Report) -> tuple[list[SourceFile], ConversionCache]:
+def convert_and_check(
+    out: Path, files: list[SourceFile], workers: int, report: Report
+) -> tuple[list[SourceFile], ConversionCache]:
     """Convert everything (resumable); keep what reads whole and passes the quality rules."""
     cache = ConversionCache(out / "audio" / "measurements.json")
     with progress_bar() as bar:
         task = bar.add_task("converting", total=len(files), status="16 kHz FLAC")
-        failures = cache.convert_all(((f.path, converted_path(out, f)) for f in files), workers, lambda: bar.advance(task))
+        failures = cache.convert_all(
+            ((f.path, converted_path(out, f)) for f in files), workers, lambda: bar.advance(task)
+        )
     kept = []
     for item in files:
         measured = cache.measured(item.path)
@@ -133,22 +140,42 @@ def speech_rows(out: Path, speech: list[SourceFile], cache: ConversionCache, see
     split = speaker_splits(speakers, seed)
     rows = []
     for item in speech:
-        rows.append({"id": f"{item.source}__{item.name.replace('/', '__')}", "path": str(converted_path(out, item).relative_to(out)),
-                     "text": " ".join(item.text.split()), "lang": item.lang, "speaker": item.speaker, "gender": item.gender,
-                     "age": "" if item.age is None else item.age, "source": item.source, "split": split[item.speaker],
-                     "seconds": cache.measured(item.path).seconds})
+        rows.append(
+            {
+                "id": f"{item.source}__{item.name.replace('/', '__')}",
+                "path": str(converted_path(out, item).relative_to(out)),
+                "text": " ".join(item.text.split()),
+                "lang": item.lang,
+                "speaker": item.speaker,
+                "gender": item.gender,
+                "age": "" if item.age is None else item.age,
+                "source": item.source,
+                "split": split[item.speaker],
+                "seconds": cache.measured(item.path).seconds,
+            }
+        )
     return sorted(rows, key=lambda r: r["id"])
 
 
 def noise_layout(out: Path, noise: list[SourceFile], rows: list[dict], cache: ConversionCache, seed: int) -> list[dict]:
     """noise/<split>/: ambience pieces, effects long enough alone, effect beds, and train babble."""
-    split = noise_splits({f"{f.source}/{f.name}": f"{f.family}/{'ambience' if f.ambience else 'effect'}" for f in noise}, seed)
+    split = noise_splits(
+        {f"{f.source}/{f.name}": f"{f.family}/{'ambience' if f.ambience else 'effect'}" for f in noise}, seed
+    )
     table, effects, ambiences = [], defaultdict(list), defaultdict(list)
     for item in noise:
         name, seconds = f"{item.source}/{item.name}", cache.measured(item.path).seconds
         part = split[name]
-        table.append({"recording": name, "source": item.source, "family": item.family,
-                      "kind": "ambience" if item.ambience else "effect", "split": part, "seconds": seconds})
+        table.append(
+            {
+                "recording": name,
+                "source": item.source,
+                "family": item.family,
+                "kind": "ambience" if item.ambience else "effect",
+                "split": part,
+                "seconds": seconds,
+            }
+        )
         samples = read_audio(converted_path(out, item)).samples[0]
         if item.ambience:
             ambiences[part].append(samples)
@@ -160,7 +187,9 @@ def noise_layout(out: Path, noise: list[SourceFile], rows: list[dict], cache: Co
                 _write_once(out / "noise" / part / "effects" / item.source / f"{item.name}.flac", samples)
     for part in sorted(effects):
         count = max(1, len(effects[part]) // 3)
-        for index, bed in enumerate(noise_beds.effect_beds(effects[part], ambiences[part], count, _split_seed(seed, part))):
+        for index, bed in enumerate(
+            noise_beds.effect_beds(effects[part], ambiences[part], count, _split_seed(seed, part))
+        ):
             _write_once(out / "noise" / part / "beds" / f"effects{index:04d}.flac", bed)
     voices: dict[str, list[np.ndarray]] = defaultdict(list)
     for row in rows:
@@ -182,8 +211,14 @@ def _write_once(path: Path, samples: np.ndarray) -> None:
         write_audio(path, samples, noise_beds.RATE, "PCM_16")
 
 
-def build(out: Path, git_root: Path | None, workers: int, open_test_size: int, seed: int = SEED,
-          train_rooms: int = rooms.TRAIN_ROOMS) -> dict:
+def build(
+    out: Path,
+    git_root: Path | None,
+    workers: int,
+    open_test_size: int,
+    seed: int = SEED,
+    train_rooms: int = rooms.TRAIN_ROOMS,
+) -> dict:
     """The whole corpus under `out`; returns the report the data card is made from."""
     started, report = time.time(), Report()
     roots = fetch_roots(out, git_root, SOURCES, report)
@@ -191,10 +226,14 @@ def build(out: Path, git_root: Path | None, workers: int, open_test_size: int, s
     rows = speech_rows(out, [f for f in files if f.kind == SPEECH], cache, seed)
     write_csv_atomic(out / "speech.tsv", list(rows[0]) if rows else ["id", "path"], rows, delimiter="\t")
     noise_table = noise_layout(out, [f for f in files if f.kind == NOISE], rows, cache, seed)
-    write_csv_atomic(out / "noise.tsv", list(noise_table[0]) if noise_table else ["recording"], noise_table, delimiter="\t")
+    write_csv_atomic(
+        out / "noise.tsv", list(noise_table[0]) if noise_table else ["recording"], noise_table, delimiter="\t"
+    )
     conditions = open_test.build_open_test(out, rows, open_test_size) if open_test_size else {}
     rooms.train_rooms(out, train_rooms)
-    summary = datacard.summarise(out, rows, noise_table, report.dropped, report.problems, conditions, time.time() - started)
+    summary = datacard.summarise(
+        out, rows, noise_table, report.dropped, report.problems, conditions, time.time() - started
+    )
     write_text_atomic(out / "build_report.json", json.dumps(summary, indent=1, default=str))
     write_text_atomic(out / "datacard.md", datacard.render(summary, {s.name: s.licence for s in SOURCES}))
     return summary
@@ -202,7 +241,9 @@ def build(out: Path, git_root: Path | None, workers: int, open_test_size: int, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the corpus is built (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="where the corpus is built (default: %(default)s)"
+    )
     parser.add_argument("--git-dir", type=Path, help="folder holding the three GitHub repositories' git directories")
     parser.add_argument("--workers", type=int, default=default_workers(), help="processes converting audio")
     parser.add_argument("--open-test-size", type=int, default=400, help="utterances in open-test (0: do not build it)")
@@ -213,8 +254,11 @@ def main() -> None:
         raise SystemExit(f"error: {exc}") from exc
     for problem in summary["problems"][:20]:
         console.print(f"[yellow]{problem}", soft_wrap=True)
-    console.print(f"{summary['speakers']} speakers, {summary['noise_recordings']} noise recordings; "
-                  f"{args.out / 'datacard.md'} ({summary['wall_minutes']:.1f} min)", soft_wrap=True)
+    console.print(
+        f"{summary['speakers']} speakers, {summary['noise_recordings']} noise recordings; "
+        f"{args.out / 'datacard.md'} ({summary['wall_minutes']:.1f} min)",
+        soft_wrap=True,
+    )
     print(args.out / "speech.tsv")
 
 

@@ -3,6 +3,7 @@
 Measurements are what the quality rules (clipped speech, silent files) need; they are kept in
 a cache beside the converted audio so that a rerun neither reads nor converts anything twice.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,13 +50,19 @@ def convert_file(source: Path, target: Path) -> Measured:
         data = handle.read(dtype="float32", always_2d=True)
         rate = int(handle.samplerate)
     if len(data) < declared * TRUNCATED_BELOW:
-        raise CmktError(f"{source}: truncated ({len(data) / rate:.2f} s of the {declared / rate:.2f} s its header declares); "
-                        "download or extract it again")
+        raise CmktError(
+            f"{source}: truncated ({len(data) / rate:.2f} s of the {declared / rate:.2f} s its header declares); "
+            "download or extract it again"
+        )
     if not np.isfinite(data).all():
         raise CmktError(f"{source}: NaN or infinite samples; the file is damaged")
     mono = data.mean(axis=1)
-    measured = Measured(round(len(mono) / rate, 3), rate, round(float(np.abs(data).max()), 4),
-                        round(float((np.abs(data) >= CLIP_LEVEL).mean()), 5))
+    measured = Measured(
+        round(len(mono) / rate, 3),
+        rate,
+        round(float(np.abs(data).max()), 4),
+        round(float((np.abs(data) >= CLIP_LEVEL).mean()), 5),
+    )
     if not target.is_file():
         write_audio(target, resample(mono[None, :], rate, RATE)[0], RATE, "PCM_16")
     return measured

@@ -3,6 +3,7 @@
 Each step leaves a `.complete` marker only once it has finished, so an interrupted build
 redoes just the step that was cut, and a rerun downloads and extracts nothing twice.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -46,7 +47,9 @@ def download_deb(package: str, downloads: Path) -> Path:
 
 def _deb_is_whole(deb: Path) -> bool:
     try:
-        subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["dpkg-deb", "--fsys-tarfile", str(deb)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     except (subprocess.CalledProcessError, FileNotFoundError):
         return False
     return True
@@ -70,14 +73,22 @@ def find_git_dir(root: Path, repo: str) -> Path:
     """The git directory of OWNER/NAME under `root`: bare or cloned, named NAME, NAME.git,
     OWNER+NAME (with an inner `repo/`), or OWNER/NAME."""
     owner, name = repo.split("/")
-    candidates = [root / f"{owner}+{name}" / "repo", root / f"{owner}+{name}", root / owner / name, root / name,
-                  root / f"{name}.git", root / f"{owner}+{name}.git"]
+    candidates = [
+        root / f"{owner}+{name}" / "repo",
+        root / f"{owner}+{name}",
+        root / owner / name,
+        root / name,
+        root / f"{name}.git",
+        root / f"{owner}+{name}.git",
+    ]
     for candidate in candidates:
         for git_dir in (candidate / ".git", candidate):
             if git_dir.is_dir() and (git_dir / "HEAD").is_file() and (git_dir / "objects").is_dir():
                 return git_dir
-    raise CmktError(f"{root}: no git directory of {repo} found (looked for {name}, {name}.git, {owner}+{name}); "
-                    f"clone it there (git clone --bare https://github.com/{repo} {root / (name + '.git')})")
+    raise CmktError(
+        f"{root}: no git directory of {repo} found (looked for {name}, {name}.git, {owner}+{name}); "
+        f"clone it there (git clone --bare https://github.com/{repo} {root / (name + '.git')})"
+    )
 
 
 def export_git(git_dir: Path, target: Path) -> tuple[Path, list[str]]:
@@ -90,11 +101,15 @@ def export_git(git_dir: Path, target: Path) -> tuple[Path, list[str]]:
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
     listing = _run(["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", "HEAD"]).stdout.decode().split("\0")
-    blobs = [(meta.split()[2], path) for meta, _, path in (entry.partition("\t") for entry in listing if entry)
-             if meta.split()[1] == "blob"]
+    blobs = [
+        (meta.split()[2], path)
+        for meta, _, path in (entry.partition("\t") for entry in listing if entry)
+        if meta.split()[1] == "blob"
+    ]
     missing = []
-    with subprocess.Popen(["git", f"--git-dir={git_dir}", "cat-file", "--batch"], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE) as proc:
+    with subprocess.Popen(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as proc:
         for oid, path in blobs:
             proc.stdin.write(f"{oid}\n".encode())
             proc.stdin.flush()
@@ -113,4 +128,3 @@ def export_git(git_dir: Path, target: Path) -> tuple[Path, list[str]]:
     (partial / MARKER).touch()
     partial.rename(target)
     return target, missing
-

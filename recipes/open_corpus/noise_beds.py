@@ -5,6 +5,7 @@ drawn in proportion to its length (real ambiences weighted up, as OPEN_CORPUS.md
 0.3 s effect is never looped alone: several effects at random offsets over a quiet ambience make
 a bed. Babble beds sum 3-10 training voices (train split only: no held-out voice is heard).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from cmkt.data.mixing import active_rms, fit_noise
 
 from recipes.open_corpus.convert import RATE
+
 PIECE_S, MIN_PIECE_S = 15.0, 5.0
 BED_S = 20.0
 EFFECTS_PER_BED = (4, 9)  # drawn from [lo, hi)
@@ -21,8 +23,11 @@ BABBLE_VOICES = (3, 11)
 PEAK = 0.5
 
 
-def cut_pieces(samples: np.ndarray, piece_s: float = PIECE_S, min_piece_s: float = MIN_PIECE_S, rate: int = RATE) -> list[np.ndarray]:
-    """Consecutive pieces of `piece_s`; a last piece shorter than `min_piece_s` is dropped (kept if it is all there is)."""
+def cut_pieces(
+    samples: np.ndarray, piece_s: float = PIECE_S, min_piece_s: float = MIN_PIECE_S, rate: int = RATE
+) -> list[np.ndarray]:
+    """Consecutive pieces of `piece_s`; a last piece shorter than `min_piece_s` is dropped (kept if it is all there
+    is)."""
     size, least = int(piece_s * rate), int(min_piece_s * rate)
     pieces = [samples[start : start + size] for start in range(0, len(samples), size)]
     kept = [p for p in pieces if len(p) >= least]
@@ -44,8 +49,13 @@ def _normalised(signal: np.ndarray) -> np.ndarray:
     return signal / level if level > 0 else signal
 
 
-def lay_bed(layers: list[np.ndarray], rng: np.random.Generator, seconds: float = BED_S, under: np.ndarray | None = None,
-            gain_db: tuple[float, float] = EFFECT_GAIN_DB) -> np.ndarray:
+def lay_bed(
+    layers: list[np.ndarray],
+    rng: np.random.Generator,
+    seconds: float = BED_S,
+    under: np.ndarray | None = None,
+    gain_db: tuple[float, float] = EFFECT_GAIN_DB,
+) -> np.ndarray:
     """`layers` placed at random offsets (each at a random level) over an optional quiet `under`."""
     length = int(seconds * RATE)
     bed = np.zeros(length, dtype=np.float64)

@@ -5,6 +5,7 @@ reverberant mixtures are made by `cmkt prep` itself (the code every training mix
 through); the telephone condition is the plain one band-passed to 300-3400 Hz at 8 kHz, its
 noisy side through a G.711 mu-law codec, scored at 8 kHz with narrowband PESQ.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,8 +48,26 @@ def choose_utterances(rows: list[dict], size: int, seed: int = SEED) -> list[dic
 
 
 def _prep(table: Path, noise: Path, out: Path, extra: list[str]) -> None:
-    args = [sys.executable, "-m", "cmkt", "prep", "--speech", str(table), "--noise", str(noise), "-o", str(out),
-            "--snr-range", str(SNR_RANGE[0]), str(SNR_RANGE[1]), "--seed", str(SEED), "--teacher", "none", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "cmkt",
+        "prep",
+        "--speech",
+        str(table),
+        "--noise",
+        str(noise),
+        "-o",
+        str(out),
+        "--snr-range",
+        str(SNR_RANGE[0]),
+        str(SNR_RANGE[1]),
+        "--seed",
+        str(SEED),
+        "--teacher",
+        "none",
+        *extra,
+    ]
     subprocess.run(args, check=True)
 
 
@@ -62,8 +81,15 @@ def make_telephone(plain: Path, out: Path) -> Path:
             if not target.is_file():
                 audio = read_audio(plain / getattr(utt, side))
                 write_audio(target, telephone_band(audio.samples[0], audio.sample_rate), PHONE_RATE, subtype)
-        converted.append(dataclasses.replace(utt, clean=f"test/clean/{utt.id}.wav", noisy=f"test/noisy/{utt.id}.wav",
-                                             sample_rate=PHONE_RATE, extra={**utt.extra, "codec": "G.711 mu-law"}))
+        converted.append(
+            dataclasses.replace(
+                utt,
+                clean=f"test/clean/{utt.id}.wav",
+                noisy=f"test/noisy/{utt.id}.wav",
+                sample_rate=PHONE_RATE,
+                extra={**utt.extra, "codec": "G.711 mu-law"},
+            )
+        )
     write_manifest(out / "test.jsonl", converted)
     return out / "test.jsonl"
 
@@ -76,10 +102,18 @@ def build_open_test(out: Path, speech_rows: list[dict], size: int) -> dict[str, 
         raise CmktError(f"{out}: no test utterances of {MIN_SECONDS} s or more to build open-test from")
     table = root / "speech.tsv"
     fields = ["id", "path", "text", "lang", "speaker", "split"]
-    write_csv_atomic(table, fields, [{k: row[k] if k != "path" else str((out / row["path"]).resolve()) for k in fields}
-                                     for row in chosen], delimiter="\t")
+    write_csv_atomic(
+        table,
+        fields,
+        [{k: row[k] if k != "path" else str((out / row["path"]).resolve()) for k in fields} for row in chosen],
+        delimiter="\t",
+    )
     _prep(table, out / "noise", root / "plain", [])
-    _prep(table, out / "noise", root / "reverb", ["--rir", str(simulate_rooms(root / "rooms", ROOMS, SEED)), "--rir-prob", "1"])
+    _prep(
+        table,
+        out / "noise",
+        root / "reverb",
+        ["--rir", str(simulate_rooms(root / "rooms", ROOMS, SEED)), "--rir-prob", "1"],
+    )
     make_telephone(root / "plain", root / "telephone")
     return {condition: root / condition / "test.jsonl" for condition in CONDITIONS}
-

@@ -2,6 +2,7 @@
 
 The two sets come from different seeds, so no room of open-test is trained on; training draws
 from a wider RT60 range so that the test rooms sit inside what the model has heard."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Each reader takes the folder a source was extracted to (a Debian package's root,
 repository's files) and lists its files as `SourceFile`s; nothing is read or converted here.
 What OPEN_CORPUS.md says to leave out is left out here, by rule, with the reason recorded.
 """
+
 from __future__ import annotations
 
 import re
@@ -60,6 +61,7 @@ def _kaldi_table(path: Path) -> dict[str, str]:
 
 # ---- speech ------------------------------------------------------------------------------------
 
+
 def speechocean762(root: Path) -> Listing:
     """English read by 250 native Mandarin speakers (adults and children), Kaldi-style metadata."""
     listing = Listing()
@@ -73,8 +75,19 @@ def speechocean762(root: Path) -> Listing:
         if utt not in text:
             listing.drop("no transcript")
             continue
-        listing.files.append(SourceFile("speechocean762", path, SPEECH, f"{speaker}/{utt}", text[utt].lower(), "en",
-                                        f"so762-{speaker}", gender.get(speaker, ""), age.get(speaker)))
+        listing.files.append(
+            SourceFile(
+                "speechocean762",
+                path,
+                SPEECH,
+                f"{speaker}/{utt}",
+                text[utt].lower(),
+                "en",
+                f"so762-{speaker}",
+                gender.get(speaker, ""),
+                age.get(speaker),
+            )
+        )
     return listing
 
 
@@ -115,7 +128,7 @@ def _tuxpaint_text(txt: Path, lang: str) -> str:
     if lang == "en":
         return lines[0].strip()
     prefix = f"{lang}.utf8="
-    return next((line[len(prefix):].strip() for line in lines if line.startswith(prefix)), "")
+    return next((line[len(prefix) :].strip() for line in lines if line.startswith(prefix)), "")
 
 
 KTUBERLING_CLIPPED = {"sl"}  # Slovenian: 65% clipped (OPEN_CORPUS.md)
@@ -133,9 +146,17 @@ def ktuberling(root: Path) -> Listing:
         for element in _xml_sounds(theme):
             path = sounds / element.get("file", "")
             if path.is_file():
-                listing.files.append(SourceFile("ktuberling", path, SPEECH, f"{lang}/{path.stem}",
-                                                element.get("name", "").replace("_", " "), lang.split("@")[0].split("_")[0],
-                                                f"ktuberling-{lang}"))
+                listing.files.append(
+                    SourceFile(
+                        "ktuberling",
+                        path,
+                        SPEECH,
+                        f"{lang}/{path.stem}",
+                        element.get("name", "").replace("_", " "),
+                        lang.split("@")[0].split("_")[0],
+                        f"ktuberling-{lang}",
+                    )
+                )
     return listing
 
 
@@ -154,8 +175,17 @@ def klettres(root: Path) -> Listing:
         for element in _xml_sounds(table):
             path = base / element.get("file", "")
             if path.is_file():
-                listing.files.append(SourceFile("klettres", path, SPEECH, f"{lang}/{path.parent.name}/{path.stem}",
-                                                element.get("name", "").lower(), lang.split("_")[0], f"klettres-{lang}"))
+                listing.files.append(
+                    SourceFile(
+                        "klettres",
+                        path,
+                        SPEECH,
+                        f"{lang}/{path.parent.name}/{path.stem}",
+                        element.get("name", "").lower(),
+                        lang.split("_")[0],
+                        f"klettres-{lang}",
+                    )
+                )
     return listing
 
 
@@ -186,9 +216,20 @@ def moodist(root: Path) -> Listing:
     return listing
 
 
-BLANKET_FAMILY = {"birds": "animals", "boat": "transport", "city": "urban", "coffee-shop": "places", "fireplace": "nature",
-                  "rain": "rain", "storm": "rain", "summer-night": "nature", "train": "transport", "waves": "nature",
-                  "wind": "nature", "stream": "nature"}
+BLANKET_FAMILY = {
+    "birds": "animals",
+    "boat": "transport",
+    "city": "urban",
+    "coffee-shop": "places",
+    "fireplace": "nature",
+    "rain": "rain",
+    "storm": "rain",
+    "summer-night": "nature",
+    "train": "transport",
+    "waves": "nature",
+    "wind": "nature",
+    "stream": "nature",
+}
 
 
 def blanket(root: Path) -> Listing:
@@ -198,7 +239,9 @@ def blanket(root: Path) -> Listing:
         if path.stem not in BLANKET_FAMILY:
             listing.drop(SYNTHETIC)
             continue
-        listing.files.append(SourceFile("blanket", path, NOISE, path.stem, family=BLANKET_FAMILY[path.stem], ambience=True))
+        listing.files.append(
+            SourceFile("blanket", path, NOISE, path.stem, family=BLANKET_FAMILY[path.stem], ambience=True)
+        )
     return listing
 
 
@@ -213,13 +256,21 @@ def megaglest(root: Path) -> Listing:
         elif "music" in rel or "menu" in rel:
             listing.drop("music or menu sound")
         elif rel[0] == "tilesets":
-            listing.files.append(SourceFile("megaglest", path, NOISE, "/".join(rel[1:])[:-len(path.suffix)], family="nature", ambience=True))
+            listing.files.append(
+                SourceFile(
+                    "megaglest", path, NOISE, "/".join(rel[1:])[: -len(path.suffix)], family="nature", ambience=True
+                )
+            )
         else:
-            listing.files.append(SourceFile("megaglest", path, NOISE, "/".join(rel[-2:])[:-len(path.suffix)], family="effects"))
+            listing.files.append(
+                SourceFile("megaglest", path, NOISE, "/".join(rel[-2:])[: -len(path.suffix)], family="effects")
+            )
     return listing
 
 
-def _flat_effects(source: str, folder: str, family: str, skip: Callable[[Path], bool] = lambda p: False) -> Callable[[Path], Listing]:
+def _flat_effects(
+    source: str, folder: str, family: str, skip: Callable[[Path], bool] = lambda p: False
+) -> Callable[[Path], Listing]:
     def read(root: Path) -> Listing:
         listing = Listing()
         for path in _audio_under(root / folder):
@@ -235,7 +286,12 @@ def _flat_effects(source: str, folder: str, family: str, skip: Callable[[Path], 
 
 
 lincity = _flat_effects("lincity", "usr/share/games/lincity-ng/sounds", "machines")
-wesnoth = _flat_effects("wesnoth", "usr/share/games/wesnoth/1.16", "effects", skip=lambda p: p.stem.startswith(("chat", "gamestart", "button", "select", "user")))
+wesnoth = _flat_effects(
+    "wesnoth",
+    "usr/share/games/wesnoth/1.16",
+    "effects",
+    skip=lambda p: p.stem.startswith(("chat", "gamestart", "button", "select", "user")),
+)
 sonic_pi = _flat_effects("sonic-pi", "usr/share/sonic-pi/samples", "music")
 widelands = _flat_effects("widelands", "usr/share/games/widelands/data", "effects")
 
@@ -247,7 +303,9 @@ def tuxpaint_effects(root: Path) -> Listing:
     for path in _audio_under(stamps):
         if "_desc" in path.stem or not any(path.with_suffix(s).is_file() for s in (".png", ".svg")):
             continue  # narrations, and spoken digits/letters (`7_de.ogg`): speech
-        listing.files.append(SourceFile("tuxpaint-fx", path, NOISE, str(path.relative_to(stamps).with_suffix("")), family="effects"))
+        listing.files.append(
+            SourceFile("tuxpaint-fx", path, NOISE, str(path.relative_to(stamps).with_suffix("")), family="effects")
+        )
     return listing
 
 
@@ -262,12 +320,27 @@ class Source:
 
 
 SOURCES = (
-    Source("speechocean762", "git:jimbozhang/speechocean762", speechocean762, "free for commercial and non-commercial use (README); OpenSLR SLR101: CC BY 4.0"),
+    Source(
+        "speechocean762",
+        "git:jimbozhang/speechocean762",
+        speechocean762,
+        "free for commercial and non-commercial use (README); OpenSLR SLR101: CC BY 4.0",
+    ),
     Source("tuxpaint", "deb:tuxpaint-stamps-default", tuxpaint_narrations, "GPL-2"),
     Source("ktuberling", "deb:ktuberling-data", ktuberling, "GPL-2+"),
     Source("klettres", "deb:klettres-data", klettres, "GPL-2+"),
-    Source("moodist", "git:remvze/moodist", moodist, "Pixabay Content License / CC0 (training use; do not redistribute raw)"),
-    Source("blanket", "git:rafaelmardojai/blanket", blanket, "CC0 / CC BY / CC BY 3.0 / public domain (SOUNDS_LICENSING.md)"),
+    Source(
+        "moodist",
+        "git:remvze/moodist",
+        moodist,
+        "Pixabay Content License / CC0 (training use; do not redistribute raw)",
+    ),
+    Source(
+        "blanket",
+        "git:rafaelmardojai/blanket",
+        blanket,
+        "CC0 / CC BY / CC BY 3.0 / public domain (SOUNDS_LICENSING.md)",
+    ),
     Source("megaglest", "deb:megaglest-data", megaglest, "CC BY-SA 3.0"),
     Source("lincity", "deb:lincity-ng-data", lincity, "GPL / CC BY-SA 2"),
     Source("wesnoth", "deb:wesnoth-1.16-data", wesnoth, "GPL-2+"),

@@ -3,6 +3,7 @@
 Every choice is a hash of the seed and the unit's name, so the same sources give the same split
 on every machine and adding a source never moves a unit of another one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,9 @@ def share_split(units: Iterable[str], test_share: float, valid_share: float, see
     ordered = _order(units, seed)
     n_test = max(1, math.ceil(len(ordered) * test_share)) if ordered else 0
     n_valid = max(1, round(len(ordered) * valid_share)) if len(ordered) >= 3 else 0
-    return {unit: "test" if i < n_test else "valid" if i < n_test + n_valid else "train" for i, unit in enumerate(ordered)}
+    return {
+        unit: "test" if i < n_test else "valid" if i < n_test + n_valid else "train" for i, unit in enumerate(ordered)
+    }
 
 
 def speaker_splits(speakers: dict[str, tuple[str, str, int | None]], seed: int) -> dict[str, str]:

@@ -1,4 +1,5 @@
 """Noise made from scratch for corpora without recorded noise: coloured noise, hum, clicks, babble."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +33,9 @@ def clicks(n: int, sample_rate: int, rng: np.random.Generator, rate_hz: float = 
     return _normalise(signal)
 
 
-def babble(utterances: list[np.ndarray], n: int, rng: np.random.Generator, talkers: int = 6, sample_rate: int = 16000) -> np.ndarray:
+def babble(
+    utterances: list[np.ndarray], n: int, rng: np.random.Generator, talkers: int = 6, sample_rate: int = 16000
+) -> np.ndarray:
     """Several talkers at once: utterances at equal level, looped and summed."""
     signal = np.zeros(n)
     for _ in range(talkers):

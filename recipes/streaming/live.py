@@ -6,6 +6,7 @@ Each block goes through `Enhancer.stream()` (state carried between calls, no sou
 With --realtime the loop waits for each block's wall-clock slot, like a live input. The report
 gives the algorithmic latency and how close each block's compute came to its deadline.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,12 @@ def main() -> None:
     write_audio(args.out, np.concatenate(pieces, axis=1), enhancer.sample_rate)
     compute = np.array(compute_ms)
     late = int((compute > args.block_ms).sum())
-    print(f"{len(compute)} blocks of {args.block_ms:g} ms; algorithmic latency {stream.latency_ms(enhancer.sample_rate):.0f} ms; "
-          f"compute per block mean {compute.mean():.2f} ms, p99 {np.percentile(compute, 99):.2f} ms; "
-          f"blocks over their deadline: {late}; wrote {args.out}")
+    print(
+        f"{len(compute)} blocks of {args.block_ms:g} ms; algorithmic latency "
+        f"{stream.latency_ms(enhancer.sample_rate):.0f} ms; "
+        f"compute per block mean {compute.mean():.2f} ms, p99 {np.percentile(compute, 99):.2f} ms; "
+        f"blocks over their deadline: {late}; wrote {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Corpus layouts on small trees built here in each corpus's own layout (real audio: tones)."""
+
 import json
 
 import numpy as np
@@ -57,7 +58,9 @@ def voicebank(tmp_path):
                 name = f"{speaker}_{index + 1:03d}"
                 clean = tone(1.0, 48000, 220 + 40 * index)
                 sf.write(_mkdir(root / f"clean_{tag}_wav") / f"{name}.wav", clean, 48000)
-                sf.write(_mkdir(root / f"noisy_{tag}_wav") / f"{name}.wav", clean + 0.05 * rng.standard_normal(48000), 48000)
+                sf.write(
+                    _mkdir(root / f"noisy_{tag}_wav") / f"{name}.wav", clean + 0.05 * rng.standard_normal(48000), 48000
+                )
                 (_mkdir(root / f"{tag}_txt") / f"{name}.txt").write_text(f"Please call Stella {index}.\n")
     return root
 
@@ -76,12 +79,16 @@ def test_layouts_are_detected_and_read(librispeech, aishell, voicebank):
     assert len(chinese) == 6 and chinese["BAC009S0724W0000"].split == "valid"  # the file without transcript is left out
     assert chinese["BAC009S0724W0000"].text == "而对楼市成交抑制作用最大" and chinese["BAC009S0724W0000"].lang == "zh"
     pairs = {item.id: item for item in load_corpus(voicebank)}
-    assert pairs["p226_001"].split == "valid" and pairs["p230_001"].split == "train" and pairs["p232_002"].split == "test"
+    assert (
+        pairs["p226_001"].split == "valid" and pairs["p230_001"].split == "train" and pairs["p232_002"].split == "test"
+    )
     assert pairs["p232_002"].noisy.name == "p232_002.wav" and pairs["p232_002"].text == "Please call Stella 1."
 
 
 def test_voicebank_pairs_are_resampled_not_mixed_and_the_source_rate_is_recorded(voicebank, tmp_path):
-    result = CliRunner().invoke(app, ["prep", "--speech", str(voicebank), "-o", str(tmp_path / "data"), "--teacher", "none"])
+    result = CliRunner().invoke(
+        app, ["prep", "--speech", str(voicebank), "-o", str(tmp_path / "data"), "--teacher", "none"]
+    )
     assert result.exit_code == 0, result.output
     test = read_manifest(tmp_path / "data" / "test.jsonl")
     assert len(test) == 2 and test[0].snr_db is None and test[0].extra == {"source_rate": 48000, "source_channels": 1}
@@ -95,12 +102,33 @@ def test_librispeech_prep_with_snr_range_gain_and_rooms(librispeech, noise_folde
     decay = np.exp(-np.arange(4000) / 800.0) * np.random.default_rng(1).standard_normal(4000)
     decay[0] = 1.0
     sf.write(rirs / "room.wav", decay.astype(np.float32), 16000)
-    args = ["prep", "--speech", str(librispeech), "--noise", str(noise_folder), "-o", str(tmp_path / "data"), "--teacher", "none",
-            "--snr-range", "-5", "20", "--gain-db", "-6", "0", "--rir", str(rirs), "--rir-prob", "1.0"]
+    args = [
+        "prep",
+        "--speech",
+        str(librispeech),
+        "--noise",
+        str(noise_folder),
+        "-o",
+        str(tmp_path / "data"),
+        "--teacher",
+        "none",
+        "--snr-range",
+        "-5",
+        "20",
+        "--gain-db",
+        "-6",
+        "0",
+        "--rir",
+        str(rirs),
+        "--rir-prob",
+        "1.0",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "1 speakers, languages en" in result.output and (tmp_path / "data" / "snr_histogram.png").stat().st_size > 0
-    utterances = [u for split in ("train", "valid", "test") for u in read_manifest(tmp_path / "data" / f"{split}.jsonl")]
+    utterances = [
+        u for split in ("train", "valid", "test") for u in read_manifest(tmp_path / "data" / f"{split}.jsonl")
+    ]
     snrs = [u.snr_db for u in utterances]
     assert all(-5 <= s <= 20 for s in snrs) and len(set(snrs)) == len(snrs)
     assert all(u.extra["rir"] == "room" and -6 <= u.extra.get("gain_db", 0) <= 0 for u in utterances)
@@ -111,8 +139,14 @@ def test_librispeech_prep_with_snr_range_gain_and_rooms(librispeech, noise_folde
 
 def test_check_validates_and_writes_nothing(aishell, noise_folder, tmp_path):
     (aishell / "wav" / "train" / "S0002" / "BAC009S0002W0001.wav").write_bytes(b"broken")
-    result = CliRunner().invoke(app, ["prep", "--speech", str(aishell), "--noise", str(noise_folder), "-o", str(tmp_path / "data"), "--check"])
-    assert result.exit_code == 1 and "BAC009S0002W0001.wav" in result.output and "checked, nothing written" in result.output
+    result = CliRunner().invoke(
+        app, ["prep", "--speech", str(aishell), "--noise", str(noise_folder), "-o", str(tmp_path / "data"), "--check"]
+    )
+    assert (
+        result.exit_code == 1
+        and "BAC009S0002W0001.wav" in result.output
+        and "checked, nothing written" in result.output
+    )
     assert not (tmp_path / "data").exists()
 
 
@@ -124,7 +158,9 @@ def test_shards_then_merge_equal_one_run(librispeech, noise_folder, tmp_path):
         assert result.exit_code == 0, result.output
     partial = CliRunner().invoke(app, ["prep", "-o", str(tmp_path / "merged"), "--merge", str(tmp_path / "part1")])
     assert partial.exit_code == 1 and "shard(s) 2, 3 of 3 are missing" in partial.output
-    merged = CliRunner().invoke(app, ["prep", "-o", str(tmp_path / "merged"), *[f"--merge={tmp_path / f'part{k}'}" for k in (1, 2, 3)]])
+    merged = CliRunner().invoke(
+        app, ["prep", "-o", str(tmp_path / "merged"), *[f"--merge={tmp_path / f'part{k}'}" for k in (1, 2, 3)]]
+    )
     assert merged.exit_code == 0, merged.output
     from cmkt.teachers.cache import EmbeddingCache
 
@@ -136,7 +172,12 @@ def test_shards_then_merge_equal_one_run(librispeech, noise_folder, tmp_path):
             assert sf.read(a.noisy)[0].tolist() == sf.read(b.noisy)[0].tolist()
     cache_whole = EmbeddingCache(next((tmp_path / "whole" / "teacher_cache").iterdir()))
     cache_joined = EmbeddingCache(next((tmp_path / "merged" / "teacher_cache").iterdir()))
-    texts = [u.text for split in ("train", "valid", "test") for u in read_manifest(tmp_path / "whole" / f"{split}.jsonl")]
+    texts = [
+        u.text for split in ("train", "valid", "test") for u in read_manifest(tmp_path / "whole" / f"{split}.jsonl")
+    ]
     for text in texts:
         np.testing.assert_array_equal(cache_whole.get(text), cache_joined.get(text))
-    assert json.loads((next((tmp_path / "merged" / "teacher_cache").iterdir()) / "index.json").read_text())["identity"] == cache_whole.identity
+    assert (
+        json.loads((next((tmp_path / "merged" / "teacher_cache").iterdir()) / "index.json").read_text())["identity"]
+        == cache_whole.identity
+    )

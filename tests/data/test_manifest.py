@@ -18,7 +18,12 @@ def test_round_trip_resolves_relative_paths(tmp_path):
 @pytest.mark.parametrize(
     "lines, message",
     [
-        (['{"id": "a", "clean": "a.wav"', ], "bad JSON"),
+        (
+            [
+                '{"id": "a", "clean": "a.wav"',
+            ],
+            "bad JSON",
+        ),
         (['{"id": "a"}'], "missing key"),
         (['{"id": "a", "clean": "nowhere.wav"}'], "not found"),
         (['{"id": "a", "clean": "a.wav"}', '{"id": "a", "clean": "a.wav"}'], "duplicate id"),

@@ -53,7 +53,9 @@ def test_prep_skips_a_corrupt_file_and_says_so(tmp_path, noise_folder, speech_co
     (folder / "good.wav").write_bytes((speech_corpus.parent / "f_0.wav").read_bytes())
     (folder / "good.txt").write_text("The quick brown fox jumps over the lazy dog.")
     (folder / "broken.wav").write_bytes(b"not audio at all")
-    report = prepare(PrepConfig(str(folder), str(noise_folder), str(tmp_path / "out"), teacher=None, split_fractions=(1.0, 0.0, 0.0)))
+    report = prepare(
+        PrepConfig(str(folder), str(noise_folder), str(tmp_path / "out"), teacher=None, split_fractions=(1.0, 0.0, 0.0))
+    )
     assert report.counts["train"] == 1
     assert len(report.skipped) == 1 and "broken.wav" in report.skipped[0]
     assert json.loads((tmp_path / "out" / "train.jsonl").read_text().splitlines()[0])["text"].startswith("The quick")
@@ -69,7 +71,10 @@ def test_check_of_a_prepared_manifest_finds_damaged_audio_and_training_refuses_i
 
     copy = tmp_path / "data"
     shutil.copytree(prepared, copy)
-    assert CliRunner().invoke(app, ["prep", "--speech", str(copy / "train.jsonl"), "-o", str(copy), "--check"]).exit_code == 0
+    assert (
+        CliRunner().invoke(app, ["prep", "--speech", str(copy / "train.jsonl"), "-o", str(copy), "--check"]).exit_code
+        == 0
+    )
     victim = sorted((copy / "train" / "noisy").glob("*.wav"))[0]
     victim.write_bytes(b"")  # damaged after prep
     result = CliRunner().invoke(app, ["prep", "--speech", str(copy / "train.jsonl"), "-o", str(copy), "--check"])

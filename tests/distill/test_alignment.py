@@ -1,4 +1,5 @@
 """The mathematics of the OT and uniform bridges, not only their shapes."""
+
 import math
 
 import pytest
@@ -46,8 +47,15 @@ def test_order_prior_makes_a_repeated_token_alignment_monotone():
     cost = 1 - torch.nn.functional.cosine_similarity(frames[:, :, None], tokens[:, None], dim=-1)
     frame_mask, token_mask = _masks([9], [3])
     plain = sinkhorn_plan(cost, frame_mask, token_mask, eps=0.05, tau=math.inf, iterations=200)
-    ordered = sinkhorn_plan(cost, frame_mask, token_mask, eps=0.05, tau=math.inf, iterations=200,
-                            log_prior=order_log_prior(frame_mask, token_mask, delta=0.5))
+    ordered = sinkhorn_plan(
+        cost,
+        frame_mask,
+        token_mask,
+        eps=0.05,
+        tau=math.inf,
+        iterations=200,
+        log_prior=order_log_prior(frame_mask, token_mask, delta=0.5),
+    )
     centre = lambda plan: (plan[0] * torch.arange(9.0)[:, None]).sum(0) / plan[0].sum(0)  # noqa: E731
     assert centre(ordered)[0] < 3 < centre(ordered)[1] < 6 < centre(ordered)[2]  # token k sits on block k
     assert abs(centre(plain)[0] - centre(plain)[2]) < 1.0  # without the prior both A tokens straddle both A blocks

@@ -1,4 +1,5 @@
 """The enhancement and distillation losses: each is least at the target, weights add up, STOI tracks pystoi."""
+
 import numpy as np
 import pytest
 import torch
@@ -33,7 +34,9 @@ def test_every_enhancement_loss_is_least_for_the_clean_signal_and_weights_add_up
         weights = parse_loss(name)
         assert enhancement_loss(clean, clean, lengths, weights) < enhancement_loss(noisy, clean, lengths, weights), name
     both = enhancement_loss(noisy, clean, lengths, parse_loss("spectral_mae=2,si_sdr=0.5"))
-    parts = 2 * enhancement_loss(noisy, clean, lengths, {"spectral_mae": 1}) + 0.5 * enhancement_loss(noisy, clean, lengths, {"si_sdr": 1})
+    parts = 2 * enhancement_loss(noisy, clean, lengths, {"spectral_mae": 1}) + 0.5 * enhancement_loss(
+        noisy, clean, lengths, {"si_sdr": 1}
+    )
     assert torch.allclose(both, parts)
     with pytest.raises(CmktError, match="unknown term 'l2'"):
         parse_loss("l2=1")
@@ -49,7 +52,9 @@ def test_stoi_terms_follow_pystoi_and_ignore_padding():
     rng = np.random.default_rng(0)
     rate, seconds = 16000, 3
     t = np.arange(rate * seconds) / rate
-    syllables = np.clip(np.sin(2 * np.pi * 3.1 * t) + 0.3 * np.sin(2 * np.pi * 7 * t), 0, None)  # speech-like 3-7 Hz envelope
+    syllables = np.clip(
+        np.sin(2 * np.pi * 3.1 * t) + 0.3 * np.sin(2 * np.pi * 7 * t), 0, None
+    )  # speech-like 3-7 Hz envelope
     clean = lfilter([1], [1, -0.95], rng.standard_normal(t.size)) * syllables
     clean *= 0.1 / clean.std()
     noisy = clean + 0.08 * rng.standard_normal(clean.size)

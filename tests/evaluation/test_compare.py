@@ -1,4 +1,5 @@
 """`cmkt score --manifest/--by/--shard` and `cmkt compare`: groups, merging shards, paired tests."""
+
 import csv
 import json
 import math
@@ -24,7 +25,12 @@ def scored_corpus(tmp_path_factory):
         clean = tone(1.0, freq=200 + 40 * index) * (1 + 0.5 * np.sin(np.linspace(0, 9, 16000))).astype(np.float32)
         noise = (rng.standard_normal(16000) * np.sqrt(np.mean(clean**2)) / 10 ** (snr / 20)).astype(np.float32)
         uid = f"u{index}"
-        for folder, signal in (("clean", clean), ("noisy", clean + noise), ("half", clean + noise / 2), ("fifth", clean + 0.8 * noise)):
+        for folder, signal in (
+            ("clean", clean),
+            ("noisy", clean + noise),
+            ("half", clean + noise / 2),
+            ("fifth", clean + 0.8 * noise),
+        ):
             (root / folder).mkdir(exist_ok=True)
             sf.write(root / folder / f"{uid}.wav", signal, 16000, subtype="FLOAT")
         utterances.append(Utterance(uid, f"clean/{uid}.wav", f"noisy/{uid}.wav", split="test", lang=lang, snr_db=snr))
@@ -33,8 +39,22 @@ def scored_corpus(tmp_path_factory):
 
 
 def _score(root, out, *extra):
-    args = ["score", "--manifest", str(root / "test.jsonl"), "--est", f"half={root / 'half'}", "--est", f"fifth={root / 'fifth'}",
-            "--metrics", "si_sdr,snr_gain", "--jobs", "1", "-o", str(out), *extra]
+    args = [
+        "score",
+        "--manifest",
+        str(root / "test.jsonl"),
+        "--est",
+        f"half={root / 'half'}",
+        "--est",
+        f"fifth={root / 'fifth'}",
+        "--metrics",
+        "si_sdr,snr_gain",
+        "--jobs",
+        "1",
+        "-o",
+        str(out),
+        *extra,
+    ]
     result = CliRunner().invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     return result
@@ -52,27 +72,35 @@ def test_manifest_scoring_groups_by_language_and_snr(scored_corpus, tmp_path):
     assert summary["groups"]["lang"]["fr"]["half"]["si_sdr"]["mean"] == pytest.approx(np.mean(french), abs=1e-3)
     assert summary["groups"]["lang"]["fr"]["half"]["si_sdr"]["n"] == 4
     assert set(summary["groups"]["snr"]) == {"0", "5"}
-    assert "By lang" in (tmp_path / "s" / "summary.md").read_text() and (tmp_path / "s" / "scores.png").stat().st_size > 0
+    assert (
+        "By lang" in (tmp_path / "s" / "summary.md").read_text() and (tmp_path / "s" / "scores.png").stat().st_size > 0
+    )
 
 
 def test_shards_merge_into_the_one_shot_result(scored_corpus, tmp_path):
     _score(scored_corpus, tmp_path / "whole")
     for k in (1, 2, 3):
         _score(scored_corpus, tmp_path / f"part{k}", "--shard", f"{k}/3")
-    result = CliRunner().invoke(app, ["compare", *[str(tmp_path / f"part{k}") for k in (1, 2, 3)], "-o", str(tmp_path / "merged")])
+    result = CliRunner().invoke(
+        app, ["compare", *[str(tmp_path / f"part{k}") for k in (1, 2, 3)], "-o", str(tmp_path / "merged")]
+    )
     assert result.exit_code == 0, result.output
 
     def table(folder):
         return {(r["system"], r["file"]): r["si_sdr"] for r in csv.DictReader((folder / "scores.csv").open())}
 
     assert table(tmp_path / "merged") == table(tmp_path / "whole")
-    overlap = CliRunner().invoke(app, ["compare", str(tmp_path / "part1"), str(tmp_path / "whole"), "-o", str(tmp_path / "bad")])
+    overlap = CliRunner().invoke(
+        app, ["compare", str(tmp_path / "part1"), str(tmp_path / "whole"), "-o", str(tmp_path / "bad")]
+    )
     assert overlap.exit_code == 1 and "already scored" in overlap.output
 
 
 def test_compare_reports_paired_tests_and_the_language_gap(scored_corpus, tmp_path):
     _score(scored_corpus, tmp_path / "s")
-    result = CliRunner().invoke(app, ["compare", str(tmp_path / "s"), "--reference", "fifth", "-o", str(tmp_path / "report")])
+    result = CliRunner().invoke(
+        app, ["compare", str(tmp_path / "s"), "--reference", "fifth", "-o", str(tmp_path / "report")]
+    )
     assert result.exit_code == 0, result.output
     report = (tmp_path / "report" / "report.md").read_text()
     assert "Paired differences against fifth" in report and "Gain over noisy per language" in report
@@ -93,8 +121,22 @@ def test_length_mismatch_warns_and_stereo_or_other_rates_still_score(tmp_path):
     sf.write(tmp_path / "ref" / "b.wav", clean, 16000)
     sf.write(tmp_path / "est" / "a.wav", clean[:15000], 16000)  # 62 ms short
     sf.write(tmp_path / "est" / "b.wav", np.stack([tone(1.0, 48000)] * 2, axis=1), 48000)  # stereo, 48 kHz
-    result = CliRunner().invoke(app, ["score", "--ref", str(tmp_path / "ref"), "--est", str(tmp_path / "est"), "--metrics", "si_sdr",
-                                      "-o", str(tmp_path / "s"), "--jobs", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--ref",
+            str(tmp_path / "ref"),
+            "--est",
+            str(tmp_path / "est"),
+            "--metrics",
+            "si_sdr",
+            "-o",
+            str(tmp_path / "s"),
+            "--jobs",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "1 file(s) differed in length" in result.output
     rows = {r["file"]: r for r in csv.DictReader((tmp_path / "s" / "scores.csv").open())}
@@ -114,8 +156,22 @@ def test_dnsmos_scores_clean_speech_above_noisy_or_says_how_to_install(shared_da
     sf.write(tmp_path / "noisy" / "a.wav", noisy, rate)
     scores = {}
     for name in ("ref", "noisy"):
-        result = CliRunner().invoke(app, ["score", "--ref", str(tmp_path / "ref"), "--est", str(tmp_path / name), "--jobs", "1",
-                                          "--metrics", "stoi,dnsmos_ovrl,dnsmos_bak", "-o", str(tmp_path / f"s_{name}")])
+        result = CliRunner().invoke(
+            app,
+            [
+                "score",
+                "--ref",
+                str(tmp_path / "ref"),
+                "--est",
+                str(tmp_path / name),
+                "--jobs",
+                "1",
+                "--metrics",
+                "stoi,dnsmos_ovrl,dnsmos_bak",
+                "-o",
+                str(tmp_path / f"s_{name}"),
+            ],
+        )
         assert result.exit_code == 0, result.output
         scores[name] = next(csv.DictReader((tmp_path / f"s_{name}" / "scores.csv").open()))
     if not dnsmos_available():

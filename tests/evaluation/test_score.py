@@ -30,7 +30,9 @@ def test_si_sdr_matches_torchmetrics():
     for level in (0.01, 0.3, 2.0):
         clean = rng.standard_normal(16000)
         estimate = clean + level * rng.standard_normal(16000)
-        theirs = scale_invariant_signal_distortion_ratio(torch.from_numpy(estimate), torch.from_numpy(clean), zero_mean=True)
+        theirs = scale_invariant_signal_distortion_ratio(
+            torch.from_numpy(estimate), torch.from_numpy(clean), zero_mean=True
+        )
         assert abs(si_sdr(clean, estimate) - float(theirs)) < 1e-4
 
 
@@ -59,8 +61,22 @@ def test_folder_scoring_reports_missing_and_silent_files(tmp_path, speech_corpus
     sf.write(tmp_path / "est" / "b.wav", np.zeros_like(clean), rate)
     result = score_pairs(pairs_from_folders(tmp_path / "ref", tmp_path / "est"), metrics=("stoi",))
     assert len(result.ok) == 1 and len(result.failed) == 2
-    cli = CliRunner().invoke(app, ["score", "--ref", str(tmp_path / "ref"), "--est", f"x={tmp_path / 'est'}", "--metrics", "stoi",
-                                   "-o", str(tmp_path / "report"), "--jobs", "1"])
+    cli = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--ref",
+            str(tmp_path / "ref"),
+            "--est",
+            f"x={tmp_path / 'est'}",
+            "--metrics",
+            "stoi",
+            "-o",
+            str(tmp_path / "report"),
+            "--jobs",
+            "1",
+        ],
+    )
     assert cli.exit_code == 1 and "no estimate" in cli.output
     assert (tmp_path / "report" / "scores.csv").read_text().count("\n") == 4
 
@@ -116,5 +132,12 @@ def test_dnsmos_on_one_thread_per_worker_scores_as_speechmos_does(speech_corpus,
 def test_snr_bands_group_a_continuous_snr_draw():
     from cmkt.evaluation.score import snr_band
 
-    assert [snr_band(x) for x in (-5.0, -2.3, 0.0, 4.99, 5.0, 14.2)] == ["-5..0", "-5..0", "0..5", "0..5", "5..10", "10..15"]
+    assert [snr_band(x) for x in (-5.0, -2.3, 0.0, 4.99, 5.0, 14.2)] == [
+        "-5..0",
+        "-5..0",
+        "0..5",
+        "0..5",
+        "5..10",
+        "10..15",
+    ]
     assert snr_band(None) == ""

@@ -12,7 +12,9 @@ def test_interval_is_students_t_and_skips_failed_files():
     data = np.array(values[:4])
     low, high = scipy_stats.t.interval(0.95, 3, loc=data.mean(), scale=scipy_stats.sem(data))
     assert estimate.n == 4 and math.isclose(estimate.mean, 3.5)
-    assert math.isclose(estimate.mean - estimate.half_width, low) and math.isclose(estimate.mean + estimate.half_width, high)
+    assert math.isclose(estimate.mean - estimate.half_width, low) and math.isclose(
+        estimate.mean + estimate.half_width, high
+    )
     assert mean_ci([]).n == 0 and mean_ci([]).text() == "-"
 
 

@@ -33,20 +33,48 @@ def test_a_signal_shorter_than_one_window_is_enhanced_whole():
     signal = (0.1 * np.random.default_rng(2).standard_normal((2, 20000))).astype(np.float32)
     with torch.no_grad():
         whole = model(torch.from_numpy(signal))[0].numpy()
-    np.testing.assert_allclose(_run(ChunkedEnhancer(model, 2, 32000, 8000), signal, np.random.default_rng(3)), whole, atol=1e-6)
+    np.testing.assert_allclose(
+        _run(ChunkedEnhancer(model, 2, 32000, 8000), signal, np.random.default_rng(3)), whole, atol=1e-6
+    )
 
 
 def test_enhance_and_export_with_a_non_causal_model(tmp_path):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "tasnet.pt", build_model("conv-tasnet", SMALL["conv-tasnet"]), "conv-tasnet")
-    sf.write(tmp_path / "long.wav", (0.1 * np.random.default_rng(0).standard_normal((16000 * 20, 2))).astype(np.float32), 16000)
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "long.wav"), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "tasnet.pt"),
-                                      "--block-seconds", "3"])
+    sf.write(
+        tmp_path / "long.wav",
+        (0.1 * np.random.default_rng(0).standard_normal((16000 * 20, 2))).astype(np.float32),
+        16000,
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(tmp_path / "long.wav"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(tmp_path / "tasnet.pt"),
+            "--block-seconds",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sf.info(str(tmp_path / "out" / "long.wav")).frames == 16000 * 20
     refused = CliRunner().invoke(app, ["export", str(tmp_path / "tasnet.pt"), "-o", str(tmp_path / "m.onnx")])
     assert refused.exit_code == 1 and "only causal (streaming) models can be exported" in refused.output
-    streaming = CliRunner().invoke(app, ["enhance", str(tmp_path / "long.wav"), "-o", str(tmp_path / "s"), "--model",
-                                         str(tmp_path / "tasnet.pt"), "--streaming"], terminal_width=300)
+    streaming = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(tmp_path / "long.wav"),
+            "-o",
+            str(tmp_path / "s"),
+            "--model",
+            str(tmp_path / "tasnet.pt"),
+            "--streaming",
+        ],
+        terminal_width=300,
+    )
     assert streaming.exit_code == 1 and "--streaming: this model (conv-tasnet) is not causal" in streaming.output
     assert not (tmp_path / "s").exists()

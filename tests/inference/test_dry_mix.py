@@ -16,8 +16,14 @@ def _noisy(rate: int = 16000, seconds: float = 2.0) -> np.ndarray:
 
 def test_attenuation_limit_is_the_dry_share_in_decibels():
     assert dry_share() == 0.0 and dry_share(dry=0.3) == 0.3
-    assert dry_share(atten_lim_db=20) == pytest.approx(0.1) and dry_share(atten_lim_db=6) == pytest.approx(0.501, abs=1e-3)
-    for bad, message in [({"dry": 1.5}, "must lie in"), ({"atten_lim_db": -3}, "positive"), ({"dry": 0.1, "atten_lim_db": 6}, "not both")]:
+    assert dry_share(atten_lim_db=20) == pytest.approx(0.1) and dry_share(atten_lim_db=6) == pytest.approx(
+        0.501, abs=1e-3
+    )
+    for bad, message in [
+        ({"dry": 1.5}, "must lie in"),
+        ({"atten_lim_db": -3}, "positive"),
+        ({"dry": 0.1, "atten_lim_db": 6}, "not both"),
+    ]:
         with pytest.raises(CmktError, match=message):
             dry_share(**bad)
 
@@ -27,7 +33,9 @@ def test_dry_share_mixes_the_input_back_sample_aligned(trained_model):
     wet = enhance_array(load_enhancer(trained_model), noisy, 16000)
     assert np.abs(wet - noisy).max() > 0.01  # the model does change the signal
     np.testing.assert_allclose(enhance_array(load_enhancer(trained_model, dry=1.0), noisy, 16000), noisy, atol=1e-6)
-    np.testing.assert_allclose(enhance_array(load_enhancer(trained_model, dry=0.25), noisy, 16000), 0.75 * wet + 0.25 * noisy, atol=1e-6)
+    np.testing.assert_allclose(
+        enhance_array(load_enhancer(trained_model, dry=0.25), noisy, 16000), 0.75 * wet + 0.25 * noisy, atol=1e-6
+    )
 
 
 def test_streamed_file_with_dry_share_equals_the_whole_array(trained_model, tmp_path):
@@ -54,7 +62,9 @@ def test_cli_rejects_both_spellings_at_once(tmp_path):
     from cmkt.cli import app
 
     sf.write(tmp_path / "in.wav", _noisy(), 16000)
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out"), "--dry", "0.2", "--atten-lim", "6"])
+    result = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out"), "--dry", "0.2", "--atten-lim", "6"]
+    )
     assert result.exit_code != 0 and "not both" in result.output and not (tmp_path / "out").exists()
 
 
@@ -65,8 +75,21 @@ def test_cli_attenuation_limit_reaches_the_written_file(trained_model, tmp_path)
 
     noisy = _noisy()
     sf.write(tmp_path / "in.wav", noisy, 16000, subtype="FLOAT")
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "out"), "--model", str(trained_model),
-                                      "--atten-lim", "20", "--subtype", "FLOAT"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(tmp_path / "in.wav"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(trained_model),
+            "--atten-lim",
+            "20",
+            "--subtype",
+            "FLOAT",
+        ],
+    )
     assert result.exit_code == 0 and "input mixed back: 0.10" in result.output
     written = sf.read(tmp_path / "out" / "in.wav", dtype="float32")[0]
     wet = enhance_array(load_enhancer(trained_model), noisy, 16000)

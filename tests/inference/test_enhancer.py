@@ -67,5 +67,11 @@ def test_a_long_file_reports_progress_block_by_block(trained_model, tmp_path):
 
     sf.write(tmp_path / "long.wav", tone(7.5), 16000)
     heard: list[float] = []
-    enhance_file(load_enhancer(trained_model), tmp_path / "long.wav", tmp_path / "out.wav", block_seconds=2.0, on_block=heard.append)
+    enhance_file(
+        load_enhancer(trained_model),
+        tmp_path / "long.wav",
+        tmp_path / "out.wav",
+        block_seconds=2.0,
+        on_block=heard.append,
+    )
     assert heard == [2.0, 2.0, 2.0, 1.5]

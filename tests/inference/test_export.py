@@ -21,12 +21,16 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_pytorch(trained_model, nois
     pytest.importorskip("onnxruntime")
     from cmkt.inference.export import OnnxStream
 
-    result = CliRunner().invoke(app, ["export", str(trained_model), "--format", "onnx", "-o", str(tmp_path / "m.onnx"), "--block-frames", "2"])
+    result = CliRunner().invoke(
+        app, ["export", str(trained_model), "--format", "onnx", "-o", str(tmp_path / "m.onnx"), "--block-frames", "2"]
+    )
     assert result.exit_code == 0, result.output
     import onnx
 
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
-    assert not any("bridge" in init.name or "project" in init.name for init in graph.initializer)  # inference graph only
+    assert not any(
+        "bridge" in init.name or "project" in init.name for init in graph.initializer
+    )  # inference graph only
     noisy, offline = noisy_and_offline
     stream = OnnxStream(tmp_path / "m.onnx")
     assert (stream.sample_rate, stream.block, stream.delay) == (16000, 256, 384)
@@ -34,7 +38,9 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_pytorch(trained_model, nois
 
 
 def test_torchscript_export_matches_pytorch(trained_model, noisy_and_offline, tmp_path):
-    result = CliRunner().invoke(app, ["export", str(trained_model), "--format", "torchscript", "-o", str(tmp_path / "m.ts")])
+    result = CliRunner().invoke(
+        app, ["export", str(trained_model), "--format", "torchscript", "-o", str(tmp_path / "m.ts")]
+    )
     assert result.exit_code == 0, result.output
     step = torch.jit.load(str(tmp_path / "m.ts"))
     model, _ = load_model(trained_model)
@@ -44,7 +50,9 @@ def test_torchscript_export_matches_pytorch(trained_model, noisy_and_offline, tm
     pieces = []
     with torch.no_grad():
         for start in range(0, len(padded), 128):
-            out, input_tail, output_tail, *state = step(torch.from_numpy(padded[None, start : start + 128]), input_tail, output_tail, *state)
+            out, input_tail, output_tail, *state = step(
+                torch.from_numpy(padded[None, start : start + 128]), input_tail, output_tail, *state
+            )
             pieces.append(out[0].numpy())
     np.testing.assert_allclose(np.concatenate(pieces)[384 : 384 + len(noisy)], offline, atol=1e-5)
 

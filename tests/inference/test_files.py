@@ -33,7 +33,9 @@ def test_folder_with_a_bad_file_keeps_going_and_fails_at_the_end(trained_model, 
 def test_refuses_to_overwrite_inputs(trained_model, tmp_path):
     sf.write(tmp_path / "a.wav", tone(), 16000)
     before = (tmp_path / "a.wav").read_bytes()
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path), "--model", str(trained_model), "--overwrite"])
+    result = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path), "--model", str(trained_model), "--overwrite"]
+    )
     assert result.exit_code == 1 and "overwrite an input" in result.output
     assert (tmp_path / "a.wav").read_bytes() == before
 
@@ -68,12 +70,16 @@ def test_installed_model_is_listed_and_used_by_name(trained_model, tmp_path, mon
     listing = CliRunner().invoke(app, ["models"], terminal_width=200)
     assert listing.exit_code == 0 and "tiny-demo" in listing.output
     sf.write(tmp_path / "a.wav", tone(), 16000)
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", "tiny-demo"])
+    result = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", "tiny-demo"]
+    )
     assert result.exit_code == 0 and (tmp_path / "out" / "a.wav").is_file()
 
 
 def test_missing_input_is_reported_by_name(trained_model, tmp_path):
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "typo_folder"), "-o", str(tmp_path / "out"), "--model", str(trained_model)])
+    result = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "typo_folder"), "-o", str(tmp_path / "out"), "--model", str(trained_model)]
+    )
     assert result.exit_code == 1 and "typo_folder: no such file or folder" in result.output
 
 
@@ -90,8 +96,19 @@ def _noisy_tree(root):
 def test_globs_and_list_files_choose_inputs_and_mirror_their_tree(trained_model, tmp_path):
     _noisy_tree(tmp_path / "in")
     (tmp_path / "files.txt").write_text("# chosen\nin/a.wav\n\nin/deep\n")
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in" / "**" / "*.flac"), "--list", str(tmp_path / "files.txt"),
-                                      "-o", str(tmp_path / "out"), "--model", str(trained_model)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(tmp_path / "in" / "**" / "*.flac"),
+            "--list",
+            str(tmp_path / "files.txt"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(trained_model),
+        ],
+    )
     assert result.exit_code == 0, result.output
     written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert written == ["a.wav", "c.flac", "d.wav", "deep/c.flac"]
@@ -102,8 +119,21 @@ def test_shards_split_the_inputs_without_overlap_or_gaps(trained_model, tmp_path
     seen = []
     for k in (1, 2, 3):
         log = tmp_path / f"log{k}.json"
-        result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(trained_model),
-                                          "--shard", f"{k}/3", "--log", str(log)])
+        result = CliRunner().invoke(
+            app,
+            [
+                "enhance",
+                str(tmp_path / "in"),
+                "-o",
+                str(tmp_path / "out"),
+                "--model",
+                str(trained_model),
+                "--shard",
+                f"{k}/3",
+                "--log",
+                str(log),
+            ],
+        )
         assert result.exit_code == 0, result.output
         seen += [row["input"] for row in json.loads(log.read_text())]
     assert sorted(seen) == sorted(str(p) for p in (tmp_path / "in").rglob("*") if p.suffix in (".wav", ".flac"))
@@ -113,7 +143,15 @@ def test_shards_split_the_inputs_without_overlap_or_gaps(trained_model, tmp_path
 
 def test_existing_outputs_are_skipped_and_the_log_says_so(trained_model, tmp_path):
     _noisy_tree(tmp_path / "in")
-    args = ["enhance", str(tmp_path / "in" / "a.wav"), str(tmp_path / "in" / "b.wav"), "-o", str(tmp_path / "out"), "--model", str(trained_model)]
+    args = [
+        "enhance",
+        str(tmp_path / "in" / "a.wav"),
+        str(tmp_path / "in" / "b.wav"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(trained_model),
+    ]
     assert CliRunner().invoke(app, args[:2] + args[3:]).exit_code == 0  # a.wav only
     stamp = (tmp_path / "out" / "a.wav").stat().st_mtime_ns
     result = CliRunner().invoke(app, args + ["--log", str(tmp_path / "log.csv")])
@@ -139,7 +177,12 @@ def test_streaming_mode_gives_the_same_file_and_states_the_latency(trained_model
 def test_batches_of_short_files_give_what_single_files_give(trained_model, tmp_path):
     rng = np.random.default_rng(3)
     for index, (seconds, rate) in enumerate([(0.3, 16000), (1.1, 16000), (0.7, 8000), (0.5, 44100)]):
-        sf.write(tmp_path / f"in{index}.wav", (0.1 * rng.standard_normal(int(seconds * rate))).astype(np.float32), rate, subtype="FLOAT")
+        sf.write(
+            tmp_path / f"in{index}.wav",
+            (0.1 * rng.standard_normal(int(seconds * rate))).astype(np.float32),
+            rate,
+            subtype="FLOAT",
+        )
     inputs = sorted(str(p) for p in tmp_path.glob("in*.wav"))
     base = ["enhance", *inputs, "--model", str(trained_model)]
     assert CliRunner().invoke(app, base + ["-o", str(tmp_path / "single")]).exit_code == 0
@@ -155,12 +198,40 @@ def test_output_rate_subtype_and_container_can_be_chosen(trained_model, tmp_path
     sf.write(tmp_path / "a.wav", np.stack([tone(1.0, 44100)] * 2, axis=1), 44100, subtype="PCM_24")
     for extra in ([], ["--batch-size", "2"]):
         out = tmp_path / f"out{len(extra)}"
-        result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(out), "--model", str(trained_model),
-                                          "--rate", "16000", "--format", "flac", "--subtype", "PCM_16", *extra])
+        result = CliRunner().invoke(
+            app,
+            [
+                "enhance",
+                str(tmp_path / "a.wav"),
+                "-o",
+                str(out),
+                "--model",
+                str(trained_model),
+                "--rate",
+                "16000",
+                "--format",
+                "flac",
+                "--subtype",
+                "PCM_16",
+                *extra,
+            ],
+        )
         assert result.exit_code == 0, result.output
         info = sf.info(str(out / "a.flac"))
         assert (info.samplerate, info.channels, info.subtype, info.frames) == (16000, 2, "PCM_16", 16000)
-    bad = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "x"), "--model", str(trained_model), "--format", "m4a"])
+    bad = CliRunner().invoke(
+        app,
+        [
+            "enhance",
+            str(tmp_path / "a.wav"),
+            "-o",
+            str(tmp_path / "x"),
+            "--model",
+            str(trained_model),
+            "--format",
+            "m4a",
+        ],
+    )
     assert bad.exit_code == 1 and "--format m4a" in bad.output
 
 
@@ -207,10 +278,16 @@ def test_a_folder_with_nothing_to_enhance_fails_and_says_what_it_passed_over(tra
 
 
 def test_every_container_soundfile_reads_is_enhanced_into_the_same_container(trained_model, tmp_path):
-    """MP3, Opus, AIFF and CAF in, the same out (at the input's rate and length); soundfile reads and writes them all."""
+    """MP3, Opus, AIFF and CAF in, the same out (at the input's rate and length); soundfile reads and writes them
+    all."""
     noisy = tone(1.0, 48000) + 0.05 * np.random.default_rng(0).standard_normal(48000).astype(np.float32)
     (tmp_path / "in").mkdir()
-    for name, kwargs in (("a.mp3", {}), ("b.opus", {"format": "OGG", "subtype": "OPUS"}), ("c.aiff", {}), ("d.caf", {})):
+    for name, kwargs in (
+        ("a.mp3", {}),
+        ("b.opus", {"format": "OGG", "subtype": "OPUS"}),
+        ("c.aiff", {}),
+        ("d.caf", {}),
+    ):
         sf.write(tmp_path / "in" / name, noisy, 48000, **kwargs)
     result = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
@@ -239,7 +316,9 @@ def test_the_python_api_takes_an_enhancer_and_options(trained_model, tmp_path):
 
     sf.write(tmp_path / "a.wav", tone(0.5), 16000)
     enhancer = load_enhancer(trained_model)
-    summary = enhance_paths([tmp_path / "a.wav"], tmp_path / "out", enhancer, EnhanceOptions(suffix="_x", out_format="flac"))
+    summary = enhance_paths(
+        [tmp_path / "a.wav"], tmp_path / "out", enhancer, EnhanceOptions(suffix="_x", out_format="flac")
+    )
     assert summary.written == [tmp_path / "out" / "a_x.flac"] and summary.latency_ms == enhancer.latency_ms > 0
 
 
@@ -258,9 +337,14 @@ def test_outputs_record_their_model_and_a_rerun_with_another_model_warns(trained
     assert next(csv.DictReader((tmp_path / "log.csv").open()))["model"] == made_by(tmp_path / "out" / "a.wav")
     same = _enhance(trained_model, tmp_path / "a.wav", "-o", tmp_path / "out")
     assert same.exit_code == 0 and "another model" not in same.output
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", str(other)],
-                                terminal_width=300)
-    assert result.exit_code == 0 and "1 existing output(s) skipped were made with another model" in " ".join(result.output.split())
+    result = CliRunner().invoke(
+        app,
+        ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", str(other)],
+        terminal_width=300,
+    )
+    assert result.exit_code == 0 and "1 existing output(s) skipped were made with another model" in " ".join(
+        result.output.split()
+    )
     assert "--overwrite" in result.output
 
 
@@ -268,7 +352,11 @@ def test_jobs_enhance_files_in_parallel_processes_with_the_same_results_and_log(
     (tmp_path / "in").mkdir()
     rng = np.random.default_rng(0)
     for index in range(5):
-        sf.write(tmp_path / "in" / f"f{index}.wav", tone(1.0, freq=200.0 + 100 * index) + 0.05 * rng.standard_normal(16000), 16000)
+        sf.write(
+            tmp_path / "in" / f"f{index}.wav",
+            tone(1.0, freq=200.0 + 100 * index) + 0.05 * rng.standard_normal(16000),
+            16000,
+        )
     (tmp_path / "in" / "broken.wav").write_bytes(b"not audio at all")
     one = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "one")
     two = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "two", "--jobs", "2", "--log", tmp_path / "log.csv")
@@ -277,7 +365,9 @@ def test_jobs_enhance_files_in_parallel_processes_with_the_same_results_and_log(
         a, b = sf.read(tmp_path / "one" / f"f{index}.wav")[0], sf.read(tmp_path / "two" / f"f{index}.wav")[0]
         assert np.allclose(a, b, atol=1e-4)  # one thread per process: the same model, the same output
     rows = {Path(r["input"]).name: r for r in csv.DictReader((tmp_path / "log.csv").open())}
-    assert [rows[f"f{i}.wav"]["status"] for i in range(5)] == ["written"] * 5 and rows["broken.wav"]["status"] == "failed"
+    assert [rows[f"f{i}.wav"]["status"] for i in range(5)] == ["written"] * 5 and rows["broken.wav"][
+        "status"
+    ] == "failed"
     again = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "two", "--jobs", "2")
     assert "skipped 5 existing" in again.output
     refused = _enhance(trained_model, tmp_path / "in", "-o", tmp_path / "x", "--jobs", "2", "--batch-size", "4")

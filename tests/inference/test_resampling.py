@@ -6,7 +6,9 @@ from cmkt.inference.resampling import BlockResampler
 from tests.conftest import push_in_blocks
 
 
-@pytest.mark.parametrize("from_rate,to_rate", [(44100, 16000), (16000, 44100), (48000, 16000), (8000, 16000), (22050, 16000), (16000, 16000)])
+@pytest.mark.parametrize(
+    "from_rate,to_rate", [(44100, 16000), (16000, 44100), (48000, 16000), (8000, 16000), (22050, 16000), (16000, 16000)]
+)
 def test_block_by_block_equals_whole_signal(from_rate, to_rate):
     rng = np.random.default_rng(from_rate + to_rate)
     signal = rng.standard_normal((2, from_rate * 2 + 17)).astype(np.float32)

@@ -1,4 +1,5 @@
 """Every registered backbone: shapes, its tap, gradients, and training through the same loop."""
+
 import pytest
 import torch
 
@@ -6,7 +7,13 @@ from cmkt.registry import ARCHITECTURES, build_model
 
 SMALL = {
     "stft-mask-gru": {"hidden": 32},
-    "conv-tasnet": {"enc_num_feats": 64, "msk_num_feats": 32, "msk_num_hidden_feats": 64, "msk_num_layers": 4, "msk_num_stacks": 1},
+    "conv-tasnet": {
+        "enc_num_feats": 64,
+        "msk_num_feats": 32,
+        "msk_num_hidden_feats": 64,
+        "msk_num_layers": 4,
+        "msk_num_stacks": 1,
+    },
     "conformer-mask": {"dim": 32, "ffn_dim": 64, "layers": 2},
 }
 
@@ -26,15 +33,27 @@ def test_backbone_returns_audio_and_a_tap_at_its_frame_rate(name):
     assert abs(tap.shape[1] - 12345 / model.tap_hop) <= 4 and model.frame_rate == 16000 / model.tap_hop
     tap.square().mean().backward()
     reached = [p for p in model.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
-    assert reached and wave.grad is not None and wave.grad.abs().sum() > 0  # the tap's loss reaches the input and the layers below it
+    assert (
+        reached and wave.grad is not None and wave.grad.abs().sum() > 0
+    )  # the tap's loss reaches the input and the layers below it
 
 
 @pytest.mark.parametrize("name", ["conv-tasnet", "conformer-mask"])
 def test_non_causal_backbones_train_in_the_same_loop(prepared, tmp_path, name):
     from cmkt.training.trainer import TrainConfig, train
 
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / name), arch=name,
-                         model=SMALL[name], steps=2, batch_size=2, valid_every=2, valid_items=1, max_seconds=1.0)
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(tmp_path / name),
+        arch=name,
+        model=SMALL[name],
+        steps=2,
+        batch_size=2,
+        valid_every=2,
+        valid_items=1,
+        max_seconds=1.0,
+    )
     best = train(config)
     from cmkt.registry import load_model
 

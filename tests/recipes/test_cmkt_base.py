@@ -1,9 +1,19 @@
 """recipes/cmkt_base: the default model's training data and runs (shared data; skipped where absent)."""
+
 import csv
 
 import pytest
 
-from recipes.cmkt_base.run import build_inputs, finetune_commands, per_stage, stoi_commands, train_commands, tts_voices
+from recipes.cmkt_base.run import (
+    Compute,
+    StoiStage,
+    build_inputs,
+    finetune_commands,
+    per_stage,
+    stoi_commands,
+    train_commands,
+    tts_voices,
+)
 
 
 def test_inputs_join_real_and_tts_speech_and_recorded_and_generated_noise(shared_data, tmp_path):
@@ -20,7 +30,7 @@ def test_inputs_join_real_and_tts_speech_and_recorded_and_generated_noise(shared
 
 
 def test_runs_differ_only_in_teacher_and_seed(tmp_path):
-    commands = train_commands(tmp_path / "data", tmp_path, 100, [0, 1], threads=1)
+    commands = train_commands(tmp_path / "data", tmp_path, 100, [0, 1], compute=Compute(threads=1))
     assert sorted(commands) == ["baseline_s0", "baseline_s1", "cmkt_s0", "cmkt_s1"]
     cmkt, base = commands["cmkt_s0"], commands["baseline_s0"]
     differing = {a for a, b in zip(cmkt, base) if a != b}
@@ -29,18 +39,21 @@ def test_runs_differ_only_in_teacher_and_seed(tmp_path):
 
 
 def test_systems_choose_the_runs(tmp_path):
-    commands = train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1, systems=("cmkt",))
+    commands = train_commands(tmp_path / "data", tmp_path, 100, [0], compute=Compute(threads=1), systems=("cmkt",))
     assert list(commands) == ["cmkt_s0"]
 
 
 def test_noise_augmentation_reaches_every_run(tmp_path):
-    commands = train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1, noise_augment=True)
+    commands = train_commands(tmp_path / "data", tmp_path, 100, [0], compute=Compute(threads=1), noise_augment=True)
     assert all("--noise-augment" in command for command in commands.values())
-    assert not any("--noise-augment" in c for c in train_commands(tmp_path / "data", tmp_path, 100, [0], threads=1).values())
+    assert not any(
+        "--noise-augment" in c
+        for c in train_commands(tmp_path / "data", tmp_path, 100, [0], compute=Compute(threads=1)).values()
+    )
 
 
 def test_finetune_stage_starts_each_run_from_its_stage_one_model_with_augmented_noise(tmp_path):
-    commands = finetune_commands(tmp_path / "data", tmp_path, 4000, [0], threads=1, lr=3e-4)
+    commands = finetune_commands(tmp_path / "data", tmp_path, 4000, [0], compute=Compute(threads=1), lr=3e-4)
     assert sorted(commands) == ["baseline_s0_ft", "cmkt_s0_ft"]
     for name, command in commands.items():
         start = tmp_path / "runs" / name.removesuffix("_ft") / "model.pt"
@@ -51,7 +64,15 @@ def test_finetune_stage_starts_each_run_from_its_stage_one_model_with_augmented_
 
 
 def test_stoi_stage_starts_from_stage_two_with_the_stoi_term_and_its_own_batches(tmp_path):
-    commands = stoi_commands(tmp_path / "data", tmp_path, 2400, [0], threads=1, systems=("cmkt",), lr=1e-4, weight=0.5)
+    commands = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        2400,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(lr=1e-4, weight=0.5),
+    )
     command = commands["cmkt_s0_stoi"]
     assert command[command.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_ft" / "model.pt")
     assert command[command.index("--loss") + 1] == "spectral_mae=1,wave_mae=1,stoi=0.5"
@@ -61,7 +82,15 @@ def test_stoi_stage_starts_from_stage_two_with_the_stoi_term_and_its_own_batches
 
 
 def test_a_second_stoi_stage_starts_from_the_first_with_its_own_weight_and_batches(tmp_path):
-    commands = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), lr=1e-4, weight=1, stage=1)
+    commands = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        1500,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(lr=1e-4, weight=1, index=1),
+    )
     command = commands["cmkt_s0_stoi2"]
     assert command[command.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_stoi" / "model.pt")
     assert command[command.index("--loss") + 1] == "spectral_mae=1,wave_mae=1,stoi=1"
@@ -69,9 +98,24 @@ def test_a_second_stoi_stage_starts_from_the_first_with_its_own_weight_and_batch
 
 
 def test_a_stoi_stage_drifts_the_noise_levels_only_when_asked(tmp_path):
-    plain = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=2)["cmkt_s0_stoi3"]
-    drifting = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=2,
-                             envelope=True)["cmkt_s0_stoi3"]
+    plain = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        1500,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(weight=1, index=2),
+    )["cmkt_s0_stoi3"]
+    drifting = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        1500,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(weight=1, index=2, envelope=True),
+    )["cmkt_s0_stoi3"]
     assert "--noise-envelope" not in plain and "--noise-envelope" in drifting
     assert [a for a in drifting if a != "--noise-envelope"] == plain  # the flag is the only difference
     assert drifting[drifting.index("--seed") + 1] == "4"
@@ -80,20 +124,48 @@ def test_a_stoi_stage_drifts_the_noise_levels_only_when_asked(tmp_path):
 def test_a_stoi_stage_grows_a_deep_filter_only_when_asked(tmp_path):
     import json
 
-    plain = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=4,
-                          envelope=True)["cmkt_s0_stoi5"]
-    grown = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=4,
-                          envelope=True, deep_filter=3)["cmkt_s0_stoi5"]
+    plain = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        1500,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(weight=1, index=4, envelope=True),
+    )["cmkt_s0_stoi5"]
+    grown = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        1500,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(weight=1, index=4, envelope=True, deep_filter=3),
+    )["cmkt_s0_stoi5"]
     at = grown.index("--model-config")
     assert "--model-config" not in plain and json.loads(grown[at + 1]) == {"deep_filter_order": 3}
     assert grown[:at] + grown[at + 2 :] == plain and grown[grown.index("--seed") + 1] == "6"
 
 
 def test_a_stoi_stage_recolours_the_speech_only_when_asked(tmp_path):
-    plain = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=5,
-                          envelope=True)["cmkt_s0_stoi6"]
-    recoloured = stoi_commands(tmp_path / "data", tmp_path, 1500, [0], threads=1, systems=("cmkt",), weight=1, stage=5,
-                               envelope=True, speech_eq=True)["cmkt_s0_stoi6"]
+    plain = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        1500,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(weight=1, index=5, envelope=True),
+    )["cmkt_s0_stoi6"]
+    recoloured = stoi_commands(
+        tmp_path / "data",
+        tmp_path,
+        1500,
+        [0],
+        compute=Compute(threads=1),
+        systems=("cmkt",),
+        stage=StoiStage(weight=1, index=5, envelope=True, speech_eq=True),
+    )["cmkt_s0_stoi6"]
     assert "--speech-eq" not in plain and [a for a in recoloured if a != "--speech-eq"] == plain
     assert recoloured[recoloured.index("--seed") + 1] == "7"
     assert recoloured[recoloured.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_stoi5" / "model.pt")

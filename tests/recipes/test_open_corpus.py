@@ -1,5 +1,6 @@
 """The open-corpus recipe on small source trees made here: a tiny git repository per GitHub source
 and fake Debian extraction folders, with real audio (tones and noise) written in the test."""
+
 from __future__ import annotations
 
 import csv
@@ -27,7 +28,9 @@ def _voice(seed: int, seconds: float = 1.2) -> np.ndarray:
     t = np.arange(int(seconds * RATE)) / RATE
     f0 = 100 + 20 * seed % 150
     wave = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
-    return (0.2 * wave * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)) + 0.002 * rng.standard_normal(len(t))).astype(np.float32)
+    return (0.2 * wave * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)) + 0.002 * rng.standard_normal(len(t))).astype(
+        np.float32
+    )
 
 
 def _noise(seed: int, seconds: float) -> np.ndarray:
@@ -49,7 +52,9 @@ def _git_repo(folder: Path, files: dict[str, bytes | np.ndarray], drop_blob: str
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "data"]):
         subprocess.run([*git, *args], cwd=folder, check=True)
     if drop_blob:
-        oid = subprocess.run(["git", "rev-parse", f"HEAD:{drop_blob}"], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
+        oid = subprocess.run(
+            ["git", "rev-parse", f"HEAD:{drop_blob}"], cwd=folder, check=True, capture_output=True, text=True
+        ).stdout.strip()
         (folder / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
 
 
@@ -64,8 +69,12 @@ def _speechocean(root: Path) -> None:
             utt = f"{spk}{take:05d}"
             files[f"WAVE/SPEAKER{spk}/{utt}.WAV"] = _voice(speaker * 10 + take)
             text.append(f"{utt} HELLO NUMBER {take}")
-    files["WAVE/SPEAKER0001/0001TRUNC.WAV"] = b"RIFF\x24\x80\x00\x00WAVEfmt " + b"\x10\x00\x00\x00\x01\x00\x01\x00" + \
-        b"\x22\x56\x00\x00\x44\xac\x00\x00\x02\x00\x10\x00data\x00\x80\x00\x00" + b"\x00\x01" * 100  # header says more than is there
+    files["WAVE/SPEAKER0001/0001TRUNC.WAV"] = (
+        b"RIFF\x24\x80\x00\x00WAVEfmt "
+        + b"\x10\x00\x00\x00\x01\x00\x01\x00"
+        + b"\x22\x56\x00\x00\x44\xac\x00\x00\x02\x00\x10\x00data\x00\x80\x00\x00"
+        + b"\x00\x01" * 100
+    )  # header says more than is there
     text.append("0001TRUNC A TRUNCATED FILE")
     for part in ("train", "test"):
         files[f"{part}/text"] = ("\n".join(text) + "\n").encode()
@@ -78,7 +87,9 @@ def _moodist(root: Path) -> None:
     files: dict[str, bytes | np.ndarray] = {}
     for number, family in enumerate(("places", "rain", "urban", "animals")):
         for index in range(7):  # a seed of its own for each (not hash(), which changes per process and could collide)
-            files[f"public/sounds/{family}/{family}{index}.wav"] = _noise(1000 + 100 * number + index, 20.0 if index % 2 else 8.0)
+            files[f"public/sounds/{family}/{family}{index}.wav"] = _noise(
+                1000 + 100 * number + index, 20.0 if index % 2 else 8.0
+            )
     files["public/sounds/binaural/binaural-alpha.wav"] = _noise(1, 5.0)  # synthetic: dropped by rule
     files["public/sounds/places/copy.wav"] = files["public/sounds/places/places0.wav"]  # an exact duplicate
     gap = _noise(77, 20.0)
@@ -88,7 +99,10 @@ def _moodist(root: Path) -> None:
 
 
 def _blanket(root: Path) -> None:
-    _git_repo(root / "blanket.git", {"data/resources/sounds/city.ogg": _noise(5, 6.0), "data/resources/sounds/pink-noise.ogg": _noise(6, 3.0)})
+    _git_repo(
+        root / "blanket.git",
+        {"data/resources/sounds/city.ogg": _noise(5, 6.0), "data/resources/sounds/pink-noise.ogg": _noise(6, 3.0)},
+    )
 
 
 def _debs(out: Path) -> None:
@@ -105,7 +119,9 @@ def _debs(out: Path) -> None:
         for index, word in enumerate(("ball", "hat", "nose")):
             sf.write(kt / lang / f"{word}.ogg", _voice(500 + index + 7 * len(lang + word)), RATE)
             entries.append(f'<sound name="{word}" file="{lang}/{word}.ogg" />')
-        (kt / f"{lang}.soundtheme").write_text(f'<language code="{lang}">{"".join(entries)}</language>', encoding="utf-8")
+        (kt / f"{lang}.soundtheme").write_text(
+            f'<language code="{lang}">{"".join(entries)}</language>', encoding="utf-8"
+        )
     clipped = np.clip(4 * _voice(900), -1, 1)  # heavily clipped: dropped by the measured rule
     sf.write(kt / "de" / "hat.ogg", clipped, RATE)
     fx = out / "extracted/lincity-ng-data/usr/share/games/lincity-ng/sounds"
@@ -172,7 +188,9 @@ def test_rules_drop_what_they_should_and_missing_or_truncated_files_are_named(bu
 def test_no_noise_file_has_a_silent_stretch(built):
     out, _, _ = built
     files = sorted((out / "noise").rglob("*.flac"))
-    assert files and all(noise_beds.quietest_window(sf.read(f, dtype="float32")[0]) >= builder.SILENT_WINDOW_RMS for f in files)
+    assert files and all(
+        noise_beds.quietest_window(sf.read(f, dtype="float32")[0]) >= builder.SILENT_WINDOW_RMS for f in files
+    )
     assert not list((out / "noise").rglob("gap__*.flac"))
 
 
@@ -185,13 +203,31 @@ def test_rerun_and_a_fresh_build_give_identical_tables(built, tmp_path):
     _debs(fresh)
     builder.build(fresh, git_dirs, workers=1, open_test_size=12, train_rooms=3)
     assert {name: (fresh / name).read_bytes() for name in before} == before
-    assert (fresh / "noise/test/beds/effects0000.flac").read_bytes() == (out / "noise/test/beds/effects0000.flac").read_bytes()
+    assert (fresh / "noise/test/beds/effects0000.flac").read_bytes() == (
+        out / "noise/test/beds/effects0000.flac"
+    ).read_bytes()
 
 
 def test_cmkt_prep_reads_the_speech_table_and_noise_folders(built, tmp_path):
     out, _, _ = built
-    result = CliRunner().invoke(app, ["prep", "--speech", str(out / "speech.tsv"), "--noise", str(out / "noise"),
-                                      "-o", str(tmp_path / "data"), "--snr-range", "-5", "20", "--teacher", "none"], terminal_width=200)
+    result = CliRunner().invoke(
+        app,
+        [
+            "prep",
+            "--speech",
+            str(out / "speech.tsv"),
+            "--noise",
+            str(out / "noise"),
+            "-o",
+            str(tmp_path / "data"),
+            "--snr-range",
+            "-5",
+            "20",
+            "--teacher",
+            "none",
+        ],
+        terminal_width=200,
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "data" / "train.jsonl").is_file() and (tmp_path / "data" / "test.jsonl").is_file()
 
@@ -237,7 +273,10 @@ def test_split_quota_is_balanced_and_repeatable():
 
 def test_git_directories_are_found_bare_or_cloned(tmp_path):
     _git_repo(tmp_path / "clone" / "blanket", {"a.txt": b"x"})
-    subprocess.run(["git", "clone", "-q", "--bare", str(tmp_path / "clone" / "blanket"), str(tmp_path / "bare" / "blanket.git")], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(tmp_path / "clone" / "blanket"), str(tmp_path / "bare" / "blanket.git")],
+        check=True,
+    )
     for root in (tmp_path / "clone", tmp_path / "bare"):
         found = find_git_dir(root, "rafaelmardojai/blanket")
         folder, missing = export_git(found, tmp_path / f"out-{root.name}")

@@ -2,6 +2,7 @@
 
 Each case here is a row of docs/RELIABILITY.md.
 """
+
 import csv
 
 import os
@@ -64,7 +65,9 @@ def test_enhance_names_the_bad_file_and_the_fix_and_does_the_rest(trained_model,
     (tmp_path / "in").mkdir()
     sf.write(tmp_path / "in" / "good.wav", tone(1.0), 16000)
     maker(tmp_path / "in" / f"{ODD_NAME}.wav")
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(trained_model)])
+    result = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(trained_model)]
+    )
     assert result.exit_code == 1
     failed = [line for line in result.output.splitlines() if line.startswith("failed:")]
     assert len(failed) == 1 and ODD_NAME in failed[0] and words in result.output.replace("\n", " ")
@@ -78,14 +81,18 @@ def test_enhance_handles_odd_but_valid_audio(trained_model, tmp_path, case):
     source = tmp_path / f"{ODD_NAME}.wav"
     maker(source)
     expected_frames = frames if frames is not None else sf.info(str(source)).frames
-    result = CliRunner().invoke(app, ["enhance", str(source), "-o", str(tmp_path / "out"), "--model", str(trained_model)])
+    result = CliRunner().invoke(
+        app, ["enhance", str(source), "-o", str(tmp_path / "out"), "--model", str(trained_model)]
+    )
     assert result.exit_code == 0, result.output
     info = sf.info(str(tmp_path / "out" / source.name))
     assert (info.samplerate, info.channels, info.frames) == (rate, channels, expected_frames)
     out, _ = sf.read(tmp_path / "out" / source.name)
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
     warned = "truncated (0.50 s of the 1.00 s its header declares)" in " ".join(result.output.split())
-    assert warned == (case == "truncated WAV (header longer than data)")  # named, with what was used; no other file warned
+    assert warned == (
+        case == "truncated WAV (header longer than data)"
+    )  # named, with what was used; no other file warned
 
 
 @pytest.mark.parametrize("case", list(BAD))
@@ -96,8 +103,22 @@ def test_score_reports_a_bad_estimate_per_file(tmp_path, case):
         sf.write(tmp_path / folder / "good.wav", tone(1.0), 16000)
         sf.write(tmp_path / "ref" / f"{ODD_NAME}.wav", tone(1.0), 16000)
     maker(tmp_path / "est" / f"{ODD_NAME}.wav")
-    result = CliRunner().invoke(app, ["score", "--ref", str(tmp_path / "ref"), "--est", str(tmp_path / "est"), "--metrics", "si_sdr",
-                                      "--jobs", "1", "-o", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--ref",
+            str(tmp_path / "ref"),
+            "--est",
+            str(tmp_path / "est"),
+            "--metrics",
+            "si_sdr",
+            "--jobs",
+            "1",
+            "-o",
+            str(tmp_path / "s"),
+        ],
+    )
     assert result.exit_code == 1 and words in result.output.replace("\n", " ") and "Traceback" not in result.output
     rows = {r["file"]: r for r in csv.DictReader((tmp_path / "s" / "scores.csv").open(encoding="utf-8"))}
     assert rows["good"]["si_sdr"] and rows[ODD_NAME]["error"]
@@ -110,8 +131,20 @@ def test_prep_skips_a_bad_recording_names_it_and_prepares_the_rest(noise_folder,
     for index in range(3):
         sf.write(tmp_path / "corpus" / f"good{index}.wav", tone(1.0, freq=300 + 50 * index), 16000)
     maker(tmp_path / "corpus" / f"{ODD_NAME}.wav")
-    result = CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus"), "--noise", str(noise_folder),
-                                      "-o", str(tmp_path / "data"), "--teacher", "none"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "prep",
+            "--speech",
+            str(tmp_path / "corpus"),
+            "--noise",
+            str(noise_folder),
+            "-o",
+            str(tmp_path / "data"),
+            "--teacher",
+            "none",
+        ],
+    )
     assert result.exit_code == 1 and "skipped:" in result.output and ODD_NAME in result.output
     assert "Traceback" not in result.output
     prepared = sum(1 for split in ("train", "valid", "test") for p in (tmp_path / "data").glob(f"{split}/clean/*.wav"))
@@ -121,7 +154,10 @@ def test_prep_skips_a_bad_recording_names_it_and_prepares_the_rest(noise_folder,
 def test_output_folder_that_cannot_be_created_is_a_clear_error(trained_model, tmp_path):
     sf.write(tmp_path / "a.wav", tone(1.0), 16000)
     (tmp_path / "blocked").write_text("a file where the output folder should go")
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "blocked" / "out"), "--model", str(trained_model)])
+    result = CliRunner().invoke(
+        app,
+        ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "blocked" / "out"), "--model", str(trained_model)],
+    )
     assert result.exit_code == 1 and "cannot create output folder" in result.output and "Traceback" not in result.output
 
 
@@ -138,9 +174,15 @@ def test_bad_checkpoints_are_refused_with_the_reason(trained_model, tmp_path, da
     else:
         torch.save({"weights": payload["state_dict"]}, path)
     sf.write(tmp_path / "a.wav", tone(1.0), 16000)
-    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", str(path)])
-    expected = {"truncated": "truncated", "another architecture": "unknown architecture 'conv-tasnet-xl'",
-                "newer version": "upgrade cmkt", "not a checkpoint": "not a CMKT checkpoint"}[damage]
+    result = CliRunner().invoke(
+        app, ["enhance", str(tmp_path / "a.wav"), "-o", str(tmp_path / "out"), "--model", str(path)]
+    )
+    expected = {
+        "truncated": "truncated",
+        "another architecture": "unknown architecture 'conv-tasnet-xl'",
+        "newer version": "upgrade cmkt",
+        "not a checkpoint": "not a CMKT checkpoint",
+    }[damage]
     assert result.exit_code == 1 and expected in result.output.replace("\n", " ") and "Traceback" not in result.output
 
 
@@ -161,11 +203,15 @@ def test_a_read_only_output_folder_is_named_as_the_cause(trained_model, tmp_path
     out = tmp_path / "out"
     out.mkdir()
     out.chmod(0o555)
-    immutable = os.access(out, os.W_OK) and subprocess.run(["chattr", "+i", str(out)], capture_output=True).returncode == 0
+    immutable = (
+        os.access(out, os.W_OK) and subprocess.run(["chattr", "+i", str(out)], capture_output=True).returncode == 0
+    )
     try:  # root ignores the mode; an immutable folder stops root too
         if os.access(out, os.W_OK):
             pytest.skip("cannot make a folder read-only here (root, and no chattr)")
-        result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in.wav"), "-o", str(out), "--model", str(trained_model)])
+        result = CliRunner().invoke(
+            app, ["enhance", str(tmp_path / "in.wav"), "-o", str(out), "--model", str(trained_model)]
+        )
     finally:
         if immutable:
             subprocess.run(["chattr", "-i", str(out)], check=True)
@@ -174,18 +220,39 @@ def test_a_read_only_output_folder_is_named_as_the_cause(trained_model, tmp_path
     assert "format" not in result.output
 
 
-@pytest.mark.parametrize("arch, settings, words", [
-    ("stft-mask-gru", '{"hop": 100}', "hop (100) must divide n_fft (512)"),
-    ("stft-mask-gru", '{"hidden": "big"}', "hidden is 'big', not int (default 256)"),
-    ("stft-mask-gru", '{"deep_filter_order": true}', "deep_filter_order is True, not int"),
-    ("conv-tasnet", '{"tap_hop": 100}', "tap_hop must be a multiple of the encoder stride"),
-])
+@pytest.mark.parametrize(
+    "arch, settings, words",
+    [
+        ("stft-mask-gru", '{"hop": 100}', "hop (100) must divide n_fft (512)"),
+        ("stft-mask-gru", '{"hidden": "big"}', "hidden is 'big', not int (default 256)"),
+        ("stft-mask-gru", '{"deep_filter_order": true}', "deep_filter_order is True, not int"),
+        ("conv-tasnet", '{"tap_hop": 100}', "tap_hop must be a multiple of the encoder stride"),
+    ],
+)
 def test_a_bad_model_config_is_one_line_not_a_traceback(prepared, tmp_path, arch, settings, words):
-    result = CliRunner().invoke(app, ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"),
-                                      "-o", str(tmp_path / "run"), "--teacher", "none", "--arch", arch, "--model-config", settings],
-                                terminal_width=300)
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--train",
+            str(prepared / "train.jsonl"),
+            "--valid",
+            str(prepared / "valid.jsonl"),
+            "-o",
+            str(tmp_path / "run"),
+            "--teacher",
+            "none",
+            "--arch",
+            arch,
+            "--model-config",
+            settings,
+        ],
+        terminal_width=300,
+    )
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 1 and len(lines) == 1 and words in lines[0] and "--model-config" in lines[0], result.output
+    assert result.exit_code == 1 and len(lines) == 1 and words in lines[0] and "--model-config" in lines[0], (
+        result.output
+    )
 
 
 def test_prep_lists_every_missing_or_unreadable_recording_and_every_bad_noise_file(noise_folder, tmp_path):
@@ -193,10 +260,15 @@ def test_prep_lists_every_missing_or_unreadable_recording_and_every_bad_noise_fi
     for index in range(4):
         sf.write(tmp_path / "corpus" / f"good{index}.wav", tone(1.0, freq=300 + 50 * index), 16000)
     (tmp_path / "corpus" / "broken.wav").write_bytes(b"not audio")
-    rows = ["path\ttext"] + [f"good{i}.wav\thello" for i in range(4)] + ["gone1.wav\tx", "gone2.wav\ty", "broken.wav\tz"]
+    rows = (
+        ["path\ttext"] + [f"good{i}.wav\thello" for i in range(4)] + ["gone1.wav\tx", "gone2.wav\ty", "broken.wav\tz"]
+    )
     (tmp_path / "corpus" / "table.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    run = lambda *extra: CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus" / "table.tsv"), "--teacher", "none",  # noqa: E731
-                                                  *extra], terminal_width=300)
+
+    def run(*extra: str):
+        command = ["prep", "--speech", str(tmp_path / "corpus" / "table.tsv"), "--teacher", "none", *extra]
+        return CliRunner().invoke(app, command, terminal_width=300)
+
     result = run("--noise", str(noise_folder), "-o", str(tmp_path / "data"))
     skipped = [line for line in result.output.splitlines() if line.startswith("skipped:")]
     assert result.exit_code == 1 and len(skipped) == 3 and "Traceback" not in result.output
@@ -216,9 +288,26 @@ def test_prep_says_when_no_valid_split_was_made_and_check_needs_no_output_folder
     (tmp_path / "corpus").mkdir()
     sf.write(tmp_path / "corpus" / "only.wav", tone(1.0), 16000)
     (tmp_path / "corpus" / "table.tsv").write_text("path\ttext\tsplit\nonly.wav\thello\ttrain\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus" / "table.tsv"), "--noise", str(noise_folder),
-                                      "-o", str(tmp_path / "data"), "--teacher", "none"], terminal_width=300)
-    assert result.exit_code == 0 and "no valid split" in result.output and "cmkt train` needs valid.jsonl" in result.output
+    result = CliRunner().invoke(
+        app,
+        [
+            "prep",
+            "--speech",
+            str(tmp_path / "corpus" / "table.tsv"),
+            "--noise",
+            str(noise_folder),
+            "-o",
+            str(tmp_path / "data"),
+            "--teacher",
+            "none",
+        ],
+        terminal_width=300,
+    )
+    assert (
+        result.exit_code == 0 and "no valid split" in result.output and "cmkt train` needs valid.jsonl" in result.output
+    )
     checked = CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "data" / "train.jsonl"), "--check"])
     assert checked.exit_code == 0 and "no problems found" in checked.output
-    assert CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus")]).exit_code == 1  # without --check, -o is needed
+    assert (
+        CliRunner().invoke(app, ["prep", "--speech", str(tmp_path / "corpus")]).exit_code == 1
+    )  # without --check, -o is needed

@@ -1,4 +1,5 @@
 """Property-based tests (hypothesis) of the pieces every file passes through."""
+
 import json
 
 import numpy as np
@@ -22,8 +23,13 @@ FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
 
 
 @FAST
-@given(rate=st.sampled_from(RATES), channels=st.integers(1, 8), frames=st.integers(1, 3000),
-       subtype=st.sampled_from(list(SUBTYPES)), seed=st.integers(0, 2**31))
+@given(
+    rate=st.sampled_from(RATES),
+    channels=st.integers(1, 8),
+    frames=st.integers(1, 3000),
+    subtype=st.sampled_from(list(SUBTYPES)),
+    seed=st.integers(0, 2**31),
+)
 def test_audio_reader_round_trips_any_rate_channels_and_subtype(tmp_path, rate, channels, frames, subtype, seed):
     samples = np.random.default_rng(seed).uniform(-1, 1, (frames, channels)).astype(np.float32)
     path = tmp_path / f"x{seed}.wav"
@@ -36,11 +42,22 @@ def test_audio_reader_round_trips_any_rate_channels_and_subtype(tmp_path, rate, 
 
 
 @FAST
-@given(lines=st.lists(st.one_of(
-    st.text(max_size=40),
-    st.builds(json.dumps, st.dictionaries(st.sampled_from(["id", "clean", "noisy", "text", "snr_db", "lang", "junk"]),
-                                          st.one_of(st.text(max_size=8), st.integers(), st.none()), max_size=6)),
-), max_size=6))
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.text(max_size=40),
+            st.builds(
+                json.dumps,
+                st.dictionaries(
+                    st.sampled_from(["id", "clean", "noisy", "text", "snr_db", "lang", "junk"]),
+                    st.one_of(st.text(max_size=8), st.integers(), st.none()),
+                    max_size=6,
+                ),
+            ),
+        ),
+        max_size=6,
+    )
+)
 def test_manifest_loader_either_loads_or_says_which_line(tmp_path, lines):
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -53,8 +70,11 @@ def test_manifest_loader_either_loads_or_says_which_line(tmp_path, lines):
 
 
 @FAST
-@given(rates=st.sampled_from([(44100, 16000), (16000, 48000), (22050, 16000), (8000, 16000)]),
-       blocks=st.lists(st.integers(1, 5000), min_size=1, max_size=12), seed=st.integers(0, 1000))
+@given(
+    rates=st.sampled_from([(44100, 16000), (16000, 48000), (22050, 16000), (8000, 16000)]),
+    blocks=st.lists(st.integers(1, 5000), min_size=1, max_size=12),
+    seed=st.integers(0, 1000),
+)
 def test_block_resampler_equals_whole_signal_for_any_blocks(rates, blocks, seed):
     signal = np.random.default_rng(seed).standard_normal((1, sum(blocks))).astype(np.float32)
     resampler, pieces, start = BlockResampler(*rates, 1), [], 0
@@ -83,7 +103,12 @@ def test_streaming_chunker_equals_offline_for_any_blocks(blocks, seed):
 
 
 @FAST
-@given(snr=st.floats(-10, 30, allow_subnormal=False), speech_len=st.integers(4000, 32000), noise_len=st.integers(500, 40000), seed=st.integers(0, 1000))
+@given(
+    snr=st.floats(-10, 30, allow_subnormal=False),
+    speech_len=st.integers(4000, 32000),
+    noise_len=st.integers(500, 40000),
+    seed=st.integers(0, 1000),
+)
 def test_mixer_hits_the_requested_snr_on_active_speech_and_never_clips(snr, speech_len, noise_len, seed):
     rng = np.random.default_rng(seed)
     t = np.arange(speech_len) / 16000

@@ -1,4 +1,5 @@
 """A model file never runs code, Markdown never renders a name as HTML, outputs stay inside -o."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,8 +75,23 @@ def test_python_api_and_load_model_refuse_it(evil):
 
 def test_init_and_resume_refuse_it(evil, prepared, tmp_path):
     path, marker = evil
-    common = ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"), "--steps", "2",
-              "--batch-size", "2", "--valid-every", "2", "--valid-items", "1", "--teacher", "none"]
+    common = [
+        "train",
+        "--train",
+        str(prepared / "train.jsonl"),
+        "--valid",
+        str(prepared / "valid.jsonl"),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--valid-every",
+        "2",
+        "--valid-items",
+        "1",
+        "--teacher",
+        "none",
+    ]
     _one_line_refusal(_invoke([*common, "-o", str(tmp_path / "init"), "--init", str(path)]))
     run = tmp_path / "resumed"
     run.mkdir()
@@ -132,7 +148,9 @@ def test_html_in_system_names_is_escaped_in_markdown(tmp_path):
         folder.mkdir()
         rng = np.random.default_rng(0)
         sf.write(folder / f"{HTML_NAME}.wav", tone(2.0) + level * rng.standard_normal(32000).astype(np.float32), 16000)
-    result = _invoke(["score", "--ref", str(ref), "--est", f"{HTML_NAME}={est}", "--metrics", "si_sdr", "-o", str(tmp_path / "s")])
+    result = _invoke(
+        ["score", "--ref", str(ref), "--est", f"{HTML_NAME}={est}", "--metrics", "si_sdr", "-o", str(tmp_path / "s")]
+    )
     assert result.exit_code == 0, result.output
     summary = (tmp_path / "s" / "summary.md").read_text(encoding="utf-8")
     assert "<img" not in summary and "&lt;img src=x onerror=alert(1)&gt;" in summary

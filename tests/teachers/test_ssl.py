@@ -1,4 +1,5 @@
 """SSL teachers on small random-weight torchaudio models built here (no download)."""
+
 import json
 
 import pytest
@@ -8,10 +9,21 @@ from cmkt.errors import CmktError
 from cmkt.teachers.ssl import SSLHead, SSLSpec, SSLTeacher
 
 TINY = {
-    "extractor_mode": "group_norm", "extractor_conv_layer_config": [[16, 10, 5], [16, 3, 2], [16, 2, 2]], "extractor_conv_bias": False,
-    "encoder_embed_dim": 24, "encoder_projection_dropout": 0.0, "encoder_pos_conv_kernel": 8, "encoder_pos_conv_groups": 4,
-    "encoder_num_layers": 3, "encoder_num_heads": 2, "encoder_attention_dropout": 0.0, "encoder_ff_interm_features": 32,
-    "encoder_ff_interm_dropout": 0.0, "encoder_dropout": 0.0, "encoder_layer_norm_first": False, "encoder_layer_drop": 0.0,
+    "extractor_mode": "group_norm",
+    "extractor_conv_layer_config": [[16, 10, 5], [16, 3, 2], [16, 2, 2]],
+    "extractor_conv_bias": False,
+    "encoder_embed_dim": 24,
+    "encoder_projection_dropout": 0.0,
+    "encoder_pos_conv_kernel": 8,
+    "encoder_pos_conv_groups": 4,
+    "encoder_num_layers": 3,
+    "encoder_num_heads": 2,
+    "encoder_attention_dropout": 0.0,
+    "encoder_ff_interm_features": 32,
+    "encoder_ff_interm_dropout": 0.0,
+    "encoder_dropout": 0.0,
+    "encoder_layer_norm_first": False,
+    "encoder_layer_drop": 0.0,
     "aux_num_out": None,
 }
 
@@ -26,7 +38,13 @@ def write_teacher(folder, kind: str = "wav2vec2", layers=(1, 3)) -> str:
     else:
         model = models.wav2vec2_model(**config)
     torch.save(model.state_dict(), folder / f"{kind}.pt")
-    spec = {"kind": kind, "config": config, "weights": f"{kind}.pt", "layers": list(layers), "layer_weights": [0.3, 0.7]}
+    spec = {
+        "kind": kind,
+        "config": config,
+        "weights": f"{kind}.pt",
+        "layers": list(layers),
+        "layer_weights": [0.3, 0.7],
+    }
     (folder / f"{kind}.json").write_text(json.dumps(spec))
     return str(folder / f"{kind}.json")
 
@@ -70,8 +88,18 @@ def test_training_with_the_lm_and_an_ssl_teacher_together(prepared, tmp_path):
 
     from cmkt.training.trainer import TrainConfig, train
 
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=2, batch_size=2,
-                         valid_every=2, valid_items=1, model={"hidden": 32}, ssl_teacher=write_teacher(tmp_path), ssl_weight=0.5)
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(tmp_path / "run"),
+        steps=2,
+        batch_size=2,
+        valid_every=2,
+        valid_items=1,
+        model={"hidden": 32},
+        ssl_teacher=write_teacher(tmp_path),
+        ssl_weight=0.5,
+    )
     train(config)
     row = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))[-1]
     assert float(row["l_ssl"]) > 0 and float(row["l_cma"]) > 0
@@ -97,10 +125,29 @@ def test_an_ssl_only_run_is_not_called_a_baseline_and_two_ssl_teachers_are_refus
     from cmkt.cli import app
 
     teacher = write_teacher(tmp_path)
-    base = ["train", "--train", str(prepared / "train.jsonl"), "--valid", str(prepared / "valid.jsonl"), "--teacher", "none",
-            "--model-config", '{"hidden": 16}', "--steps", "2", "--batch-size", "2", "--valid-every", "2", "--valid-items", "1"]
+    base = [
+        "train",
+        "--train",
+        str(prepared / "train.jsonl"),
+        "--valid",
+        str(prepared / "valid.jsonl"),
+        "--teacher",
+        "none",
+        "--model-config",
+        '{"hidden": 16}',
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--valid-every",
+        "2",
+        "--valid-items",
+        "1",
+    ]
     result = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "run"), "--ssl-teacher", teacher], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "training" in result.output and "(baseline)" not in result.output
-    twice = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "two"), "--ssl-teacher", teacher, "--ssl-teacher", teacher])
+    twice = CliRunner().invoke(
+        app, [*base, "-o", str(tmp_path / "two"), "--ssl-teacher", teacher, "--ssl-teacher", teacher]
+    )
     assert twice.exit_code == 1 and "--ssl-teacher given 2 times" in twice.output

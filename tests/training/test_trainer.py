@@ -8,8 +8,14 @@ from cmkt.training.trainer import TrainConfig, train
 
 
 def _config(prepared, out, steps, teacher="auto", **settings):
-    return TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), teacher=teacher, steps=steps,
-                       **{"batch_size": 2, "valid_every": 2, "valid_items": 1, "seed": 3, "model": {"hidden": 32}, **settings})
+    return TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(out),
+        teacher=teacher,
+        steps=steps,
+        **{"batch_size": 2, "valid_every": 2, "valid_items": 1, "seed": 3, "model": {"hidden": 32}, **settings},
+    )
 
 
 def test_checkpoint_is_self_describing(trained_model):
@@ -39,8 +45,17 @@ def test_baseline_has_no_distillation_loss(prepared, tmp_path):
 
 @pytest.mark.parametrize("align", ["uot", "tot", "uniform"])
 def test_every_alignment_trains_logs_and_draws_its_alignment(prepared, tmp_path, align):
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / align), steps=2, batch_size=2,
-                         valid_every=2, valid_items=1, model={"hidden": 32}, align=align)
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(tmp_path / align),
+        steps=2,
+        batch_size=2,
+        valid_every=2,
+        valid_items=1,
+        model={"hidden": 32},
+        align=align,
+    )
     train(config)
     rows = list(csv.DictReader((tmp_path / align / "train_log.csv").open()))
     assert float(rows[-1]["l_cma"]) > 0
@@ -55,7 +70,10 @@ def test_validations_since_best_counts_from_the_first_best():
     rows = [{"val_pesq_wb": v} for v in ("1.2", "", "1.5", "1.4", "1.5", "1.3")]
     assert validations_since_best(rows) == 3  # the first 1.5 stays the best; 1.4, 1.5 (a tie) and 1.3 came after
     assert validations_since_best([]) == 0
-    by_stoi = [{"val_pesq_wb": p, "val_stoi": q} for p, q in (("1.2", "0.80"), ("1.5", "0.78"), ("1.4", "0.81"), ("1.3", "0.79"))]
+    by_stoi = [
+        {"val_pesq_wb": p, "val_stoi": q}
+        for p, q in (("1.2", "0.80"), ("1.5", "0.78"), ("1.4", "0.81"), ("1.3", "0.79"))
+    ]
     assert validations_since_best(by_stoi, {"stoi": 1}) == 1 and validations_since_best(by_stoi) == 2
 
 
@@ -67,14 +85,27 @@ def test_select_keeps_the_checkpoint_its_weighted_metrics_rank_best(prepared, tm
     rows = [r for r in csv.DictReader((tmp_path / "run" / "train_log.csv").open()) if r["val_stoi"]]
     kept = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
     best = max(rows, key=lambda r: (float(r["val_stoi"]), -int(r["step"])))
-    assert kept["steps"] == int(best["step"]) and kept["metrics"]["val_stoi"] == pytest.approx(float(best["val_stoi"]), abs=1e-4)
+    assert kept["steps"] == int(best["step"]) and kept["metrics"]["val_stoi"] == pytest.approx(
+        float(best["val_stoi"]), abs=1e-4
+    )
     with pytest.raises(CmktError, match="--select: unknown term 'sdr'"):
         train(_config(prepared, tmp_path / "bad", 2, select="sdr=1"))
 
 
 def test_patience_stops_training_early(prepared, tmp_path):
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=40, batch_size=2,
-                         valid_every=1, valid_items=1, model={"hidden": 32}, lr=0.0, patience=2, teacher="none")
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(tmp_path / "run"),
+        steps=40,
+        batch_size=2,
+        valid_every=1,
+        valid_items=1,
+        model={"hidden": 32},
+        lr=0.0,
+        patience=2,
+        teacher="none",
+    )
     train(config)
     rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
     assert int(rows[-1]["step"]) == 3  # lr 0: nothing improves after the first validation
@@ -82,8 +113,17 @@ def test_patience_stops_training_early(prepared, tmp_path):
 
 @pytest.mark.parametrize("flag", ["amp", "compile"])
 def test_mixed_precision_and_compile_train_to_finite_losses(prepared, tmp_path, flag):
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / flag), steps=2, batch_size=2,
-                         valid_every=2, valid_items=1, model={"hidden": 32}, **{flag: True})
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(tmp_path / flag),
+        steps=2,
+        batch_size=2,
+        valid_every=2,
+        valid_items=1,
+        model={"hidden": 32},
+        **{flag: True},
+    )
     best = train(config)
     rows = list(csv.DictReader((tmp_path / flag / "train_log.csv").open()))
     assert best.is_file() and all(float(r["loss"]) == float(r["loss"]) for r in rows)  # no NaN
@@ -158,7 +198,9 @@ def test_init_fine_tunes_from_a_trained_model_and_resumes_exactly(prepared, trai
     b = torch.load(tmp_path / "interrupted" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     tuned, meta = load_model(tmp_path / "straight" / "model.pt")
-    assert meta["config"]["hidden"] == 64 and meta["init"] == str(trained_model)  # the backbone of the start, not _config's 32
+    assert meta["config"]["hidden"] == 64 and meta["init"] == str(
+        trained_model
+    )  # the backbone of the start, not _config's 32
     moved = [(tuned.state_dict()[k] - v).abs().max().item() for k, v in start.state_dict().items()]
     assert 0 < max(moved) < 0.1  # trained on from the start's weights: changed, but only by a few small steps
 
@@ -181,7 +223,9 @@ def test_init_with_another_backbone_size_is_a_clear_error(prepared, trained_mode
     from cmkt.errors import CmktError
 
     with pytest.raises(CmktError, match="drop --arch/--model-config"):
-        train(_config(prepared, tmp_path / "clash", 2, init=str(trained_model)))  # _config asks for hidden 32; it has 64
+        train(
+            _config(prepared, tmp_path / "clash", 2, init=str(trained_model))
+        )  # _config asks for hidden 32; it has 64
 
 
 def test_a_run_started_with_the_old_augmentation_flags_resumes_exactly_under_its_augment_list(prepared, tmp_path):

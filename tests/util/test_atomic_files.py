@@ -1,4 +1,5 @@
 """Atomic writes: a killed writer's temporary is cleared by the next write; a live writer's is left alone."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ to suppress, or invents a band there; on 8 kHz telephone speech the old default 
 than its input. Here the target goes through the same band as the mixture, so the model learns to
 keep what is there and add nothing: half the time the telephone band (300-3400 Hz at 8 kHz, the
 mixture also through G.711 mu-law), half the time a low-pass at a random 3.4-7 kHz."""
+
 from __future__ import annotations
 
 import functools
@@ -44,7 +45,9 @@ def mu_law(samples: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _low_pass_taps(rate: int, cutoff_hz: float) -> np.ndarray:
-    return scipy.signal.firwin(LOWPASS_TAPS, cutoff_hz - LOWPASS_TRANSITION_HZ / 2, fs=rate, window=("kaiser", 8.0)).astype(np.float32)
+    return scipy.signal.firwin(
+        LOWPASS_TAPS, cutoff_hz - LOWPASS_TRANSITION_HZ / 2, fs=rate, window=("kaiser", 8.0)
+    ).astype(np.float32)
 
 
 def low_pass(samples: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
@@ -66,11 +69,16 @@ class BandLimit(Augmentation):
     def apply(self, example: Example, rng: np.random.Generator, pool) -> None:
         rate, length = example.sample_rate, len(example.target)
         if rng.random() < TELEPHONE_SHARE:
-            example.target = _fit_length(resample(telephone_band(example.target, rate)[None, :], PHONE_RATE, rate)[0], length)
+            example.target = _fit_length(
+                resample(telephone_band(example.target, rate)[None, :], PHONE_RATE, rate)[0], length
+            )
             noisy = mu_law(telephone_band(example.noisy, rate))
             example.noisy = _fit_length(resample(noisy[None, :], PHONE_RATE, rate)[0], length)
             example.drawn["band"] = "telephone"
         else:
             cutoff = float(np.round(rng.uniform(*LOWPASS_RANGE_HZ), -2))
-            example.target, example.noisy = low_pass(example.target, rate, cutoff), low_pass(example.noisy, rate, cutoff)
+            example.target, example.noisy = (
+                low_pass(example.target, rate, cutoff),
+                low_pass(example.noisy, rate, cutoff),
+            )
             example.drawn["band"] = f"lowpass {cutoff:.0f} Hz"

@@ -1,4 +1,5 @@
 """What an augmentation is: a step with a stage and a probability, acting on one example being mixed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

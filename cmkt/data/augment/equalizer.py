@@ -2,6 +2,7 @@
 
 Shared by noise augmentation (re-colouring the train noises) and speech augmentation (re-colouring
 the train speech), so both draw their filters the same way."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,5 +20,7 @@ def random_equalizer(x, sample_rate: int, rng: np.random.Generator, gain_db: flo
     x = x * (FILTER_PEAK / max(float(x.abs().max()), 1e-9))
     for _ in range(int(rng.integers(1, 4))):
         centre = min(float(np.exp(rng.uniform(*np.log(EQ_FREQ_RANGE)))), 0.45 * sample_rate)
-        x = AF.equalizer_biquad(x, sample_rate, centre, float(rng.uniform(-gain_db, gain_db)), float(rng.uniform(*EQ_Q_RANGE)))
+        x = AF.equalizer_biquad(
+            x, sample_rate, centre, float(rng.uniform(-gain_db, gain_db)), float(rng.uniform(*EQ_Q_RANGE))
+        )
     return x

@@ -4,6 +4,7 @@ Prepared mixtures sit near one level, so a model learns that level; real recordi
 -45 dBFS (a quiet voice on a laptop) to full scale and beyond, clipped. The target is scaled with
 the mixture and never clipped: the model learns to follow the level it hears and not to copy
 clipping into its output."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ A model trained on a handful of noise recordings learns those recordings (the sh
 scores PESQ-WB 2.42 with them and 1.19 with noises it never heard). Re-pitching, re-colouring and
 layering the training noises on the fly widens what it hears, as the DNS-challenge recipes do.
 Everything is drawn from the caller's generator, so a seed repeats the same noises."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,14 +38,17 @@ def level_envelope(length: int, sample_rate: int, rng: np.random.Generator, sinu
     return (10 ** (curve_db / 20)).astype(np.float32)
 
 
-def augment_noise(noise: np.ndarray, length: int, sample_rate: int, rng: np.random.Generator,
-                  partner: np.ndarray | None = None) -> np.ndarray:
+def augment_noise(
+    noise: np.ndarray, length: int, sample_rate: int, rng: np.random.Generator, partner: np.ndarray | None = None
+) -> np.ndarray:
     """A `length`-sample noise segment cut from `noise`, with a random speed change (p 0.5), one to
     three random peaking filters (p 0.5) and `partner` layered under it (when given)."""
     import torch  # imported here: the CLI starts without torch
     import torchaudio.functional as AF
 
-    speed = round(float(rng.uniform(*SPEED_RANGE)), 2) if rng.random() < 0.5 else 1.0  # 2 decimals: an exact 100:k resampling ratio
+    speed = (
+        round(float(rng.uniform(*SPEED_RANGE)), 2) if rng.random() < 0.5 else 1.0
+    )  # 2 decimals: an exact 100:k resampling ratio
     segment = fit_noise(noise, int(np.ceil(length * speed)) + 1, rng)
     x = torch.from_numpy(np.ascontiguousarray(segment, dtype=np.float32))
     if speed != 1.0:  # read at rate*speed, written at rate: pitch and tempo scale by speed

@@ -1,4 +1,5 @@
 """The augmentations `--augment` can name, and the parser that turns the list into objects."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,13 +26,17 @@ def read_spec(spec: str) -> dict[str, float | None]:
     for part in (p.strip() for p in spec.split(",") if p.strip()):
         name, _, value = part.partition("=")
         if name not in AUGMENTATIONS:
-            raise CmktError(f"--augment: unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)} (e.g. {EXAMPLE})")
+            raise CmktError(
+                f"--augment: unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)} (e.g. {EXAMPLE})"
+            )
         if name in chosen:
             raise CmktError(f"--augment: {name} is named twice; name each augmentation once")
         try:
             chosen[name] = float(value) if value else None
         except ValueError:
-            raise CmktError(f"--augment: the probability of {name} is not a number ({value!r}); write it like {EXAMPLE}") from None
+            raise CmktError(
+                f"--augment: the probability of {name} is not a number ({value!r}); write it like {EXAMPLE}"
+            ) from None
     if "reverb" in chosen and "reverb_dry" in chosen:
         raise CmktError("--augment: reverb and reverb_dry both add a room; choose one")
     for name, p in chosen.items():
@@ -53,4 +58,6 @@ def parse_augmentations(spec: str, rirs: str | Path | None = None) -> list[Augme
 def normalise_spec(spec: str) -> str:
     """The canonical spelling of an `--augment` list (run order, defaults unwritten): two spellings
     of the same list compare equal, so `--resume` accepts either."""
-    return ",".join(name if p in (None, AUGMENTATIONS[name].default_p) else f"{name}={p:g}" for name, p in read_spec(spec).items())
+    return ",".join(
+        name if p in (None, AUGMENTATIONS[name].default_p) else f"{name}={p:g}" for name, p in read_spec(spec).items()
+    )

@@ -5,6 +5,7 @@ leaves it and the noise in it alone. Convolving the speech with simulated rooms 
 a room sounds like. The target keeps the first EARLY_MS after the direct sound (`reverb`, what
 the DNS challenge and DeepFilterNet train towards: early reflections are heard as part of the
 voice, and removing them is dereverberation, a harder job) or none of it (`reverb_dry`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,10 @@ class Reverb(Augmentation):
     def __init__(self, p: float | None = None, rirs: str | Path | None = None):
         super().__init__(p)
         if not rirs:
-            raise CmktError(f"--augment {self.name} needs rooms: pass --rirs FOLDER of impulse responses "
-                            "(the open corpus builds one: recipes/open_corpus/README.md)")
+            raise CmktError(
+                f"--augment {self.name} needs rooms: pass --rirs FOLDER of impulse responses "
+                "(the open corpus builds one: recipes/open_corpus/README.md)"
+            )
         self.rirs = find_audio_files(rirs)
         if not self.rirs:
             raise CmktError(f"{rirs}: no impulse responses (WAV/FLAC) found; check --rirs")

@@ -5,6 +5,7 @@ colouring; a model that learns that colouring as "speech" treats other colouring
 Mild random peaking filters on the clean speech (target and mixture alike, so the model learns to
 keep whatever colouring it hears) widen what it takes for speech, as DNS-style recipes do.
 Everything is drawn from the caller's generator, so a seed repeats the same speech."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ def recolour_speech(clean: np.ndarray, sample_rate: int, rng: np.random.Generato
     """`clean` through one to three random peaking filters, at its own RMS level."""
     import torch  # imported here: the CLI starts without torch
 
-    shaped = random_equalizer(torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)), sample_rate, rng,
-                              SPEECH_EQ_GAIN_DB).numpy()
+    shaped = random_equalizer(
+        torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)), sample_rate, rng, SPEECH_EQ_GAIN_DB
+    ).numpy()
     return (shaped * (rms(clean) / max(rms(shaped), 1e-12))).astype(np.float32)
 
 

@@ -24,6 +24,14 @@ def rir_folder(tmp_path):
     return folder
 
 
-def example_of(target: np.ndarray, noise: np.ndarray | None = None, split: str = "train", noisy: np.ndarray | None = None) -> Example:
-    return Example(target=target, heard=target, noise=noise if noise is not None else target, sample_rate=16000, split=split,
-                   noisy=noisy)
+def example_of(
+    target: np.ndarray, noise: np.ndarray | None = None, split: str = "train", noisy: np.ndarray | None = None
+) -> Example:
+    return Example(
+        target=target,
+        heard=target,
+        noise=noise if noise is not None else target,
+        sample_rate=16000,
+        split=split,
+        noisy=noisy,
+    )

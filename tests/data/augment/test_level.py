@@ -16,7 +16,9 @@ def test_speech_lands_in_the_level_range_with_its_snr_kept_and_a_few_mixtures_cl
         gain = example.target[1000] / speech[1000]
         if example.drawn.get("clipped"):
             clipped += 1
-            assert np.abs(example.noisy).max() == 1.0 and np.abs(example.target).max() > np.abs(example.noisy).max() * 0.5
+            assert (
+                np.abs(example.noisy).max() == 1.0 and np.abs(example.target).max() > np.abs(example.noisy).max() * 0.5
+            )
             assert np.allclose(example.target, speech * gain, atol=1e-5)  # the target is never clipped
             continue
         levels.append(20 * np.log10(active_rms(example.target, 16000)))

@@ -61,8 +61,13 @@ def test_the_envelope_makes_steady_noise_rise_and_fall_only_when_asked():
     for seed in range(20):
         for envelope, spreads in ((False, steady), (True, drifting)):
             rng = np.random.default_rng(seed)
-            example = Example(target=speech, heard=speech, noise=augment_noise(noise, len(speech), 16000, rng), sample_rate=16000,
-                              split="train")
+            example = Example(
+                target=speech,
+                heard=speech,
+                noise=augment_noise(noise, len(speech), 16000, rng),
+                sample_rate=16000,
+                split="train",
+            )
             if envelope:
                 NoiseEnvelope()(example, rng, None)
             levels = short_term_levels_db(example.noise)
@@ -83,10 +88,30 @@ def test_the_mixer_augments_train_noise_only(tmp_path):
 
 
 def test_training_with_noise_augmentation(prepared, tmp_path):
-    assert [step.name for step in load_mixer(prepared, "noise_envelope,noise").augmentations] == ["noise", "noise_envelope"]
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=2, batch_size=2,
-                         valid_every=2, valid_items=1, model={"hidden": 32}, dynamic_mixing=True, augment="noise")
+    assert [step.name for step in load_mixer(prepared, "noise_envelope,noise").augmentations] == [
+        "noise",
+        "noise_envelope",
+    ]
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(tmp_path / "run"),
+        steps=2,
+        batch_size=2,
+        valid_every=2,
+        valid_items=1,
+        model={"hidden": 32},
+        dynamic_mixing=True,
+        augment="noise",
+    )
     assert train(config).is_file()
     with pytest.raises(CmktError, match="add --dynamic-mixing"):
-        train(TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run2"), steps=1,
-                          augment="noise"))
+        train(
+            TrainConfig(
+                str(prepared / "train.jsonl"),
+                str(prepared / "valid.jsonl"),
+                str(tmp_path / "run2"),
+                steps=1,
+                augment="noise",
+            )
+        )

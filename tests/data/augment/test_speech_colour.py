@@ -58,6 +58,16 @@ def test_the_mixer_recolours_train_speech_only_and_its_target_with_it(tmp_path):
 
 def test_training_with_speech_eq(prepared, tmp_path):
     assert [step.name for step in load_mixer(prepared, "speech_eq").augmentations] == ["speech_eq"]
-    config = TrainConfig(str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(tmp_path / "run"), steps=2, batch_size=2,
-                         valid_every=2, valid_items=1, model={"hidden": 32}, dynamic_mixing=True, augment="speech_eq")
+    config = TrainConfig(
+        str(prepared / "train.jsonl"),
+        str(prepared / "valid.jsonl"),
+        str(tmp_path / "run"),
+        steps=2,
+        batch_size=2,
+        valid_every=2,
+        valid_items=1,
+        model={"hidden": 32},
+        dynamic_mixing=True,
+        augment="speech_eq",
+    )
     assert train(config).is_file()
