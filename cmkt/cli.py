@@ -653,6 +653,7 @@ def score(
 
     from cmkt.evaluation.cache import ScoreCache
     from cmkt.evaluation.report import grouped_tables, score_table
+    from cmkt.evaluation.audio_index import audio_index
     from cmkt.evaluation.runs import ScoreRequest, score_systems, write_score_outputs
     from cmkt.util.sharding import parse_shard
 
@@ -679,9 +680,10 @@ def score(
             "20 ms and were scored on the common part (see the warning column)"
         )
     if out:
-        paths = write_score_outputs(out, results, request.metrics, request.groups)
+        paths = write_score_outputs(out, results, request.metrics, request.groups, audio=audio_index(request.pairs()))
         _results().print(
-            f"per-file scores: {paths['scores']}; tables: {paths['summary']}, {paths['json']}; plot: {paths['plot']}",
+            f"per-file scores: {paths['scores']}; tables: {paths['summary']}, {paths['json']}; "
+            f"plots: {', '.join(map(str, paths['plots']))}",
             soft_wrap=True,
         )
     exit_if_problems([row["error"] for result in results for row in result.failed])
@@ -716,12 +718,40 @@ def compare(
     _results().print(score_table(results, chosen))
     for table in grouped_tables(results, chosen, list(groups)):
         _results().print(table)
-    report = write_comparison(out, results, chosen, reference, groups)
+    report = write_comparison(out, results, chosen, reference, groups, list(runs))
     _results().print(report, markup=False, highlight=False, soft_wrap=True)
     _results().print(
         f"report: {out / 'report.md'}; plot: {out / 'comparison.png'}; merged scores: {out / 'scores.csv'}",
         soft_wrap=True,
     )
+
+
+@app.command(
+    cls=_Command,
+    epilog="Examples: `cmkt report scores/ -o listen/` (then open listen/index.html); "
+    "`cmkt report compare/ -o listen/ --files utt_012,utt_040`; several score runs: `cmkt report a/ b/ -o listen/`",
+)
+@user_errors
+def report(
+    runs: List[Path] = typer.Argument(..., help="Folders written by `cmkt score -o` or `cmkt compare -o`."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for index.html and its audio/, images/ and plots/."),
+    files: str = typer.Option(
+        "", help="Comma-separated file names (scores.csv's file column) to show instead of the default spread."
+    ),
+    max_files: int = typer.Option(12, help="At most this many files on the page (the page says when more were found)."),
+    metric: Optional[str] = typer.Option(
+        None, help="Metric that picks the best and worst files (default: PESQ, else the first scored)."
+    ),
+    reference: Optional[str] = typer.Option(
+        None, help="System the paired differences are taken against (default: the first that is not 'noisy')."
+    ),
+):
+    """A listening page: players and spectrograms for noisy, every system and clean, beside the score tables."""
+    from cmkt.evaluation.listening import write_listening_report
+
+    chosen = [f.strip() for f in files.split(",") if f.strip()] or None
+    page = write_listening_report(list(runs), out, chosen, max_files, metric, reference)
+    _results().print(f"listening report: {page}", soft_wrap=True)
 
 
 @app.command(cls=_Command, epilog="Example: `cmkt models`; put checkpoints in $CMKT_MODELS to use them by name.")

@@ -34,6 +34,14 @@ METRIC_INPUTS = {
 METRICS = tuple(METRIC_INPUTS)
 DEFAULT_METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr")
 DNSMOS_METRICS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
+# the values a metric can take (None: unbounded): plots clip their interval bars to them
+METRIC_RANGES = {
+    "pesq_wb": (1.04, 4.64),  # P.862.2 MOS-LQO
+    "pesq_nb": (1.02, 4.55),  # P.862.1 MOS-LQO
+    "stoi": (None, 1.0),  # a correlation: at most 1 (rarely below 0)
+    "estoi": (None, 1.0),
+    **{name: (1.0, 5.0) for name in DNSMOS_METRICS},
+}
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> float:

@@ -12,6 +12,7 @@ import numpy as np
 from rich.table import Table
 
 from cmkt.util.atomic_files import atomic_path, write_text_atomic
+from cmkt.evaluation.metrics import METRIC_RANGES
 from cmkt.evaluation.stats import mean_ci, paired_difference
 
 
@@ -164,7 +165,7 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: 
                 positions,
                 [e.mean for e in estimates],
                 width,
-                yerr=[np.nan_to_num(e.half_width) for e in estimates],
+                yerr=interval_bars(estimates, METRIC_RANGES.get(metric, (None, None))),
                 capsize=3,
                 label=result.system,
                 color=palette[index % len(palette)],
@@ -180,6 +181,18 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: 
         *axes[0][0].get_legend_handles_labels(), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
     )
     _save(fig, path)
+
+
+def interval_bars(estimates: list, bounds: tuple[float | None, float | None]) -> np.ndarray:
+    """(2, n) lower and upper error-bar lengths: the 95% interval, cut where the metric's range ends
+    (a STOI interval never reaches above 1, a PESQ interval never below its floor)."""
+    low, high = bounds
+    bars = np.zeros((2, len(estimates)))
+    for i, estimate in enumerate(estimates):
+        half = 0.0 if math.isnan(estimate.half_width) else estimate.half_width
+        bars[0, i] = half if low is None else max(0.0, min(half, estimate.mean - low))
+        bars[1, i] = half if high is None else max(0.0, min(half, high - estimate.mean))
+    return np.nan_to_num(bars)
 
 
 def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy: str = "noisy") -> str:
@@ -261,6 +274,8 @@ def plot_training_curves(log_csv: str | Path, path: str | Path) -> None:
         ax_stoi.plot([v[0] for v in val], [v[2] for v in val], "s--", color="tab:orange", label="STOI")
         ax_stoi.set_ylabel("STOI")
         ax_val.set_ylabel("PESQ-WB")
+        lines = ax_val.get_legend_handles_labels(), ax_stoi.get_legend_handles_labels()
+        ax_val.legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], fontsize=8, loc="lower right")
     ax_val.set_xlabel("step")
     ax_val.set_title("validation")
     fig.tight_layout()
@@ -287,9 +302,9 @@ def plot_snr_histogram(path: str | Path, snrs_by_split: dict[str, list[float]]) 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     values = [v for vs in snrs_by_split.values() for v in vs]
     bins = np.linspace(min(values) - 0.5, max(values) + 0.5, min(40, max(5, len(set(values)) * 2)) + 1)
-    for split, snrs in snrs_by_split.items():
-        if snrs:
-            ax.hist(snrs, bins=bins, alpha=0.6, label=f"{split} ({len(snrs)})")
+    shown = {split: snrs for split, snrs in snrs_by_split.items() if snrs}
+    # the splits' bars side by side in each bin, never drawn over one another
+    ax.hist(list(shown.values()), bins=bins, label=[f"{split} ({len(snrs)})" for split, snrs in shown.items()])
     ax.set_xlabel("SNR (dB, on active speech)")
     ax.set_ylabel("utterances")
     ax.legend()
@@ -301,7 +316,7 @@ def plot_alignment(path: str | Path, weights: np.ndarray, frame_rate: float, tit
     """A bridge's alignment (tokens x frames), the picture METHOD.md asks for."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.imshow(
+    image = ax.imshow(
         weights,
         aspect="auto",
         origin="lower",
@@ -312,5 +327,41 @@ def plot_alignment(path: str | Path, weights: np.ndarray, frame_rate: float, tit
     ax.set_xlabel("seconds")
     ax.set_ylabel("token")
     ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label="alignment weight", pad=0.01)
     fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_spectrogram_image(
+    path: str | Path, power_db: np.ndarray, sample_rate: int, scale: tuple[float, float]
+) -> None:
+    """A small spectrogram (dB, `scale` = the page's one colour range) for a listening page's player."""
+    plt = _pyplot()
+    frames = power_db.shape[1]
+    fig, ax = plt.subplots(figsize=(3.6, 1.5))
+    ax.imshow(
+        power_db,
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        vmin=scale[0],
+        vmax=scale[1],
+        extent=(0, frames * (power_db.shape[0] - 1) * 2 / 4 / sample_rate, 0, sample_rate / 2000),
+        interpolation="nearest",
+    )
+    ax.set_ylabel("kHz", fontsize=7)
+    ax.tick_params(labelsize=6)
+    _save(fig, path)
+
+
+def plot_colour_scale(path: str | Path, scale: tuple[float, float]) -> None:
+    """The listening page's one colour bar: what every spectrogram's colours mean in dB."""
+    plt = _pyplot()
+    import matplotlib as mpl
+
+    fig, ax = plt.subplots(figsize=(4.0, 0.45))
+    norm = mpl.colors.Normalize(vmin=scale[0], vmax=scale[1])
+    fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap="magma"), cax=ax, orientation="horizontal")
+    ax.set_xlabel("dB re full scale (after loudness matching)", fontsize=7)
+    ax.tick_params(labelsize=7)
     _save(fig, path)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmkt.errors import CmktError
+from cmkt.evaluation.audio_index import read_audio_indexes, write_audio_index
 from cmkt.evaluation.cache import ScoreCache
 from cmkt.evaluation.metrics import DNSMOS_METRICS, METRIC_INPUTS, dnsmos_available
 from cmkt.evaluation.report import comparison_markdown, plot_score_bars, write_summary
@@ -58,6 +59,15 @@ class ScoreRequest:
             )
         return ScoreRequest(metrics, self.estimates, self.ref, self.manifest, self.groups, self.noisy_row, notes)
 
+    def pairs(self) -> dict[str, list]:
+        """Every system's (reference, estimate) pairs, by system name."""
+        return {
+            name: pairs_from_manifest(self.manifest, path)
+            if self.manifest is not None
+            else pairs_from_folders(self.ref, path)
+            for name, path in self.systems()
+        }
+
     def systems(self) -> list[tuple[str, str | None]]:
         """(name, estimate folder or file; None for the noisy input) of every system to score."""
         found: list[tuple[str, str | None]] = [("noisy", None)] if self.manifest is not None and self.noisy_row else []
@@ -71,29 +81,33 @@ def score_systems(
     request: ScoreRequest, workers: int, shard: tuple[int, int] | None = None, cache: ScoreCache | None = None
 ) -> list:
     """Every system's per-file scores (a ScoreResult each), in `workers` processes."""
-    results = []
-    for name, path in request.systems():
-        pairs = (
-            pairs_from_manifest(request.manifest, path)
-            if request.manifest is not None
-            else pairs_from_folders(request.ref, path)
-        )
-        results.append(score_pairs(pairs, name, request.metrics, workers, shard, cache))
-    return results
+    return [score_pairs(pairs, name, request.metrics, workers, shard, cache) for name, pairs in request.pairs().items()]
 
 
 def write_score_outputs(
-    out: Path, results: list, metrics: tuple[str, ...], groups: tuple[str, ...], plot_name: str = "scores.png"
+    out: Path,
+    results: list,
+    metrics: tuple[str, ...],
+    groups: tuple[str, ...],
+    plot_name: str = "scores.png",
+    audio: dict | None = None,
 ) -> dict[str, Path]:
-    """scores.csv, summary.md/.json and the bar plot under `out`; returns their paths by kind."""
+    """scores.csv, summary.md/.json and the bar plots under `out` (`plot_name` overall, NAME_by_COLUMN per
+    grouping column), and audio.json (`audio`: where each file's audio is, for `cmkt report`); returns their
+    paths by kind ("plots": every plot)."""
     write_scores_csv(out / "scores.csv", results, metrics)
     write_summary(out, results, metrics, list(groups))
-    plot_score_bars(out / plot_name, results, metrics, groups[0] if groups else None)
+    plots = [out / plot_name] + [out / f"{Path(plot_name).stem}_by_{column}.png" for column in groups]
+    for plot, group in zip(plots, (None, *groups)):
+        plot_score_bars(plot, results, metrics, group)
+    if audio is not None:
+        write_audio_index(out, audio)
     return {
         "scores": out / "scores.csv",
         "summary": out / "summary.md",
         "json": out / "summary.json",
-        "plot": out / plot_name,
+        "plot": plots[0],
+        "plots": plots,
     }
 
 
@@ -116,11 +130,16 @@ def load_runs(
 
 
 def write_comparison(
-    out: Path, results: list, metrics: tuple[str, ...], reference: str, groups: tuple[str, ...]
+    out: Path, results: list, metrics: tuple[str, ...], reference: str, groups: tuple[str, ...], runs: list[Path] = ()
 ) -> str:
     """report.md (means, paired differences against `reference`, per-language gains), comparison.png and
-    the merged scores under `out`; returns the report's text."""
+    the merged scores under `out`, with the runs' joined audio index where every run has one; returns the
+    report's text."""
     report = comparison_markdown(results, metrics, reference)
     write_text_atomic(out / "report.md", "# Comparison\n\n" + report)
-    write_score_outputs(out, results, metrics, groups, "comparison.png")
+    try:
+        audio = read_audio_indexes(list(runs)) if runs else None
+    except CmktError:  # runs scored by an older cmkt: the comparison stands, only `cmkt report` needs the index
+        audio = None
+    write_score_outputs(out, results, metrics, groups, "comparison.png", audio)
     return report

@@ -180,6 +180,7 @@ def main() -> None:
         str(out / "scores"),
     )
     cmkt("compare", str(out / "scores"), "--reference", "baseline", "-o", str(out / "compare"))
+    cmkt("report", str(out / "compare"), "--reference", "baseline", "-o", str(out / "listen"))
     example = sorted((data / "test" / "clean").glob("*.wav"))[0]
     signals = {"clean": sf.read(example)[0], "noisy": sf.read(data / "test" / "noisy" / example.name)[0]}
     for name in ("baseline", "cmkt", "cmkt-base-16k"):
@@ -195,8 +196,10 @@ def main() -> None:
         ("training curves", out / "runs" / "*" / "training_curves.png"),
         ("models", out / "runs" / "*" / "model.pt"),
         ("enhanced audio", out / "enhanced"),
+        ("listening page", out / "listen" / "index.html"),
     ]:
         print(f"  {label:16s} {path}")
+    print(f"\nopen the listening page in a browser: {(out / 'listen' / 'index.html').resolve().as_uri()}")
 
 
 if __name__ == "__main__":

@@ -157,6 +157,11 @@ def test_html_in_system_names_is_escaped_in_markdown(tmp_path):
     report = _invoke(["compare", str(tmp_path / "s"), "--reference", HTML_NAME, "-o", str(tmp_path / "r")])
     assert report.exit_code == 0, report.output
     assert "<img" not in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    page = _invoke(["report", str(tmp_path / "s"), "-o", str(tmp_path / "page")])
+    assert page.exit_code == 0, page.output
+    html = (tmp_path / "page" / "index.html").read_text(encoding="utf-8")
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html  # the name as text, never a tag
+    assert all(path.parent.parent == tmp_path / "page" for path in (tmp_path / "page").glob("*/*"))  # files stay in -o
 
 
 def test_mirrored_outputs_never_climb_out_of_the_output_folder(tmp_path):
