@@ -28,7 +28,7 @@ from cmkt.audio import (
 from cmkt.errors import CmktError
 from cmkt.util.atomic_files import write_csv_atomic, write_text_atomic
 from cmkt.inference.enhancer import Enhancer, enhance_clips, enhance_file, load_enhancer
-from cmkt.util.interrupts import Interrupted, signals_as_exceptions
+from cmkt.util.interrupts import Interrupted, raise_if_stopped, signals_as_exceptions
 from cmkt.util.progress import progress_bar
 from cmkt.util.sharding import take_shard
 
@@ -284,6 +284,7 @@ def _run_parallel(
         )
         try:
             for source, target in jobs:
+                raise_if_stopped()
                 row = FileLog(str(source), str(target), "written", model=enhancer.identity)
                 summary.rows.append(row)
                 try:
@@ -303,6 +304,7 @@ def _run_parallel(
                     row.status, row.error = "failed", str(exc)
                 bar.advance(task, seconds[source])
             while pending:
+                raise_if_stopped()
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     row = pending.pop(future)
@@ -489,16 +491,15 @@ def _run_jobs(
         task = bar.add_task("enhancing", total=sum(seconds.values()) or 1.0, status="")
         done = 0.0
         for index, (source, target) in enumerate(jobs, 1):
+            raise_if_stopped()
             bar.update(task, completed=done, status=f"file {index}/{len(jobs)} {source.name[:30]}")
-            row = FileLog(
-                str(source), str(target), "written", model=enhancer.identity
-            )  # until it fails or is skipped; on a signal, kept only if written
+            # "written" until it fails or is skipped; on a signal, kept only if written
+            row = FileLog(str(source), str(target), "written", model=enhancer.identity)
             summary.rows.append(row)
             try:
                 if _to_enhance(row, source, target, enhancer, overwrite, summary, input_set):
-                    if (
-                        batch_size > 1 and enhancer.causal and seconds[source] <= block_seconds
-                    ):  # unreadable: 0, fails on read
+                    # an unreadable file has 0 header seconds and fails on read
+                    if batch_size > 1 and enhancer.causal and seconds[source] <= block_seconds:
                         batch.append((row, read_audio(source)))
                         if len(batch) == batch_size:
                             run_batch()

@@ -32,6 +32,16 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+_received: list[int] = []  # the signals caught inside signals_as_exceptions()
+
+
+def raise_if_stopped() -> None:
+    """Raise Interrupted again for a signal whose exception was lost: one that lands while a finaliser runs
+    (e.g. SoundFile.__del__) is printed as "Exception ignored" and swallowed. Long loops call this per item."""
+    if _received:
+        raise Interrupted(_received[-1])
+
+
 @contextlib.contextmanager
 def signals_as_exceptions() -> Iterator[None]:
     """Raise Interrupted on SIGINT or SIGTERM while the block runs (main thread only; elsewhere a no-op)."""
@@ -40,11 +50,15 @@ def signals_as_exceptions() -> Iterator[None]:
         return
 
     def stop(signum, _frame):
+        _received.append(signum)
         raise Interrupted(signum)
 
+    _received.clear()
     previous = {sig: signal.signal(sig, stop) for sig in HANDLED}
     try:
         yield
+        raise_if_stopped()  # a signal swallowed after the block's last check still stops the run
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _received.clear()
