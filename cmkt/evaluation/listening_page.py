@@ -2,7 +2,7 @@
 
 Every link is relative (audio/, images/, plots/ beside the page). The small inline script pauses
 the other players when one starts, and counts the players whose audio has loaded (the line under
-the title, which the browser test reads)."""
+the title, which the browser test reads, with whether the page fits the window's width)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ let ready = 0, failed = 0;
 function show() {
   status.textContent = ready + " of " + players.length + " players ready" + (failed ? ", " + failed + " failed" : "");
   status.dataset.ready = ready; status.dataset.failed = failed; status.dataset.total = players.length;
+  status.dataset.fits = document.documentElement.scrollWidth <= window.innerWidth + 1;  // no sideways scrolling
 }
 players.forEach(p => {
   if (p.readyState >= 1) { ready++; } else {

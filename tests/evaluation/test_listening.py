@@ -143,13 +143,20 @@ def test_chromium_opens_the_page_draws_it_and_loads_every_player(page, tmp_path)
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
              "--virtual-time-budget=15000", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
     url = (folder / "index.html").as_uri()
-    dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
-    status = re.search(r'id="audio-status"[^>]*data-ready="(\d+)" data-failed="(\d+)" data-total="(\d+)"', dom)
+    phone = ["--window-size=390,1600"]  # a phone's width: the page must not scroll sideways
+    dom = subprocess.run(
+        [browser, *flags, *phone, "--dump-dom", url], capture_output=True, text=True, timeout=180
+    ).stdout
+    status = re.search(
+        r'id="audio-status"[^>]*data-ready="(\d+)" data-failed="(\d+)" data-total="(\d+)" '
+        r'data-fits="(\w+)"',
+        dom,
+    )
     assert status, dom[:2000]
-    ready, failed, total = map(int, status.groups())
-    assert total > 0 and ready == total and failed == 0
+    ready, failed, total = map(int, status.groups()[:3])
+    assert total > 0 and ready == total and failed == 0 and status[4] == "true"
     shot = tmp_path / "page.png"
-    subprocess.run([browser, *flags, "--window-size=390,1600", f"--screenshot={shot}", url], capture_output=True,
+    subprocess.run([browser, *flags, *phone, f"--screenshot={shot}", url], capture_output=True,
                    timeout=180)  # fmt: skip
     import matplotlib.image
 
