@@ -295,3 +295,20 @@ def test_training_rooms_are_not_open_test_rooms_and_the_reverb_augmentation_read
         rir = sf.read(path, dtype="float32")[0]
         assert not any(len(rir) == len(t) and np.array_equal(rir, t) for t in test_rirs)
     assert len(parse_augmentations("reverb", out / "rooms" / "train")[0].rirs) == 3
+
+
+def test_install_v2_ships_the_run_and_keeps_the_replaced_model_by_name(trained_model, tmp_path, monkeypatch):
+    import recipes.open_corpus.install_v2 as installer
+    from cmkt.registry import read_checkpoint, save_torch
+
+    shipped = tmp_path / "cmkt-base-16k.pt"
+    old = read_checkpoint(trained_model)
+    save_torch(shipped, {**old, "name": "cmkt-base-16k", "marker": "the old default"})
+    monkeypatch.setattr(installer, "PRETRAINED_DIR", tmp_path)
+    current, kept = installer.install(trained_model.parent, "cmkt-base-16k-v1")
+    assert current == shipped and kept == tmp_path / "cmkt-base-16k-v1.pt"
+    new, previous = read_checkpoint(current), read_checkpoint(kept)
+    assert new["name"] == "cmkt-base-16k" and "train_v2.sh" in new["recipe"] and "marker" not in new
+    assert previous["name"] == "cmkt-base-16k-v1" and previous["marker"] == "the old default"
+    assert installer.install(trained_model.parent, "cmkt-base-16k-v1")[1] is None  # the kept one is never overwritten
+    assert read_checkpoint(kept)["marker"] == "the old default"

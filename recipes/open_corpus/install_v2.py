@@ -1,0 +1,58 @@
+"""Ship a v2 run as the default `cmkt-base-16k`, keeping the model it replaces installable by name.
+
+Usage: python recipes/open_corpus/install_v2.py RUNS/cmkt_s2 [--previous-name cmkt-base-16k-v1]
+
+The run's best weights (model.pt, chosen on valid) go to cmkt/pretrained/cmkt-base-16k.pt with
+the command that made them and a licence note. The shipped file it replaces is kept once, as
+cmkt/pretrained/PREVIOUS.pt (its name field updated), so `--model cmkt-base-16k-v1` still works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from cmkt.pretrained import DEFAULT_MODEL, PRETRAINED_DIR  # noqa: E402
+from cmkt.registry import read_checkpoint, save_torch  # noqa: E402
+
+RECIPE = (
+    "RUN=s1 bash recipes/open_corpus/train_v2.sh (1,500 steps), "
+    "then bash recipes/open_corpus/train_v2.sh (s2, 3,000 steps)"
+)
+LICENCE = (
+    "trained on the open corpus (recipes/open_corpus: SpeechOcean762 CC BY 4.0, GPL-2 game voices, CC0/CC BY/"
+    "CC BY-SA/GPL/Pixabay noises used for training only); see the model card"
+)
+
+
+def install(run: Path, previous_name: str) -> tuple[Path, Path | None]:
+    """(the new default's path, the kept previous model's path or None if it was kept before)."""
+    current = PRETRAINED_DIR / f"{DEFAULT_MODEL}.pt"
+    kept = PRETRAINED_DIR / f"{previous_name}.pt"
+    saved = None
+    if current.is_file() and not kept.is_file():
+        old = read_checkpoint(current)
+        old.update(name=previous_name)
+        save_torch(kept, old)
+        saved = kept
+    payload = read_checkpoint(run / "model.pt")
+    payload.update(name=DEFAULT_MODEL, recipe=RECIPE, licence_note=LICENCE)
+    save_torch(current, payload)
+    return current, saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="the run folder whose model.pt ships (RUNS/cmkt_s2)")
+    parser.add_argument("--previous-name", default=f"{DEFAULT_MODEL}-v1")
+    args = parser.parse_args()
+    current, kept = install(args.run, args.previous_name)
+    print(f"installed {current}" + (f"; the model it replaces is kept as {kept}" if kept else ""))
+
+
+if __name__ == "__main__":
+    main()
