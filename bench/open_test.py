@@ -107,6 +107,32 @@ def condition_report(condition: str, rows: list[dict], new: str, metrics: list[s
     return lines + [""]
 
 
+def overall_report(rows_by_condition: dict[str, list[dict]], new: str) -> list[str]:
+    """The new model against each system over every condition's files together (the decision rule's "overall"):
+    PESQ is each condition's own (WB, or NB on telephone), so a file's PESQ column depends on its condition."""
+    pooled = []
+    for condition, rows in rows_by_condition.items():
+        pesq = condition_metrics(condition, False)[0]
+        pooled += [{**r, "file": f"{condition}/{r['file']}", "pesq": r.get(pesq, "")} for r in rows]
+    systems = sorted({r["system"] for r in pooled} - {new, "noisy"})
+    metrics = ["pesq", "stoi", "estoi", "si_sdr"]
+    lines = [
+        f"## All conditions together: {new} − each system ({len(pooled) // len({r['system'] for r in pooled})} files)",
+        "",
+        "PESQ is PESQ-WB on plain and reverb, PESQ-NB on telephone. **Bold**: significantly above (p < 0.05).",
+        "",
+        "| system | " + " | ".join(metrics) + " |",
+        "|---" * (len(metrics) + 1) + "|",
+    ]
+    for other in ["noisy", *systems]:
+        cells = []
+        for metric in metrics:
+            text, above, _ = difference_cell(pooled, new, other, metric)
+            cells.append(f"**{text}**" if above else text)
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path.home() / ".cache" / "cmkt" / "open_corpus")
@@ -132,7 +158,7 @@ def main() -> None:
     for name, path in models:
         enhancer = load_enhancer(path, threads=1)
         systems.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate))
-    report, rtf = [f"# open-test: {new} against every system", ""], {}
+    report, rtf, rows_by_condition = [f"# open-test: {new} against every system", ""], {}, {}
     for condition in args.conditions.split(","):
         manifest = args.corpus / "open_test" / condition / "test.jsonl"
         lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][
@@ -173,6 +199,7 @@ def main() -> None:
             check=True,
         )
         rows = read_rows(work / "scores" / "scores.csv")
+        rows_by_condition[condition] = rows
         report += condition_report(condition, rows, new, metrics)
         results, _ = read_scores_csv(work / "scores" / "scores.csv")
         plot_score_bars(work / "by_snr_band.png", results, tuple(metrics[:3]), "snr_band")
@@ -181,6 +208,8 @@ def main() -> None:
             f"{condition}: {len(noisy_files)} utterances at {rate} Hz scored -> {work / 'scores' / 'summary.md'}",
             flush=True,
         )
+    if len(rows_by_condition) > 1:
+        report += overall_report(rows_by_condition, new)
     if rtf:
         report += [
             "## Real-time factor (1 thread; this run's conditions)",

@@ -85,3 +85,11 @@ def test_shipped_model_streams(speech_corpus, tmp_path, flag):
         app, ["enhance", str(tmp_path / "noisy.wav"), "-o", str(tmp_path / "out"), flag], terminal_width=200
     )
     assert result.exit_code == 0 and "latency" in result.output.lower(), result.output
+
+
+def test_the_previous_default_stays_installable_by_name():
+    path = resolve_model("cmkt-base-16k-v1")
+    assert path.parent == PRETRAINED_DIR and (PRETRAINED_DIR / "cmkt-base-16k-v1.md").is_file()
+    model, meta = load_model(path)
+    assert meta["name"] == "cmkt-base-16k-v1" and meta["config"]["hidden"] == 256
+    assert read_checkpoint(resolve_model(DEFAULT_MODEL))["config"]["hidden"] == 384  # the default is v2

@@ -2,7 +2,8 @@
 # Stage commands for the next default model (cmkt-base-16k v2, issue 26), trained from scratch on the
 # open corpus: CMKT and its no-teacher twin with the same everything. Each stage runs at most about
 # 2 hours on the 2-core CPU machine and is resumed by running this script again (--resume continues
-# exactly; each run's cosine schedule spans all its --steps). Not shipped yet: see README.md beside this file.
+# exactly; each run's cosine schedule spans all its --steps). Shipped as cmkt-base-16k on 2026-12-01
+# (recipes/open_corpus/install_v2.py RUNS/cmkt_s2); see README.md beside this file.
 #
 #   python recipes/open_corpus/build.py --git-dir DIR        # the corpus (4.4 min from nothing) and its training rooms
 #   RUN=s1 bash recipes/open_corpus/train_v2.sh              # prep once, then a stage of run s1
