@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from typing import Iterator
 
@@ -53,12 +54,18 @@ def signals_as_exceptions() -> Iterator[None]:
         _received.append(signum)
         raise Interrupted(signum)
 
+    def quiet(unraisable):  # the lost Interrupted is recorded and raised again: no "Exception ignored" traceback
+        if not isinstance(unraisable.exc_value, Interrupted):
+            previous_hook(unraisable)
+
     _received.clear()
-    previous = {sig: signal.signal(sig, stop) for sig in HANDLED}
+    previous, previous_hook = {sig: signal.signal(sig, stop) for sig in HANDLED}, sys.unraisablehook
+    sys.unraisablehook = quiet
     try:
         yield
         raise_if_stopped()  # a signal swallowed after the block's last check still stops the run
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = previous_hook
         _received.clear()
