@@ -72,6 +72,18 @@ def difference_cell(rows: list[dict], a: str, b: str, metric: str, band: str | N
     return f"{d.mean:+.3f} ± {d.half_width:.3f} (p={result.p_value:.2g})", above, below
 
 
+def versus_table(rows: list[dict], new: str, metrics: list[str]) -> list[str]:
+    """Markdown rows of `new` minus noisy and every other system, all SNRs; bold where significantly above."""
+    lines = ["| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for other in ["noisy", *sorted({r["system"] for r in rows} - {new, "noisy"})]:
+        cells = []
+        for metric in metrics:
+            text, above, _ = difference_cell(rows, new, other, metric)
+            cells.append(f"**{text}**" if above else text)
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def condition_report(condition: str, rows: list[dict], new: str, metrics: list[str]) -> list[str]:
     """The new model against the noisy input per SNR band, and against each system overall."""
     bands = sorted({r["snr_band"] for r in rows if r["snr_band"]}, key=lambda b: float(b.split("..")[0]))
@@ -90,20 +102,7 @@ def condition_report(condition: str, rows: list[dict], new: str, metrics: list[s
             cells.append(text)
             ok &= not below
         lines.append(f"| {metric} | " + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
-    others = sorted({r["system"] for r in rows} - {new, "noisy"})
-    lines += [
-        "",
-        f"### {new} − each system, all SNRs",
-        "",
-        "| system | " + " | ".join(metrics) + " |",
-        "|---" * (len(metrics) + 1) + "|",
-    ]
-    for other in ["noisy", *others]:
-        cells = []
-        for metric in metrics:
-            text, above, below = difference_cell(rows, new, other, metric)
-            cells.append(f"**{text}**" if above else text)
-        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    lines += ["", f"### {new} − each system, all SNRs", "", *versus_table(rows, new, metrics)]
     return lines + [""]
 
 
@@ -114,23 +113,15 @@ def overall_report(rows_by_condition: dict[str, list[dict]], new: str) -> list[s
     for condition, rows in rows_by_condition.items():
         pesq = condition_metrics(condition, False)[0]
         pooled += [{**r, "file": f"{condition}/{r['file']}", "pesq": r.get(pesq, "")} for r in rows]
-    systems = sorted({r["system"] for r in pooled} - {new, "noisy"})
-    metrics = ["pesq", "stoi", "estoi", "si_sdr"]
-    lines = [
-        f"## All conditions together: {new} − each system ({len(pooled) // len({r['system'] for r in pooled})} files)",
+    files = len(pooled) // len({r["system"] for r in pooled})
+    return [
+        f"## All conditions together: {new} − each system ({files} files)",
         "",
         "PESQ is PESQ-WB on plain and reverb, PESQ-NB on telephone. **Bold**: significantly above (p < 0.05).",
         "",
-        "| system | " + " | ".join(metrics) + " |",
-        "|---" * (len(metrics) + 1) + "|",
+        *versus_table(pooled, new, ["pesq", "stoi", "estoi", "si_sdr"]),
+        "",
     ]
-    for other in ["noisy", *systems]:
-        cells = []
-        for metric in metrics:
-            text, above, _ = difference_cell(pooled, new, other, metric)
-            cells.append(f"**{text}**" if above else text)
-        lines.append(f"| {other} | " + " | ".join(cells) + " |")
-    return lines + [""]
 
 
 def main() -> None:

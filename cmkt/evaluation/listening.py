@@ -58,12 +58,17 @@ def choose_metric(metrics: tuple[str, ...], asked: str | None) -> str:
     return next((m for m in PREFERRED_METRICS if m in metrics), metrics[0])
 
 
-def choose_files(results, metric: str, groups: list[str], base: str, limit: int) -> list[tuple[str, str]]:
-    """(file, why) of up to `limit` files: each system's best and worst gain over `base`, then a typical
-    file (median gain) per value of each grouping column, in that order of priority."""
-    by_name = {r.system: r for r in results}
+def scored_by_all(results, metric: str) -> list[str]:
+    """The files every system has a `metric` score for: the only ones a row can show side by side."""
     scored = [set(r.values(metric)) for r in results]
-    common = sorted(set.intersection(*scored)) if scored else []
+    return sorted(set.intersection(*scored)) if scored else []
+
+
+def choose_files(results, metric: str, groups: list[str], base: str) -> list[tuple[str, str]]:
+    """(file, why), in order of priority: each system's best and worst gain over `base`, then a typical
+    file (median gain) per value of each grouping column."""
+    by_name = {r.system: r for r in results}
+    common = scored_by_all(results, metric)
     if not common:
         raise CmktError(f"no file has a {metric} score from every system; check the runs' failed files")
     rows = {row["file"]: row for row in results[0].ok}
@@ -84,7 +89,7 @@ def choose_files(results, metric: str, groups: list[str], base: str, limit: int)
             members = sorted((key for key in common if rows.get(key, {}).get(column) == value), key=mean_gain.get)
             typical = members[len(members) // 2]
             chosen.setdefault(typical, f"typical of {column} {value}")
-    return list(chosen.items())[:limit]
+    return list(chosen.items())
 
 
 def listening_gain(samples: np.ndarray, sample_rate: int) -> float:
@@ -135,10 +140,11 @@ def build_rows(runs: list[Path], results, metrics: tuple[str, ...], chosen: list
         row = FileRow(key, {c: v for c, v in groups.items() if v}, why)
         reference = read_audio(index["reference"][key], mono=True)
         for system in [*systems, CLEAN]:
-            path = index["reference"][key] if system == CLEAN else index["systems"][system].get(key)
-            if path is None:
+            path = None if system == CLEAN else index["systems"][system].get(key)
+            if system != CLEAN and path is None:
                 continue
-            audio = read_audio(path, sample_rate=reference.sample_rate, mono=True)  # as it was scored
+            # as it was scored: at the reference's rate, mono
+            audio = reference if system == CLEAN else read_audio(path, sample_rate=reference.sample_rate, mono=True)
             stem = f"{number:03d}_{safe_name(system)}"
             scores = {
                 m: by_name[system][key][m]
@@ -172,7 +178,7 @@ def write_listening_report(
 ) -> Path:
     """out/index.html with its audio, images and plots, from score or compare folders; returns the page."""
     from cmkt.evaluation.listening_page import render_page
-    from cmkt.evaluation.report import plot_colour_scale, plot_score_bars
+    from cmkt.evaluation.report import plot_colour_scale, plot_score_set
     from cmkt.evaluation.runs import load_runs
     from cmkt.util.atomic_files import write_text_atomic
 
@@ -184,23 +190,22 @@ def write_listening_report(
     chosen_metric = choose_metric(metrics, metric)
     present = [c for c in DEFAULT_GROUPS if any(row.get(c) for r in results for row in r.ok)]
     if files:
-        known = set.intersection(*(set(r.values(chosen_metric)) for r in results))
+        known = set(scored_by_all(results, chosen_metric))
         unknown = [f for f in files if f not in known]
         if unknown:
             raise CmktError(
                 f"--files: {', '.join(unknown[:5])} not scored by every system; pick from scores.csv's file column"
             )
-        chosen = [(f, "picked with --files") for f in files[:max_files]]
-        available = len(files)
+        found = [(f, "picked with --files") for f in files]
     else:
-        chosen = choose_files(results, chosen_metric, present, base, max_files)
-        available = len(choose_files(results, chosen_metric, present, base, 10**9))
+        found = choose_files(results, chosen_metric, present, base)
+    chosen, available = found[:max_files], len(found)
     out.mkdir(parents=True, exist_ok=True)
     rows, scale = build_rows(runs, results, metrics, chosen, out)
     plot_colour_scale(out / "images" / "colour_scale.png", scale)
-    plots = ["plots/scores.png"] + [f"plots/scores_by_{c}.png" for c in present]
-    for plot, group in zip(plots, (None, *present)):
-        plot_score_bars(out / plot, results, metrics, group)
+    plots = [
+        p.relative_to(out).as_posix() for p in plot_score_set(out / "plots" / "scores.png", results, metrics, present)
+    ]
     shown = (
         f"{len(rows)} of the {available} files the selection found are shown (cap: --max-files {max_files})."
         if available > len(rows)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import html
 import math
 
-from cmkt.evaluation.stats import mean_ci, paired_difference
+from cmkt.evaluation.report import paired_differences
+from cmkt.evaluation.stats import mean_ci
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 0.8em; color: #222; }
@@ -74,17 +75,13 @@ def summary_table(results, metrics: tuple[str, ...]) -> str:
 
 def differences_table(results, metrics: tuple[str, ...], reference: str) -> str:
     """Each system minus `reference` on the files both scored: mean ± 95% interval and Wilcoxon p."""
-    by_name = {r.system: r for r in results}
     head = "".join(f"<th>&Delta; {_e(m)}</th>" for m in metrics)
-    body = ""
-    for result in results:
-        if result.system == reference:
-            continue
-        cells = []
-        for m in metrics:
-            diff = paired_difference(result.values(m), by_name[reference].values(m))
-            cells.append(f"<td>{_e(diff.difference.text())} (p={diff.p_value:.3g})</td>")
-        body += f"<tr><td>{_e(result.system)}</td>{''.join(cells)}</tr>"
+    body = "".join(
+        f"<tr><td>{_e(system)}</td>"
+        + "".join(f"<td>{_e(d.difference.text())} (p={d.p_value:.3g})</td>" for d in diffs)
+        + "</tr>"
+        for system, diffs in paired_differences(results, metrics, reference)
+    )
     return f'<div class="scroll"><table id="differences"><tr><th>system</th>{head}</tr>{body}</table></div>'
 
 

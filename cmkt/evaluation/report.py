@@ -183,6 +183,16 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: 
     _save(fig, path)
 
 
+def plot_score_set(
+    path: Path, results, metrics: tuple[str, ...], groups: tuple[str, ...] | list[str] = ()
+) -> list[Path]:
+    """`path` (every file) and PATH-STEM_by_COLUMN.png beside it for each grouping column; returns them all."""
+    plots = [path] + [path.with_name(f"{path.stem}_by_{column}.png") for column in groups]
+    for plot, group in zip(plots, (None, *groups)):
+        plot_score_bars(plot, results, metrics, group)
+    return plots
+
+
 def interval_bars(estimates: list, bounds: tuple[float | None, float | None]) -> np.ndarray:
     """(2, n) lower and upper error-bar lengths: the 95% interval, cut where the metric's range ends
     (a STOI interval never reaches above 1, a PESQ interval never below its floor)."""
@@ -195,6 +205,16 @@ def interval_bars(estimates: list, bounds: tuple[float | None, float | None]) ->
     return np.nan_to_num(bars)
 
 
+def paired_differences(results, metrics: tuple[str, ...], reference: str) -> list[tuple[str, list]]:
+    """(system, its PairedDifference against `reference` per metric) for every system but the reference."""
+    by_name = {r.system: r for r in results}
+    return [
+        (r.system, [paired_difference(r.values(m), by_name[reference].values(m)) for m in metrics])
+        for r in results
+        if r.system != reference
+    ]
+
+
 def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy: str = "noisy") -> str:
     """Side by side, paired differences against `reference`, and per-language gains over `noisy`."""
     by_name = {r.system: r for r in results}
@@ -205,14 +225,9 @@ def comparison_markdown(results, metrics: tuple[str, ...], reference: str, noisy
         "| system | " + " | ".join(f"Δ {m}" for m in metrics) + " |",
         "|---" * (len(metrics) + 1) + "|",
     ]
-    for result in results:
-        if result.system == reference:
-            continue
-        cells = []
-        for m in metrics:
-            diff = paired_difference(result.values(m), by_name[reference].values(m))
-            cells.append(f"{diff.difference.text()} (p={diff.p_value:.3g}, n={diff.difference.n})")
-        lines.append(f"| {cell(result.system)} | " + " | ".join(cells) + " |")
+    for system, diffs in paired_differences(results, metrics, reference):
+        cells = [f"{d.difference.text()} (p={d.p_value:.3g}, n={d.difference.n})" for d in diffs]
+        lines.append(f"| {cell(system)} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Δ = system − reference on the files both scored: mean ± 95% t-interval; "

@@ -10,7 +10,7 @@ from cmkt.errors import CmktError
 from cmkt.evaluation.audio_index import read_audio_indexes, write_audio_index
 from cmkt.evaluation.cache import ScoreCache
 from cmkt.evaluation.metrics import DNSMOS_METRICS, METRIC_INPUTS, dnsmos_available
-from cmkt.evaluation.report import comparison_markdown, plot_score_bars, write_summary
+from cmkt.evaluation.report import comparison_markdown, plot_score_set, write_summary
 from cmkt.evaluation.score import (
     GROUP_COLUMNS,
     merge_results,
@@ -97,9 +97,7 @@ def write_score_outputs(
     paths by kind ("plots": every plot)."""
     write_scores_csv(out / "scores.csv", results, metrics)
     write_summary(out, results, metrics, list(groups))
-    plots = [out / plot_name] + [out / f"{Path(plot_name).stem}_by_{column}.png" for column in groups]
-    for plot, group in zip(plots, (None, *groups)):
-        plot_score_bars(plot, results, metrics, group)
+    plots = plot_score_set(out / plot_name, results, metrics, groups)
     if audio is not None:
         write_audio_index(out, audio)
     return {

@@ -126,11 +126,11 @@ def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found
-    if shutil.which("apt-get"):
-        for command in (["apt-get", "install", "-y", "-q", "chromium"], ["apt-get", "update", "-q"],
-                        ["apt-get", "install", "-y", "-q", "chromium"]):  # fmt: skip
-            if subprocess.run(command, capture_output=True).returncode == 0 and command[1] == "install":
-                break
+    if shutil.which("apt-get"):  # an out-of-date package index is refreshed once, then the install is tried again
+        install = ["apt-get", "install", "-y", "-q", "chromium"]
+        if subprocess.run(install, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+            subprocess.run(install, capture_output=True)
     found = shutil.which("chromium")
     if not found:
         pytest.skip("headless Chromium is not installed and `apt-get install chromium` failed here")
