@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from cmkt.errors import CmktError
+from cmkt.inference.sample_queue import SampleQueue
 
 
 def dry_share(dry: float | None = None, atten_lim_db: float | None = None) -> float:
@@ -36,30 +37,42 @@ def mix_dry(enhanced: np.ndarray, noisy: np.ndarray, dry: float) -> np.ndarray:
     return ((1.0 - dry) * enhanced + dry * noisy).astype(np.float32)
 
 
-class DryMixStream:
-    """Wraps a streaming or chunked enhancer: holds the input until its enhanced samples come out.
+class PairedStream:
+    """Wraps a streaming or chunked enhancer: each push returns (enhanced, input) sample-aligned.
 
     Both enhancers emit output sample-aligned with their input (their delay is compensated), so
-    the i-th output sample is mixed with the i-th input sample."""
+    the input is held until its enhanced samples come out; whatever combines the two (the dry mix,
+    the full-band join) then works on aligned pairs."""
 
-    def __init__(self, stream, dry: float):
-        self.stream, self.dry = stream, dry
-        self.held = np.zeros((stream.channels, 0), np.float32)
+    def __init__(self, stream):
+        self.stream = stream
+        self.held = SampleQueue(stream.channels)
 
     def __getattr__(self, name: str):  # latency_ms, latency_samples, channels, ...
         return getattr(self.stream, name)
 
-    def push(self, block: np.ndarray | torch.Tensor) -> np.ndarray:
+    def push(self, block: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         samples = np.asarray(block.cpu() if torch.is_tensor(block) else block, dtype=np.float32)
-        self.held = np.concatenate([self.held, samples.reshape(1, -1) if samples.ndim == 1 else samples], axis=1)
-        return self._mix(self.stream.push(block))
+        self.held.put(samples.reshape(1, -1) if samples.ndim == 1 else samples)
+        out = self.stream.push(block)
+        return out, self.held.take(out.shape[1])
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray]:
+        out = self.stream.flush()
+        noisy = self.held.take(out.shape[1])
+        self.held = SampleQueue(self.stream.channels)
+        return out, noisy
+
+
+class DryMixStream(PairedStream):
+    """A PairedStream that returns the mix: the i-th output sample with the i-th input sample."""
+
+    def __init__(self, stream, dry: float):
+        super().__init__(stream)
+        self.dry = dry
+
+    def push(self, block: np.ndarray | torch.Tensor) -> np.ndarray:
+        return mix_dry(*super().push(block), self.dry)
 
     def flush(self) -> np.ndarray:
-        out = self._mix(self.stream.flush())
-        self.held = np.zeros((self.stream.channels, 0), np.float32)
-        return out
-
-    def _mix(self, out: np.ndarray) -> np.ndarray:
-        n = out.shape[1]
-        noisy, self.held = self.held[:, :n], self.held[:, n:]
-        return mix_dry(out, noisy, self.dry)
+        return mix_dry(*super().flush(), self.dry)

@@ -1,15 +1,16 @@
 """A loaded SE model and the two ways to run it: on an array in memory, or on a file in blocks.
 
-The file path never holds the whole recording: soundfile blocks are resampled to the model's
-rate, enhanced by the streaming model and resampled back, each stage carrying its own state,
-so memory is bounded by the block size and the result equals enhancing the whole array.
+The file path never holds the whole recording: soundfile blocks go through a RateStream
+(resampled to the model's rate, enhanced by the streaming model, joined back with the input's
+high band at its own rate), each stage carrying its own state, so memory is bounded by the
+block size and the result equals enhancing the whole array.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,9 +20,10 @@ import torch
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
 from cmkt.util.devices import resolve_device
 from cmkt.errors import CmktError
+from cmkt.inference.band_split import HighBandSettings, band_join, check_band
 from cmkt.inference.chunked import ChunkedEnhancer
-from cmkt.inference.dry_mix import DryMixStream, dry_share, mix_dry
-from cmkt.inference.resampling import BlockResampler
+from cmkt.inference.dry_mix import DryMixStream, dry_share
+from cmkt.inference.rate_stream import RateStream
 from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
 from cmkt.registry import load_model, resolve_model
 
@@ -40,6 +42,8 @@ class Enhancer:
     dry: float = 0.0  # share of the input mixed back into the output (cmkt.inference.dry_mix)
     source: str = ""  # the checkpoint file it was loaded from
     fingerprint: str = ""  # sha256 of that file (16 hex digits): which weights made an output
+    band: str = "full"  # above the model's rate: "full" keeps the band above its Nyquist, denoised; "low" cuts it
+    high_band: HighBandSettings = field(default_factory=HighBandSettings)  # how that band is denoised
 
     @property
     def identity(self) -> str:
@@ -62,22 +66,42 @@ class Enhancer:
         return 1000.0 * samples / self.sample_rate
 
     def stream(
-        self, channels: int = 1, window_s: float = DEFAULT_WINDOW_S, overlap_s: float = 1.0
-    ) -> StreamingEnhancer | ChunkedEnhancer | DryMixStream:
-        """Blocks in, enhanced blocks out, at the model's rate: frame by frame for causal models,
-        overlap-added windows (`window_s`, `overlap_s`) for the others."""
+        self,
+        channels: int = 1,
+        window_s: float = DEFAULT_WINDOW_S,
+        overlap_s: float = 1.0,
+        sample_rate: int | None = None,
+        out_rate: int | None = None,
+    ) -> StreamingEnhancer | ChunkedEnhancer | DryMixStream | RateStream:
+        """Blocks in, enhanced blocks out: frame by frame for causal models, overlap-added windows
+        (`window_s`, `overlap_s`) for the others. Without `sample_rate` the blocks are at the model's
+        rate; with it, at that rate (and out at `out_rate`, default the same), the band above the
+        model's kept as `self.band` says."""
         if self.causal:
             stream = StreamingEnhancer(self.model, channels)
         else:
             stream = ChunkedEnhancer(
                 self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate)
             )
+        if sample_rate is not None:
+            return RateStream(
+                stream,
+                self.sample_rate,
+                sample_rate,
+                dry=self.dry,
+                band=self.band,
+                settings=self.high_band,
+                out_rate=out_rate,
+            )
         return DryMixStream(stream, self.dry) if self.dry else stream
 
 
-def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0, dry: float = 0.0) -> Enhancer:
+def load_enhancer(
+    model: str | Path, device: str = "cpu", threads: int = 0, dry: float = 0.0, band: str = "full"
+) -> Enhancer:
     """Load a checkpoint by path or installed name onto `device` (threads: 0 keeps torch's default);
-    `dry` mixes that share of the input back into every output (see cmkt.inference.dry_mix.dry_share)."""
+    `dry` mixes that share of the input back into every output (see cmkt.inference.dry_mix.dry_share);
+    `band` says what becomes of an input's band above the model's (cmkt.inference.band_split)."""
     torch.set_flush_denormal(True)  # denormal activations slow CPU inference for no audible gain
     if threads:
         torch.set_num_threads(threads)
@@ -85,7 +109,9 @@ def load_enhancer(model: str | Path, device: str = "cpu", threads: int = 0, dry:
     path = resolve_model(str(model))
     net, meta = load_model(path)
     fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return Enhancer(net.to(target), int(meta["sample_rate"]), meta, target, dry_share(dry), str(path), fingerprint)
+    return Enhancer(
+        net.to(target), int(meta["sample_rate"]), meta, target, dry_share(dry), str(path), fingerprint, check_band(band)
+    )
 
 
 MAX_CHANNELS = 64
@@ -127,7 +153,8 @@ def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> li
     """Enhance several (channels, n) clips, each at its own rate, in one batch.
 
     Every channel becomes a batch row, zero-padded on the right to the longest; a causal model's
-    output does not depend on what follows, so each clip comes out as if enhanced alone.
+    output does not depend on what follows, so each clip comes out as if enhanced alone. Each is
+    joined back at its own rate by the same band join that streams use.
     """
     rows = [resample(samples, rate, enhancer.sample_rate) for samples, rate in clips]
     longest = max(row.shape[1] for row in rows)
@@ -138,11 +165,14 @@ def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> li
             .cpu()
             .numpy()
         )
-    enhanced = mix_dry(enhanced, batch, enhancer.dry)
     outputs, first = [], 0
     for (samples, rate), row in zip(clips, rows):
         mine = enhanced[first : first + row.shape[0], : row.shape[1]]
-        outputs.append(fit_length(resample(mine, enhancer.sample_rate, rate), samples.shape[1]))
+        join = band_join(
+            enhancer.sample_rate, rate, rate, row.shape[0], enhancer.dry, enhancer.band, enhancer.high_band
+        )
+        joined = np.concatenate([join.push(samples.astype(np.float32), mine, row), join.flush()], axis=1)
+        outputs.append(fit_length(joined, samples.shape[1]))
         first += row.shape[0]
     return outputs
 
@@ -178,9 +208,7 @@ def enhance_file(
         rate, channels = handle.samplerate, handle.channels
         out_rate = out_rate or rate
         frames = -(-handle.frames * out_rate // rate)  # the length resampling the whole file gives
-        to_model = BlockResampler(rate, enhancer.sample_rate, channels)
-        from_model = BlockResampler(enhancer.sample_rate, out_rate, channels)
-        stream = enhancer.stream(channels)
+        stream = enhancer.stream(channels, sample_rate=rate, out_rate=out_rate)
         with audio_writer(
             target, out_rate, channels, output_subtype(target, handle.subtype, out_subtype), comment
         ) as write:
@@ -195,14 +223,13 @@ def enhance_file(
 
             for block in read_blocks(handle, max(1, int(block_seconds * rate))):
                 start = time.perf_counter()
-                out = from_model.push(stream.push(to_model.push(block)))
+                out = stream.push(block)
                 compute_s += time.perf_counter() - start
                 emit(out)
                 if on_block:
                     on_block(block.shape[1] / rate)
             start = time.perf_counter()
-            tail = np.concatenate([stream.push(to_model.flush()), stream.flush()], axis=1)
-            out = np.concatenate([from_model.push(tail), from_model.flush()], axis=1)
+            out = stream.flush()
             compute_s += time.perf_counter() - start
             emit(out)
             emit(np.zeros((channels, frames - written), dtype=np.float32))
