@@ -511,6 +511,11 @@ def enhance(
     atten_lim: Optional[float] = typer.Option(
         None, help="Remove at most this many dB of noise (DeepFilterNet's -a); the same mix as --dry 10^(-dB/20)."
     ),
+    band: str = typer.Option(
+        "full",
+        help="Inputs above the model's rate: full keeps the band above its Nyquist (8 kHz), denoised; low cuts it "
+        "(the model's output resampled up).",
+    ),
 ):
     """Remove noise from speech: any length, rate and channel count in, the same out."""
     from cmkt.inference.dry_mix import dry_share
@@ -539,7 +544,7 @@ def enhance(
         out_format=fmt,
         jobs=jobs,
     )
-    summary = enhance_paths(sources, out, load_enhancer(model, device, threads, share), options)
+    summary = enhance_paths(sources, out, load_enhancer(model, device, threads, share, band), options)
     _print_enhance_summary(summary, out, model, share, block_ms if streaming else None, log)
 
 
@@ -560,7 +565,13 @@ def _print_enhance_summary(
     )
     if block_ms is not None:
         _results().print(
-            f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms", soft_wrap=True
+            f"streaming: blocks of {block_ms:g} ms; algorithmic latency {summary.latency_ms:.1f} ms"
+            + (
+                f" (+{summary.high_band_latency_ms:.0f} ms for the band above 8 kHz of inputs above 16 kHz)"
+                if summary.high_band_latency_ms
+                else ""
+            ),
+            soft_wrap=True,
         )
     if log:
         _results().print(f"log: {log}", soft_wrap=True)

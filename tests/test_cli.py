@@ -179,3 +179,28 @@ def test_cli_conventions_version_short_help_flags_without_values_and_help_everyw
     for name, command in group.commands.items():
         for param in command.params:
             assert getattr(param, "help", None), f"cmkt {name}: {param.name} has no help text"
+
+
+def test_enhance_keeps_the_band_above_8_khz_unless_told_band_low(tmp_path):
+    import numpy as np
+    import soundfile as sf
+    from scipy.signal import welch
+
+    rng = np.random.default_rng(5)
+    seconds, rate = 1.5, 48000
+    t = np.arange(int(seconds * rate)) / rate
+    voice = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 60)) * (t % 0.5 < 0.3)
+    sf.write(tmp_path / "in.wav", (0.1 * voice + 0.002 * rng.standard_normal(len(t))).astype(np.float32), rate)
+    above = {}
+    for band in ("full", "low"):
+        result = CliRunner().invoke(
+            app, ["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / band), "--band", band]
+        )
+        assert result.exit_code == 0, result.output
+        written, written_rate = sf.read(tmp_path / band / "in.wav")
+        assert written_rate == rate and len(written) == len(t)
+        freqs, power = welch(written, rate, nperseg=2048)
+        above[band] = 10 * np.log10(power[freqs > 9000].sum() / power.sum())
+    assert above["full"] > above["low"] + 30
+    result = CliRunner().invoke(app, ["enhance", str(tmp_path / "in.wav"), "-o", str(tmp_path / "x"), "--band", "mid"])
+    assert result.exit_code != 0 and "--band mid: choose full" in result.output

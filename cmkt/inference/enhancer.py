@@ -20,7 +20,8 @@ import torch
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
 from cmkt.util.devices import resolve_device
 from cmkt.errors import CmktError
-from cmkt.inference.band_split import HighBandSettings, band_join, check_band
+from cmkt.inference.band_split import band_join, check_band
+from cmkt.inference.high_band import HighBandSettings
 from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.dry_mix import DryMixStream, dry_share
 from cmkt.inference.rate_stream import RateStream
@@ -65,6 +66,12 @@ class Enhancer:
         samples = self.model.stft.n_fft if self.causal else int(DEFAULT_WINDOW_S * self.sample_rate)
         return 1000.0 * samples / self.sample_rate
 
+    @property
+    def high_band_latency_ms(self) -> float:
+        """What a full-band join adds to `latency_ms` for inputs above the model's rate: its denoiser
+        works one hop late and waits for a hop to fill (cmkt.inference.high_band)."""
+        return 2 * self.high_band.frame_ms if self.band == "full" else 0.0
+
     def stream(
         self,
         channels: int = 1,
@@ -97,11 +104,16 @@ class Enhancer:
 
 
 def load_enhancer(
-    model: str | Path, device: str = "cpu", threads: int = 0, dry: float = 0.0, band: str = "full"
+    model: str | Path,
+    device: str = "cpu",
+    threads: int = 0,
+    dry: float = 0.0,
+    band: str = "full",
+    high_band: HighBandSettings | None = None,
 ) -> Enhancer:
     """Load a checkpoint by path or installed name onto `device` (threads: 0 keeps torch's default);
     `dry` mixes that share of the input back into every output (see cmkt.inference.dry_mix.dry_share);
-    `band` says what becomes of an input's band above the model's (cmkt.inference.band_split)."""
+    `band` and `high_band` say what becomes of an input's band above the model's (cmkt.inference.band_split)."""
     torch.set_flush_denormal(True)  # denormal activations slow CPU inference for no audible gain
     if threads:
         torch.set_num_threads(threads)
@@ -110,7 +122,15 @@ def load_enhancer(
     net, meta = load_model(path)
     fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return Enhancer(
-        net.to(target), int(meta["sample_rate"]), meta, target, dry_share(dry), str(path), fingerprint, check_band(band)
+        net.to(target),
+        int(meta["sample_rate"]),
+        meta,
+        target,
+        dry_share(dry),
+        str(path),
+        fingerprint,
+        check_band(band),
+        high_band or HighBandSettings(),
     )
 
 
@@ -156,6 +176,10 @@ def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> li
     output does not depend on what follows, so each clip comes out as if enhanced alone. Each is
     joined back at its own rate by the same band join that streams use.
     """
+    joins = [
+        band_join(enhancer.sample_rate, rate, rate, len(samples), enhancer.dry, enhancer.band, enhancer.high_band)
+        for samples, rate in clips
+    ]
     rows = [resample(samples, rate, enhancer.sample_rate) for samples, rate in clips]
     longest = max(row.shape[1] for row in rows)
     batch = np.concatenate([np.pad(row, ((0, 0), (0, longest - row.shape[1]))) for row in rows])
@@ -166,11 +190,8 @@ def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> li
             .numpy()
         )
     outputs, first = [], 0
-    for (samples, rate), row in zip(clips, rows):
+    for (samples, rate), row, join in zip(clips, rows, joins):
         mine = enhanced[first : first + row.shape[0], : row.shape[1]]
-        join = band_join(
-            enhancer.sample_rate, rate, rate, row.shape[0], enhancer.dry, enhancer.band, enhancer.high_band
-        )
         joined = np.concatenate([join.push(samples.astype(np.float32), mine, row), join.flush()], axis=1)
         outputs.append(fit_length(joined, samples.shape[1]))
         first += row.shape[0]

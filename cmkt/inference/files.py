@@ -51,6 +51,7 @@ class FileLog:
 class EnhanceSummary:
     rows: list[FileLog] = field(default_factory=list)
     latency_ms: float = 0.0  # algorithmic latency of the model's streaming path
+    high_band_latency_ms: float = 0.0  # added for inputs above the model's rate (the full-band join)
     notes: list[str] = field(default_factory=list)  # what was passed over without being a failure
     interrupted: Interrupted | None = None  # the signal that stopped the run early (the file in flight was not kept)
     other_model: list[str] = field(default_factory=list)  # skipped outputs that another model made
@@ -280,7 +281,7 @@ def _run_parallel(
             options.jobs,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_start,
-            initargs=(enhancer.source, enhancer.dry),
+            initargs=(enhancer.source, enhancer.dry, enhancer.band, enhancer.high_band),
         )
         try:
             for source, target in jobs:
@@ -336,11 +337,11 @@ def _take_result(row: FileLog, future) -> None:
 _WORKER: dict = {}  # the enhancer of this worker process
 
 
-def _worker_start(model: str, dry: float) -> None:
+def _worker_start(model: str, dry: float, band: str, high_band) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
-    _WORKER["enhancer"] = load_enhancer(model, threads=1, dry=dry)
+    _WORKER["enhancer"] = load_enhancer(model, threads=1, dry=dry, band=band, high_band=high_band)
 
 
 def _worker_enhance(
@@ -424,7 +425,9 @@ def enhance_paths(
         raise CmktError(f"--format {out_format}: choose one of {', '.join(s[1:] for s in AUDIO_SUFFIXES)}")
     plan = plan_inputs(inputs, out_dir, options.suffix, out_format.lower() if out_format else None)
     jobs = take_shard(plan.jobs, options.shard)
-    summary = EnhanceSummary(latency_ms=enhancer.latency_ms, notes=plan.notes)
+    summary = EnhanceSummary(
+        latency_ms=enhancer.latency_ms, high_band_latency_ms=enhancer.high_band_latency_ms, notes=plan.notes
+    )
     summary.rows.extend(FileLog(p.split(": ", 1)[0], "", "failed", error=p) for p in plan.problems)
     input_set = {p.resolve() for p, _ in jobs if p.exists()}
     seconds = {source: _header_seconds(source) for source, _ in jobs}

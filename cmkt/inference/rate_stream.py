@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cmkt.inference.band_split import FullBandJoin, HighBandSettings, band_join
+from cmkt.inference.band_split import FullBandJoin, band_join
+from cmkt.inference.high_band import HighBandSettings
 from cmkt.inference.dry_mix import PairedStream
 from cmkt.inference.resampling import BlockResampler
 
@@ -38,11 +39,12 @@ class RateStream:
         self.reset()
 
     def reset(self) -> None:
-        self.to_model = BlockResampler(self.rate, self.model_rate, self.channels)
         self.join = band_join(
             self.model_rate, self.rate, self.out_rate, self.channels, self.dry, self.band_asked, self.settings
         )
+        self.to_model = BlockResampler(self.rate, self.model_rate, self.channels)
         self.after = BlockResampler(self.join.rate, self.out_rate, self.channels)
+        self.received = self.emitted = 0  # samples in (at rate) and out (at out_rate)
 
     @property
     def full_band(self) -> bool:
@@ -52,8 +54,9 @@ class RateStream:
     def push(self, block: np.ndarray | torch.Tensor) -> np.ndarray:
         samples = np.asarray(block.cpu() if torch.is_tensor(block) else block, dtype=np.float32)
         samples = samples.reshape(1, -1) if samples.ndim == 1 else samples
+        self.received += samples.shape[1]
         enhanced, noisy = self.model.push(self.to_model.push(samples))
-        return self.after.push(self.join.push(samples, enhanced, noisy))
+        return self._emit(self.after.push(self.join.push(samples, enhanced, noisy)))
 
     def flush(self) -> np.ndarray:
         """Emit everything still held (as if silence followed) and reset for a new stream."""
@@ -62,6 +65,15 @@ class RateStream:
         enhanced, noisy = (np.concatenate(side, axis=1) for side in zip(*pairs))
         empty = np.zeros((self.channels, 0), np.float32)
         joined = np.concatenate([self.join.push(empty, enhanced, noisy), self.join.flush()], axis=1)
-        out = np.concatenate([self.after.push(joined), self.after.flush()], axis=1)
+        out = self._emit(np.concatenate([self.after.push(joined), self.after.flush()], axis=1), final=True)
         self.reset()
+        return out
+
+    def _emit(self, out: np.ndarray, final: bool = False) -> np.ndarray:
+        """Keep the output as long as resampling the whole input gives (the resamplers round up)."""
+        total = -(-self.received * self.out_rate // self.rate)
+        out = out[:, : max(0, total - self.emitted)]
+        if final and self.emitted + out.shape[1] < total:
+            out = np.pad(out, ((0, 0), (0, total - self.emitted - out.shape[1])))
+        self.emitted += out.shape[1]
         return out
