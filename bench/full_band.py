@@ -1,7 +1,8 @@
 """Full-band output (issue 27): what the band above 8 kHz gains when a 48 kHz recording is enhanced.
 
 Usage: python bench/full_band.py [--corpus ~/.cache/cmkt/open_corpus] [--split valid|test]
-           [--out runs/full_band] [--limit 120] [--floors -20] [--dnsmos 40] [--model cmkt-base-16k]
+           [--out runs/full_band] [--limit 120] [--settings floor_db=-30 ...] [--dnsmos 40]
+           [--model cmkt-base-16k]
 
 Mixtures: the open corpus's full-band speech (KLettres and KTuberling recordings at 44.1/48 kHz
 with at least 1e-4 of their energy above 8 kHz, round-robin over the split's voices) mixed at 48 kHz
@@ -10,7 +11,7 @@ with its full-band noise (source files at 44.1/48 kHz with at least 1e-3 of thei
 scores a choice fixed before it is run.
 
 Systems (each at 48 kHz on one thread, resampling untimed): the noisy input, cmkt with `--band low`
-(the model's output resampled up: nothing above 8 kHz), cmkt full band (one per --floors value),
+(the model's output resampled up: nothing above 8 kHz), cmkt full band (one per --settings variant),
 DeepFilterNet3 (a 48 kHz model) and RNNoise (48 kHz). Per file: the high band's SNR against the
 clean high band (its improvement over the noisy input), the high band's log-spectral distance on
 the clean file's active frames, PESQ-WB at 16 kHz, and on the first --dnsmos files DNSMOS OVRL at
@@ -136,13 +137,20 @@ def build_mixtures(corpus: Path, split: str, limit: int, folder: Path) -> list[s
     return names
 
 
-def systems(model: str, floors: list[float]) -> list[tuple[str, object]]:
-    """(name, mono 48 kHz in -> out) for every system compared."""
+def parse_settings(text: str) -> HighBandSettings:
+    """ "floor_db=-30,noise_like_db=12" -> HighBandSettings (the defaults for what is not named; "" -> defaults)."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item]
+    return HighBandSettings(**{key: float(value) for key, value in pairs})
+
+
+def systems(model: str, variants: list[str]) -> list[tuple[str, object]]:
+    """(name, mono 48 kHz in -> out) for every system compared; one full-band cmkt per settings variant."""
     low = load_enhancer(model, band="low")
     found = [("noisy", lambda x: x), ("cmkt low band", lambda x: enhance_array(low, x, RATE))]
-    for floor in floors:
-        full = load_enhancer(model, band="full", high_band=HighBandSettings(floor_db=floor))
-        found.append((f"cmkt full band (floor {floor:g} dB)", lambda x, e=full: enhance_array(e, x, RATE)))
+    for variant in variants:
+        full = load_enhancer(model, band="full", high_band=parse_settings(variant))
+        label = f"cmkt full band ({variant})" if variant else "cmkt full band"
+        found.append((label, lambda x, e=full: enhance_array(e, x, RATE)))
     for make in (deepfilternet3, rnnoise):
         peer = make()
         found.append((peer.name, peer.run))
@@ -189,7 +197,11 @@ def score_file(clean: np.ndarray, noisy: np.ndarray, out: np.ndarray, with_dnsmo
     def band_snr(estimate: np.ndarray) -> float:
         return float(10 * np.log10(np.sum(clean_high**2) / max(np.sum((estimate - clean_high) ** 2), 1e-20)))
 
-    scores = {"hb_snr_gain": band_snr(out_high) - band_snr(noisy_high), "hb_lsd": log_spectral_distance(clean, out)}
+    scores = {
+        "hb_snr_gain": band_snr(out_high) - band_snr(noisy_high),
+        "hb_lsd": log_spectral_distance(clean, out),
+        "noisy_hb_snr": band_snr(noisy_high),  # which group the file falls in (see GROUPS)
+    }
     try:
         scores["pesq_wb"] = pesq_score(
             resample(clean[None], RATE, 16000)[0], resample(out[None], RATE, 16000)[0], 16000, "wb"
@@ -213,6 +225,12 @@ def score_all(names: list[str], folder: Path, system_names: list[str], dnsmos: i
             out = read_mono(folder / _slug(name) / file)[0]
             results[name][file] = score_file(clean, noisy, out, index < dnsmos)
     return results
+
+
+GROUPS = {  # the files by what their noisy high band holds: cutting it loses speech only in the first
+    "speech-led high band (noisy high-band SNR >= 0 dB)": lambda snr: snr >= 0,
+    "noise-led high band (noisy high-band SNR < 0 dB)": lambda snr: snr < 0,
+}
 
 
 def report(results: dict[str, dict[str, dict]], rtf: dict[str, float], reference: str) -> str:
@@ -240,25 +258,40 @@ def report(results: dict[str, dict[str, dict]], rtf: dict[str, float], reference
     return "\n".join(lines) + "\n"
 
 
+def grouped_reports(results: dict[str, dict[str, dict]], rtf: dict[str, float], reference: str) -> str:
+    """The report over all files, then over each of GROUPS."""
+    noisy_snr = {file: row["noisy_hb_snr"] for file, row in results["noisy"].items()}
+    parts = [report(results, rtf, reference)]
+    for title, member in GROUPS.items():
+        chosen = {f for f, snr in noisy_snr.items() if member(snr)}
+        subset = {name: {f: row for f, row in files.items() if f in chosen} for name, files in results.items()}
+        parts.append(f"### {title}: {len(chosen)} files\n\n" + report(subset, rtf, reference))
+    return "\n".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path.home() / ".cache/cmkt/open_corpus")
     parser.add_argument("--split", default="valid", choices=("valid", "test"))
     parser.add_argument("--out", type=Path, default=Path("runs/full_band"))
     parser.add_argument("--limit", type=int, default=120)
-    parser.add_argument("--floors", default=str(HighBandSettings().floor_db), help="comma-separated floors in dB")
+    parser.add_argument(
+        "--settings",
+        action="append",
+        help="a full-band variant as KEY=VALUE,... of HighBandSettings (repeatable; default: the shipped settings)",
+    )
     parser.add_argument("--dnsmos", type=int, default=40, help="DNSMOS on the first N files (0: none)")
     parser.add_argument("--model", default="cmkt-base-16k")
     args = parser.parse_args()
     torch.set_num_threads(1)
     folder = args.out / args.split
     names = build_mixtures(args.corpus, args.split, args.limit, folder)
-    chosen = systems(args.model, [float(f) for f in args.floors.split(",")])
+    chosen = systems(args.model, args.settings or [""])
     rtf = run_all(names, folder, chosen)
     dnsmos = args.dnsmos if dnsmos_available() else 0
     results = score_all(names, folder, [name for name, _ in chosen], dnsmos)
     reference = next(name for name, _ in chosen if name.startswith("cmkt full band"))
-    text = report(results, rtf, reference)
+    text = grouped_reports(results, rtf, reference)
     header = f"# Full-band output, {args.split} split: {len(names)} files at 48 kHz\n\n"
     write_text_atomic(folder / "report.md", header + text)
     with open(folder / "scores.csv", "w", newline="") as handle:

@@ -94,11 +94,7 @@ class FullBandJoin:
         c = self.channels
         samples, enhanced, noisy = block[:c], block[c : 2 * c], block[2 * c :]
         high = samples - noisy  # the crossover: noisy is the input's low band, so low + high = input
-        shape = (c, count, self.hop)
-        absence = self.settings.absence(
-            np.mean(enhanced.reshape(shape) ** 2, axis=-1), np.mean(noisy.reshape(shape) ** 2, axis=-1)
-        )
-        denoised = self.denoiser.process(high, absence, enhanced, noisy)
+        denoised = self.denoiser.process(high, enhanced, noisy)
         self.late.put(np.concatenate([mix_dry(enhanced, noisy, self.dry), high]))
         late = self.late.take(count * self.hop)
         out = late[:c] + self.dry * late[c:] + (1.0 - self.dry) * denoised

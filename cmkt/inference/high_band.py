@@ -20,24 +20,33 @@ import numpy as np
 from cmkt.errors import CmktError
 
 TINY = 1e-12  # power floor in the ratios (digital silence)
+SUB_BANDS = 4  # the model's band in 2 kHz parts when telling speech from noise
+STARTUP_FRAMES = 5  # noise-only frames heard before the band's own level may overrule the model
 
 
 @dataclass(frozen=True)
 class HighBandSettings:
     """How the band above the model's Nyquist frequency is denoised."""
 
-    floor_db: float = -20.0  # the most any bin of the band is turned down
+    floor_db: float = -30.0  # the most any bin of the band is turned down
     frame_ms: float = 10.0  # hop; frames are twice as long
     noise_time_s: float = 0.2  # time constant of the noise estimate in noise-only frames
     absent_db: float = -18.0  # model output / input energy at or below this: the frame is noise only
     present_db: float = -10.0  # at or above this: speech, the noise estimate holds
     smoothing: float = 0.98  # decision-directed weight of the previous frame's clean estimate
+    oversubtract: float = 2.0  # the noise estimate is scaled by this in the gain (more than 1: more removed)
+    noise_like_db: float = 10.0  # band power over its noise estimate at or below this: the band agrees it is noise
+    speech_like_db: float = 20.0  # at or above this: it holds something else, whatever the model says
 
     def __post_init__(self) -> None:
         if not self.floor_db <= 0:
             raise CmktError(f"high-band floor {self.floor_db:g} dB: must be at most 0")
         if not self.absent_db < self.present_db:
             raise CmktError("high-band settings: absent_db must lie below present_db")
+        if not self.noise_like_db < self.speech_like_db:
+            raise CmktError("high-band settings: noise_like_db must lie below speech_like_db")
+        if not self.oversubtract > 0:
+            raise CmktError(f"high-band oversubtract {self.oversubtract:g}: must be positive")
         if not 0 <= self.smoothing < 1:
             raise CmktError(f"high-band smoothing {self.smoothing:g}: must lie in [0, 1)")
 
@@ -45,8 +54,10 @@ class HighBandSettings:
         return max(1, round(rate * self.frame_ms / 1000))
 
     def absence(self, enhanced_power: np.ndarray, noisy_power: np.ndarray) -> np.ndarray:
-        """How surely each frame is noise only (0: speech .. 1: noise), from the model's output/input energy."""
-        ratio_db = 10 * np.log10((enhanced_power + TINY) / (noisy_power + TINY))
+        """How surely each frame is noise only (0: speech .. 1: noise), from the model's output/input
+        energy in each of its sub-bands (last axis): speech anywhere in the model's band (a vowel's
+        harmonics low, a fricative high) counts, while noise-only frames are turned down in all of them."""
+        ratio_db = 10 * np.log10((enhanced_power + TINY) / (noisy_power + TINY)).max(axis=-1)
         return np.clip((self.present_db - ratio_db) / (self.present_db - self.absent_db), 0.0, 1.0)
 
 
@@ -68,9 +79,10 @@ class HighBandDenoiser:
         self.level = np.zeros((channels, 1))  # the band's power, smoothed over about two frames
         self.clean = np.zeros((channels, bins))  # last frame's clean power estimate (decision-directed)
 
-    def process(self, band: np.ndarray, absence: np.ndarray, enhanced: np.ndarray, noisy: np.ndarray) -> np.ndarray:
-        """`band`: whole hops of the high band; `absence`: per hop; `enhanced`/`noisy`: the model's output
-        and input (resampled to this rate, aligned with `band`), whose ratio is the gain below 8 kHz."""
+    def process(self, band: np.ndarray, enhanced: np.ndarray, noisy: np.ndarray) -> np.ndarray:
+        """`band`: whole hops of the high band; `enhanced`/`noisy`: the model's output and input
+        (resampled to this rate, aligned with `band`): they say where speech is, and their ratio is
+        the gain below 8 kHz."""
         channels, frames = band.shape[0], band.shape[1] // self.hop
         if frames == 0:
             return np.zeros((channels, 0), np.float32)
@@ -78,8 +90,9 @@ class HighBandDenoiser:
         previous = np.concatenate([self.last_hop[:, None], stacked[:, :-1]], axis=1)
         all_spectra = np.fft.rfft(np.concatenate([previous, stacked], axis=-1) * self.window, axis=-1)
         spectra, model_out, model_in = np.split(all_spectra, 3)
-        gains = self._gains(np.abs(spectra) ** 2, absence)
         below = slice(0, self.model_bins)
+        absence = self.settings.absence(*(self._sub_bands(np.abs(s[..., below]) ** 2) for s in (model_out, model_in)))
+        gains = self._gains(np.abs(spectra) ** 2, absence)
         model_gain = np.abs(model_out[..., below]) / (np.abs(model_in[..., below]) + 1e-9)
         gains[..., below] = np.minimum(model_gain, 1.0)
         frames_out = np.fft.irfft(spectra * gains, n=2 * self.hop, axis=-1) * self.window
@@ -87,25 +100,39 @@ class HighBandDenoiser:
         self.last_hop, self.tail = stacked[:, -1].copy(), frames_out[:, -1, self.hop :].copy()
         return (frames_out[:, :, : self.hop] + tails).reshape(channels, frames * self.hop).astype(np.float32)
 
-    def _gains(self, power: np.ndarray, absence: np.ndarray) -> np.ndarray:
-        """Wiener gains per frame and bin: the noise estimate moves only as far as the frame is noise only.
+    def _sub_bands(self, power: np.ndarray) -> np.ndarray:
+        """Power in SUB_BANDS equal parts of the model's band (last axis)."""
+        edges = np.linspace(0, power.shape[-1], SUB_BANDS + 1).astype(int)
+        return np.add.reduceat(power, edges[:-1], axis=-1)
 
-        Until it has heard as many noise-only frames as its time constant spans, the estimate is their
-        running mean, so a short recording is denoised from its first pause on. It never exceeds the
-        band's own (smoothed) power: a frame misjudged as noise is forgotten at the next quiet moment."""
-        smoothing = self.settings.smoothing
+    def _gains(self, power: np.ndarray, absence: np.ndarray) -> np.ndarray:
+        """Wiener gains per frame and bin, times a frame gate that turns noise-only frames down to the floor.
+
+        A frame counts as noise only as far as the model says so and the band itself agrees: a band
+        well above its noise estimate (a fricative the model turned down) is neither gated nor learnt
+        as noise. Until it has heard as many noise-only frames as its time constant spans, the
+        estimate is their running mean, so a short recording is denoised from its first pause on; it
+        never exceeds the band's own (smoothed) power, so a frame misjudged as noise is forgotten at
+        the next quiet moment."""
+        s, above = self.settings, slice(self.model_bins, None)
         gains = np.empty_like(power)
         for index in range(power.shape[1]):
-            frame, weight = power[:, index], absence[:, index, None]
+            frame = power[:, index]
+            band_db = 10 * np.log10(
+                (frame[:, above].sum(-1, keepdims=True) + TINY) / (self.noise[:, above].sum(-1, keepdims=True) + TINY)
+            )
+            unlike_noise = np.clip((band_db - s.noise_like_db) / (s.speech_like_db - s.noise_like_db), 0.0, 1.0)
+            settled = self.heard >= STARTUP_FRAMES  # before that the estimate is too young to judge by
+            weight = absence[:, index, None] * np.where(settled, 1.0 - unlike_noise, 1.0)
             self.heard += weight
             step = weight * np.maximum(1.0 - self.keep, weight / np.maximum(self.heard, 1e-9))
             self.noise = self.noise + step * (frame - self.noise)
             self.level = 0.5 * self.level + 0.5 * frame.sum(axis=-1, keepdims=True)
             total = self.noise.sum(axis=-1, keepdims=True)
             self.noise *= np.minimum(1.0, self.level / np.maximum(total, TINY))
-            noise = self.noise + TINY
-            prior = smoothing * self.clean / noise + (1.0 - smoothing) * np.maximum(frame / noise - 1.0, 0.0)
+            noise = s.oversubtract * self.noise + TINY
+            prior = s.smoothing * self.clean / noise + (1.0 - s.smoothing) * np.maximum(frame / noise - 1.0, 0.0)
             gain = np.maximum(prior / (1.0 + prior), self.floor)
             self.clean = gain**2 * frame
-            gains[:, index] = gain
+            gains[:, index] = gain * self.floor**weight
         return gains
