@@ -182,16 +182,16 @@ def prepare_utterance(
 def _finish(config: PrepConfig, by_split: dict[str, list[Utterance]], skipped: list[str], check: bool) -> PrepReport:
     """The manifests, the teacher cache and the SNR histogram of what was prepared, and its report."""
     out = Path(config.out)
+    cache, notes = None, []
+    if config.teacher and config.teacher.lower() != "none":
+        everyone = [u for us in by_split.values() for u in us]
+        cache, notes, counts = build_teacher_cache(out / "teacher_cache", config.teacher, [u.text for u in everyone])
+        notes += record_teacher_coverage(everyone, counts)
     manifests = {}
     for split, utterances in by_split.items():
         if utterances and not check:
             manifests[split] = out / manifest_name(split, config.shard)
             write_manifest(manifests[split], utterances)
-    cache, notes = None, []
-    if config.teacher and config.teacher.lower() != "none":
-        cache, notes = build_teacher_cache(
-            out / "teacher_cache", config.teacher, [u.text for us in by_split.values() for u in us]
-        )
     if by_split["train"] and not by_split["valid"] and not check:
         notes.append(
             f"no valid split: all {sum(len(us) for us in by_split.values())} utterance(s) went to other splits; "
@@ -227,9 +227,31 @@ def to_model_audio(audio: Audio, sample_rate: int) -> np.ndarray:
     return resample(samples[None, :], audio.sample_rate, sample_rate)[0]
 
 
-def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> tuple[Path, list[str]]:
+def record_teacher_coverage(utterances: list[Utterance], counts: dict[str, tuple[int, int]]) -> list[str]:
+    """Write each utterance's teacher tokens and [UNK] tokens into its manifest row (`extra`), and
+    return a note of the teacher's coverage per language: tokens per word and the [UNK] share.
+    An English wordpiece teacher rarely says [UNK] (it spells Cyrillic letter by letter), so many
+    tokens per word is the sign of a language it cannot read; results by language are read against it."""
+    per_lang: dict[str, list[int]] = {}
+    for u in utterances:
+        if u.text and u.text in counts:
+            tokens, unknown = counts[u.text]
+            u.extra.update(teacher_tokens=tokens, teacher_unknown=unknown)
+            totals = per_lang.setdefault(u.lang or "?", [0, 0, 0])
+            for index, value in enumerate((len(u.text.split()), tokens, unknown)):
+                totals[index] += value
+    if not per_lang:
+        return []
+    listed = "; ".join(
+        f"{lang} {tokens / max(words, 1):.1f}, {unknown / max(tokens, 1):.0%}"
+        for lang, (words, tokens, unknown) in sorted(per_lang.items())
+    )
+    return [f"teacher coverage by language (tokens per word, [UNK] share): {listed}"]
+
+
+def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> tuple[Path, list[str], dict]:
     """Load the teacher (only here, never at inference) and cache what is missing; returns the
-    folder and notes on transcripts the teacher could not take whole."""
+    folder, notes on transcripts the teacher could not take whole, and text -> (tokens, unknown)."""
     from cmkt.teachers.cache import build_cache
     from cmkt.teachers.lm import LMTeacher
 
@@ -240,4 +262,5 @@ def build_teacher_cache(root: Path, teacher_name: str, texts: list[str]) -> tupl
             root, teacher, texts, on_progress=lambda done, total: bar.update(task, completed=done, total=max(1, total))
         )
         bar.update(task, completed=bar.tasks[0].total)
-    return folder, teacher.notes
+    texts = sorted({t for t in texts if t})
+    return folder, teacher.notes, dict(zip(texts, teacher.token_counts(texts)))

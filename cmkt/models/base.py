@@ -21,6 +21,7 @@ class Backbone(nn.Module):
     growth_settings: ClassVar[
         tuple[str, ...]
     ] = ()  # config fields `--init` may change: they add layers that start at zero
+    growth_free: ClassVar[tuple[str, ...]] = ()  # prefixes of added weights that may start non-zero (see subclasses)
 
     @property
     def tap_dim(self) -> int:

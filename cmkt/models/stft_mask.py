@@ -5,6 +5,12 @@ its state from the previous call, so the same weights run offline, frame by fram
 (`cmkt.inference.streaming`) and exported. Its GRU output is the distillation tap by default
 (`tap: encoder` reads the conv encoder below it instead; inference is the same either way).
 
+`tap: branch` gives the distillation its own path (issue 30): a small parallel GRU reads the
+encoder output, the bridge reads the branch, and the branch feeds back into the mask GRU's input
+through a layer that starts at zero. The distillation then shapes features the mask path may use,
+without owning the state that must predict the mask. The branch stays in the shipped weights (it
+feeds the mask); the bridge's projection to the teacher's width is training-only, as for every tap.
+
 `deep_filter_order > 0` adds a DeepFilterNet-style deep filter on the low bins: a complex filter
 over the current and past frames, predicted per frame and added to the masked spectrum. A real
 mask cannot restore phase or the harmonics the noise buried; a filter over past frames can. Its
@@ -35,7 +41,8 @@ class StftMaskConfig:
     conv_kernel: int = 3
     gru_layers: int = 1
     compress: float = 0.3  # power-law compression of the magnitude fed to the network
-    tap: str = "gru"  # what the bridge reads (training only): "gru" output, or the conv "encoder" output below it
+    tap: str = "gru"  # what the bridge reads (training only): "gru" output, the conv "encoder" below it, or "branch"
+    branch_hidden: int = 128  # width of the linguistic branch (tap "branch" only)
     deep_filter_order: int = 0  # frames (current and past) the deep filter spans; 0: mask only
     deep_filter_bins: int = 129  # lowest bins it filters (129 of 257: 0-4 kHz, where STOI's bands are)
 
@@ -51,17 +58,23 @@ class CausalConv1d(nn.Conv1d):
         return super().forward(full), full[..., full.shape[-1] - keep :]
 
 
+TAPS = ("gru", "encoder", "branch")
+
+
 class StftMaskNet(StreamingBackbone):
     tap_dim_field, tap_hop_field = "hidden", "hop"
     growth_settings = (
         "deep_filter_order",
         "deep_filter_bins",
+        "tap",
+        "branch_hidden",
     )  # --init may switch these on: the added layer starts at zero
+    growth_free = ("branch.",)  # added weights that may start non-zero: their only way out starts at zero
 
     def __init__(self, config: StftMaskConfig):
         super().__init__()
-        if config.tap not in ("gru", "encoder"):
-            raise CmktError(f"stft-mask-gru tap {config.tap!r}: choose 'gru' or 'encoder' (--model-config)")
+        if config.tap not in TAPS:
+            raise CmktError(f"stft-mask-gru tap {config.tap!r}: choose one of {', '.join(TAPS)} (--model-config)")
         self.config = config
         self.stft = CausalStft(config.n_fft, config.hop)
         bins = self.stft.bins
@@ -73,6 +86,12 @@ class StftMaskNet(StreamingBackbone):
             nn.PReLU(),
         )
         self.gru = nn.GRU(config.hidden, config.hidden, num_layers=config.gru_layers, batch_first=True)
+        self.branch = self.branch_feedback = None
+        if config.tap == "branch":
+            self.branch = nn.GRU(config.hidden, config.branch_hidden, batch_first=True)
+            self.branch_feedback = nn.Linear(config.branch_hidden, config.hidden)
+            nn.init.zeros_(self.branch_feedback.weight)
+            nn.init.zeros_(self.branch_feedback.bias)
         self.decoder = nn.Sequential(
             nn.Linear(config.hidden, config.hidden), nn.PReLU(), nn.Linear(config.hidden, bins)
         )
@@ -87,6 +106,10 @@ class StftMaskNet(StreamingBackbone):
             nn.init.zeros_(self.deep_filter.weight)
             nn.init.zeros_(self.deep_filter.bias)
 
+    @property
+    def tap_dim(self) -> int:
+        return self.config.branch_hidden if self.config.tap == "branch" else self.config.hidden
+
     def init_state(self, batch: int) -> State:
         """Zero state: what offline processing assumes before the first frame."""
         device = self.input_norm.weight.device
@@ -97,6 +120,8 @@ class StftMaskNet(StreamingBackbone):
             state.append(
                 torch.zeros(batch, self.config.deep_filter_order - 1, self.config.deep_filter_bins, 2, device=device)
             )
+        if self.branch is not None:  # last, so the layout of the others stays as it was
+            state.append(torch.zeros(1, batch, self.config.branch_hidden, device=device))
         return state
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +143,11 @@ class StftMaskNet(StreamingBackbone):
             new_state.append(context)
         encoded = x.transpose(1, 2)
         convs = len(new_state)
-        recurrent, hidden = self.gru(encoded, state[convs] if state else None)
+        gru_input, tap = encoded, encoded
+        if self.branch is not None:
+            tap, branch_state = self.branch(encoded, state[-1] if state else None)
+            gru_input = encoded + self.branch_feedback(tap)
+        recurrent, hidden = self.gru(gru_input, state[convs] if state else None)
         mask = torch.sigmoid(self.decoder(recurrent))
         enhanced, new_state = spec * mask.unsqueeze(-1), new_state + [hidden]
         if self.deep_filter is not None:
@@ -128,7 +157,9 @@ class StftMaskNet(StreamingBackbone):
                 [enhanced[:, :, : correction.shape[2]] + correction, enhanced[:, :, correction.shape[2] :]], dim=2
             )
             new_state += [history] if self.config.deep_filter_order > 1 else []
-        return enhanced, recurrent if self.config.tap == "gru" else encoded, new_state
+        if self.branch is not None:
+            new_state.append(branch_state)
+        return enhanced, recurrent if self.config.tap == "gru" else tap, new_state
 
     def filter_low_bins(
         self, spec: torch.Tensor, recurrent: torch.Tensor, history: torch.Tensor | None

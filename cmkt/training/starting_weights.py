@@ -47,7 +47,8 @@ def load_starting_weights(model: torch.nn.Module, weights: dict) -> None:
     so the grown model begins by enhancing exactly as the one it grew from."""
     missing, unexpected = model.load_state_dict(weights, strict=False)
     current = model.state_dict()
-    not_zero = [k for k in missing if current[k].any()]
+    free = tuple(getattr(model, "growth_free", ()))  # added layers whose only way out starts at zero
+    not_zero = [k for k in missing if current[k].any() and not k.startswith(free)]
     if unexpected or not_zero:
         raise CmktError(
             f"--init: its weights do not fit this model (missing {not_zero[:3]}, unexpected {unexpected[:3]}); "

@@ -81,3 +81,27 @@ def test_check_of_a_prepared_manifest_finds_damaged_audio_and_training_refuses_i
     assert result.exit_code == 1 and victim.stem in result.output and "empty file (0 bytes)" in result.output
     with pytest.raises(CmktError, match="1 problem"):
         train(TrainConfig(str(copy / "train.jsonl"), str(copy / "valid.jsonl"), str(tmp_path / "run"), steps=1))
+
+
+def test_prep_records_how_much_of_each_transcript_the_teacher_can_read(tmp_path, noise_folder, speech_corpus):
+    """An English teacher spells Russian letter by letter and cannot read Chinese ([UNK]): per utterance
+    in the manifest, and per language in a note."""
+    voice = (speech_corpus.parent / "f_0.wav").read_bytes()
+    rows = "path\ttext\tlang\n"
+    for name, text, lang in [
+        ("a", "The quick brown fox.", "en"),
+        ("b", "Быстрая лиса.", "ru"),
+        ("c", "快速的狐狸", "zh"),
+    ]:
+        (tmp_path / f"{name}.wav").write_bytes(voice)
+        rows += f"{name}.wav\t{text}\t{lang}\n"
+    (tmp_path / "c.tsv").write_text(rows, encoding="utf-8")
+    report = prepare(
+        PrepConfig(str(tmp_path / "c.tsv"), str(noise_folder), str(tmp_path / "out"), split_fractions=(1.0, 0.0, 0.0))
+    )
+    rows = {u.lang: u.extra for u in read_manifest(tmp_path / "out" / "train.jsonl")}
+    assert rows["en"]["teacher_unknown"] == 0 and rows["en"]["teacher_tokens"] == 5  # 4 words and the full stop
+    assert rows["ru"]["teacher_tokens"] >= 3 * 2 * 1.25  # 2 words spelled out: at least 3x English's tokens per word
+    assert rows["zh"]["teacher_unknown"] > rows["zh"]["teacher_tokens"] / 2
+    [note] = [n for n in report.notes if n.startswith("teacher coverage")]
+    assert "en 1.2, 0%" in note and "zh 5.0, 80%" in note

@@ -93,3 +93,39 @@ def test_bad_deep_filter_settings_are_a_clear_error():
 
     with pytest.raises(CmktError, match="deep filter"):
         build_model("stft-mask-gru", {"deep_filter_order": 2, "deep_filter_bins": 300})
+
+
+def test_the_linguistic_branch_is_the_tap_and_feeds_the_mask_path_from_a_zero_start():
+    from cmkt.training.starting_weights import load_starting_weights
+
+    torch.manual_seed(0)
+    plain = build_model("stft-mask-gru", {"hidden": 32}).eval()
+    branched = build_model("stft-mask-gru", {"hidden": 32, "tap": "branch", "branch_hidden": 24}).eval()
+    load_starting_weights(branched, plain.state_dict())  # the branch's GRU may start random: its way out is zero
+    x = torch.randn(2, 8000)
+    with torch.no_grad():
+        enhanced_plain, _ = plain(x)
+        enhanced, tap = branched(x)
+    assert torch.equal(enhanced, enhanced_plain)  # grown onto a trained model, it enhances as that one did
+    assert tap.shape == (2, branched.stft.frame_count(8000), 24) and branched.tap_dim == 24
+    branched.train()
+    enhanced, tap = branched(x)
+    (tap.pow(2).mean() + enhanced.pow(2).mean()).backward()
+    assert branched.branch.weight_ih_l0.grad.abs().sum() > 0  # the distillation trains the branch
+    assert branched.branch_feedback.weight.grad.abs().sum() > 0  # and the mask's loss its way back in
+
+
+def test_a_branched_model_streams_exactly():
+    import numpy as np
+
+    from cmkt.inference.streaming import StreamingEnhancer
+    from tests.conftest import push_in_blocks
+
+    torch.manual_seed(1)
+    model = build_model("stft-mask-gru", {"hidden": 32, "tap": "branch", "deep_filter_order": 2}).eval()
+    torch.nn.init.normal_(model.branch_feedback.weight, std=0.3)  # so that the branch acts
+    noisy = (0.1 * np.random.default_rng(2).standard_normal((1, 16000 + 37))).astype(np.float32)
+    with torch.no_grad():
+        offline = model(torch.from_numpy(noisy))[0].numpy()
+    streamed = push_in_blocks(StreamingEnhancer(model), noisy, [300, 1000, 77])
+    np.testing.assert_allclose(streamed, offline, atol=1e-5)

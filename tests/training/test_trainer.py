@@ -219,6 +219,15 @@ def test_init_can_grow_a_deep_filter_that_starts_at_zero_and_learns(prepared, tr
     assert tuned.deep_filter.weight.abs().max() > 0  # the new layer trained from its zero start
 
 
+def test_init_can_grow_a_linguistic_branch_that_the_teacher_trains(prepared, trained_model, tmp_path):
+    start, meta = load_model(trained_model)
+    train(_config(prepared, tmp_path / "branch", 2, init=str(trained_model), model={"tap": "branch"}))
+    tuned, tuned_meta = load_model(tmp_path / "branch" / "model.pt")
+    assert tuned_meta["config"] == {**meta["config"], "tap": "branch"}
+    assert tuned.branch_feedback.weight.abs().max() > 0  # the way back into the mask path trained from zero
+    assert tuned.tap_dim == tuned.config.branch_hidden
+
+
 def test_init_with_another_backbone_size_is_a_clear_error(prepared, trained_model, tmp_path):
     from cmkt.errors import CmktError
 
