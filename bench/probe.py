@@ -22,6 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +30,7 @@ from cmkt.data.manifest import read_manifest  # noqa: E402
 from cmkt.evaluation.probe import pooled_targets, pooled_taps, probe  # noqa: E402
 from cmkt.registry import build_model, load_model  # noqa: E402
 from cmkt.teachers.cache import EmbeddingCache  # noqa: E402
-from cmkt.util.atomic_files import write_text_atomic  # noqa: E402
+from cmkt.util.atomic_files import atomic_path, write_text_atomic  # noqa: E402
 
 ENGLISH_SENTENCES = "speechocean762__"
 
@@ -41,6 +42,18 @@ def english(data: Path, split: str, limit: int | None = None) -> list:
         step = len(rows) / limit
         rows = [rows[int(i * step)] for i in range(limit)]
     return rows
+
+
+def cached_taps(path: Path, model, splits: dict, clean: bool) -> dict:
+    """Pooled taps per split, kept in `path` (the slow part: a rerun of the probe reads them)."""
+    if path.is_file():
+        with np.load(path) as stored:
+            if all(len(stored[split]) == len(rows) for split, rows in splits.items()):
+                return {split: stored[split] for split in splits}
+    taps = {split: pooled_taps(model, rows, noisy=not clean) for split, rows in splits.items()}
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **taps)
+    return taps
 
 
 def main() -> None:
@@ -65,8 +78,9 @@ def main() -> None:
     loaded = {"untrained": build_model(meta["arch"], meta["config"])}
     loaded |= {name: load_model(path)[0] for name, path in models.items()}
     results = {}
+    args.out.mkdir(parents=True, exist_ok=True)
     for name, model in loaded.items():
-        taps = {split: pooled_taps(model, rows, noisy=not args.clean) for split, rows in splits.items()}
+        taps = cached_taps(args.out / f"taps_{name}{'_clean' if args.clean else ''}.npz", model, splits, args.clean)
         scores = probe(
             (taps["train"], targets["train"]),
             (taps["valid"], targets["valid"], texts["valid"]),
@@ -74,11 +88,10 @@ def main() -> None:
         )
         results[name] = scores.__dict__
         print(
-            f"{name}: test cosine {scores.cosine:.3f}, retrieval {scores.retrieval:.3f} "
-            f"(chance {scores.chance:.3f}; penalty {scores.penalty:g})",
+            f"{name}: test cosine {scores.cosine:.3f} (the mean's {scores.mean_cosine:.3f}), retrieval "
+            f"{scores.retrieval:.3f} (chance {scores.chance:.4f}; penalty {scores.penalty:g})",
             flush=True,
         )
-    args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / "probe.json", json.dumps(results, indent=1))
 
 
