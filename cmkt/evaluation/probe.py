@@ -24,24 +24,46 @@ from cmkt.teachers.cache import EmbeddingCache
 PENALTIES = tuple(10.0**k for k in range(-2, 6))  # up to where the map predicts little but the mean
 
 
-def pooled_taps(model: torch.nn.Module, utterances: list[Utterance], noisy: bool = True) -> np.ndarray:
-    """(utterances, tap_dim): each utterance's tap averaged over frames, on its noisy (or clean) audio."""
-    rows = []
+def utterance_taps(
+    model: torch.nn.Module, utterances: list[Utterance], tokens: list[int], noisy: bool = True
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each utterance's tap on its noisy (or clean) audio, frozen: averaged over all frames
+    (utterances, tap_dim), and cut into its transcript's token count (tokens, tap_dim).
+
+    The cut is a uniform alignment over the speech's span (the clean audio's frames within 40 dB
+    of its loudest): crude, but it asks of the tap what the distillation asked, word by word."""
+    pooled, per_token = [], []
     model.eval()
+    hop = model.tap_hop
     with torch.inference_mode():
-        for u in utterances:
-            audio = read_audio(
-                u.noisy if noisy and u.noisy else u.clean, sample_rate=model.config.sample_rate, mono=True
+        for u, count in zip(utterances, tokens):
+            rate = model.config.sample_rate
+            heard = read_audio(u.noisy if noisy and u.noisy else u.clean, sample_rate=rate, mono=True).samples[0]
+            _, tap = model(torch.from_numpy(heard.astype(np.float32))[None])
+            frames = tap[0].numpy()
+            pooled.append(frames.mean(axis=0))
+            clean = read_audio(u.clean, sample_rate=rate, mono=True).samples[0]
+            clean = np.pad(clean, (0, max(0, len(frames) * hop - len(clean))))[: len(frames) * hop]
+            energy = (clean.reshape(len(frames), hop) ** 2).sum(axis=1)
+            active = np.flatnonzero(energy >= energy.max() * 1e-4) if energy.max() > 0 else np.arange(len(frames))
+            span = frames[active[0] : active[-1] + 1]
+            edges = np.linspace(0, len(span), count + 1)
+            per_token.append(
+                np.stack([span[int(a) : max(int(a) + 1, int(b))].mean(axis=0) for a, b in zip(edges[:-1], edges[1:])])
             )
-            _, tap = model(torch.from_numpy(audio.samples[:1].astype(np.float32)))
-            rows.append(tap[0].mean(dim=0).numpy())
-    return np.stack(rows)
+    return np.stack(pooled), per_token
 
 
 def pooled_targets(cache: EmbeddingCache, utterances: list[Utterance]) -> np.ndarray:
     """(utterances, teacher_dim): each transcript's token embeddings averaged, unit length."""
     targets = np.stack([cache.get(u.text).mean(axis=0) for u in utterances])
     return targets / np.linalg.norm(targets, axis=1, keepdims=True)
+
+
+def token_targets(cache: EmbeddingCache, utterances: list[Utterance]) -> list[np.ndarray]:
+    """Each transcript's token embeddings (tokens, teacher_dim), each of unit length."""
+    rows = [cache.get(u.text) for u in utterances]
+    return [r / np.linalg.norm(r, axis=1, keepdims=True) for r in rows]
 
 
 @dataclass
@@ -104,3 +126,42 @@ def probe(
     mean = fit[1].mean(axis=0)
     mean_cosine = float(np.mean(score[1] @ (mean / np.linalg.norm(mean))))
     return ProbeScores(cosine, retrieval, chance, chosen, mean_cosine)
+
+
+@dataclass
+class TokenProbeScores:
+    cosine: float  # mean cosine of predicted and true token embedding, over tokens
+    mean_cosine: float  # the same for predicting the fitted tokens' mean
+    identification: float  # share of tokens whose nearest token of their own utterance is themselves
+    chance: float  # the same by chance: the mean of 1 / tokens over tokens
+    penalty: float
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / (np.linalg.norm(rows, axis=-1, keepdims=True) + 1e-12)
+
+
+def token_probe(
+    fit: tuple[list[np.ndarray], list[np.ndarray]],
+    select: tuple[list[np.ndarray], list[np.ndarray]],
+    score: tuple[list[np.ndarray], list[np.ndarray]],
+) -> TokenProbeScores:
+    """The token-level probe: a ridge map from each token's span of the tap to its embedding; the
+    penalty chosen by cosine on `select`; on `score`, cosine and identification within utterances
+    (is predicted token i nearest to true token i among the utterance's tokens)."""
+
+    def cosine(ridge: RidgeMap, split) -> float:
+        features, targets = split
+        return float(np.mean(np.sum(_unit(ridge(np.concatenate(features))) * np.concatenate(targets), axis=1)))
+
+    stacked = (np.concatenate(fit[0]), np.concatenate(fit[1]))
+    chosen = max(PENALTIES, key=lambda p: cosine(fit_ridge(*stacked, p), select))
+    ridge = fit_ridge(*stacked, chosen)
+    hits, chances = [], []
+    for features, targets in zip(*score):
+        similarity = _unit(ridge(features)) @ targets.T
+        hits += list(np.argmax(similarity, axis=1) == np.arange(len(targets)))
+        chances += [1.0 / len(targets)] * len(targets)
+    mean = _unit(stacked[1].mean(axis=0))
+    mean_cosine = float(np.mean(np.concatenate(score[1]) @ mean))
+    return TokenProbeScores(cosine(ridge, score), mean_cosine, float(np.mean(hits)), float(np.mean(chances)), chosen)

@@ -1,7 +1,15 @@
 import numpy as np
 
 from cmkt.data.manifest import read_manifest
-from cmkt.evaluation.probe import fit_ridge, pooled_targets, pooled_taps, probe, retrieval_accuracy
+from cmkt.evaluation.probe import (
+    fit_ridge,
+    pooled_targets,
+    probe,
+    retrieval_accuracy,
+    token_probe,
+    token_targets,
+    utterance_taps,
+)
 from cmkt.registry import load_model
 from cmkt.teachers.cache import EmbeddingCache
 
@@ -34,11 +42,30 @@ def test_ridge_without_penalty_recovers_a_linear_map_and_exact_predictions_retri
     assert retrieval_accuracy(bank, bank, ["a", "b", "c", "d"]) == (1.0, 0.25)
 
 
-def test_taps_and_targets_pool_one_row_per_utterance(prepared, trained_model):
+def test_taps_and_targets_pool_one_row_per_utterance_and_one_per_token(prepared, trained_model):
     utterances = read_manifest(prepared / "valid.jsonl")
     model, _ = load_model(trained_model)
-    taps = pooled_taps(model, utterances)
     [folder] = list((prepared / "teacher_cache").iterdir())
-    targets = pooled_targets(EmbeddingCache(folder), utterances)
-    assert taps.shape == (len(utterances), model.tap_dim) and np.isfinite(taps).all()
+    cache = EmbeddingCache(folder)
+    per_token = token_targets(cache, utterances)
+    pooled, token_taps = utterance_taps(model, utterances, [len(t) for t in per_token])
+    targets = pooled_targets(cache, utterances)
+    assert pooled.shape == (len(utterances), model.tap_dim) and np.isfinite(pooled).all()
     np.testing.assert_allclose(np.linalg.norm(targets, axis=1), 1.0, atol=1e-5)
+    assert [t.shape for t in token_taps] == [(len(t), model.tap_dim) for t in per_token]
+
+
+def test_the_token_probe_identifies_tokens_that_features_encode():
+    rng = np.random.default_rng(3)
+    mixing = rng.standard_normal((8, 20))
+
+    def split(count, informative):
+        targets = [rng.standard_normal((int(rng.integers(4, 9)), 8)) for _ in range(count)]
+        targets = [t / np.linalg.norm(t, axis=1, keepdims=True) for t in targets]
+        features = [(t @ mixing if informative else rng.standard_normal((len(t), 20))) for t in targets]
+        return [f + 0.05 * rng.standard_normal(f.shape) for f in features], targets
+
+    informed = token_probe(split(200, True), split(50, True), split(50, True))
+    blind = token_probe(split(200, False), split(50, False), split(50, False))
+    assert informed.identification > 0.9 and informed.cosine > informed.mean_cosine + 0.5
+    assert abs(blind.identification - blind.chance) < 0.1
