@@ -37,6 +37,7 @@ from cmkt.evaluation.probe import (  # noqa: E402
     token_targets,
     utterance_taps,
 )
+from cmkt.evaluation.stats import paired_difference  # noqa: E402
 from cmkt.registry import build_model, load_model  # noqa: E402
 from cmkt.teachers.cache import EmbeddingCache  # noqa: E402
 from cmkt.util.atomic_files import atomic_path, write_text_atomic  # noqa: E402
@@ -123,6 +124,15 @@ def main() -> None:
             f"penalty {by_token.penalty:g})",
             flush=True,
         )
+    names = list(results)
+    for index, first in enumerate(names):
+        for second in names[index + 1 :]:
+            keyed = [dict(enumerate(results[n]["token"]["per_utterance"])) for n in (first, second)]
+            paired = paired_difference(*keyed)
+            print(
+                f"token identification, {first} minus {second}: {paired.difference.mean:+.3f} "
+                f"± {paired.difference.half_width:.3f} over utterances (Wilcoxon p {paired.p_value:.1e})"
+            )
     write_text_atomic(args.out / "probe.json", json.dumps(results, indent=1))
 
 

@@ -21,7 +21,7 @@ from cmkt.audio import read_audio
 from cmkt.data.manifest import Utterance
 from cmkt.teachers.cache import EmbeddingCache
 
-PENALTIES = tuple(10.0**k for k in range(-2, 6))  # up to where the map predicts little but the mean
+PENALTIES = tuple(10.0**k for k in range(-2, 9))  # up to where the map predicts little but the mean
 
 
 def utterance_taps(
@@ -135,6 +135,7 @@ class TokenProbeScores:
     identification: float  # share of tokens whose nearest token of their own utterance is themselves
     chance: float  # the same by chance: the mean of 1 / tokens over tokens
     penalty: float
+    per_utterance: list[float]  # each scored utterance's identification share, for paired comparisons
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -157,11 +158,16 @@ def token_probe(
     stacked = (np.concatenate(fit[0]), np.concatenate(fit[1]))
     chosen = max(PENALTIES, key=lambda p: cosine(fit_ridge(*stacked, p), select))
     ridge = fit_ridge(*stacked, chosen)
-    hits, chances = [], []
+    hits, chances, per_utterance = [], [], []
     for features, targets in zip(*score):
         similarity = _unit(ridge(features)) @ targets.T
-        hits += list(np.argmax(similarity, axis=1) == np.arange(len(targets)))
+        mine = np.argmax(similarity, axis=1) == np.arange(len(targets))
+        hits += list(mine)
+        per_utterance.append(float(mine.mean()))
         chances += [1.0 / len(targets)] * len(targets)
     mean = _unit(stacked[1].mean(axis=0))
     mean_cosine = float(np.mean(np.concatenate(score[1]) @ mean))
-    return TokenProbeScores(cosine(ridge, score), mean_cosine, float(np.mean(hits)), float(np.mean(chances)), chosen)
+    identified = float(np.mean(hits))
+    return TokenProbeScores(
+        cosine(ridge, score), mean_cosine, identified, float(np.mean(chances)), chosen, per_utterance
+    )
