@@ -38,14 +38,14 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 from peers import deepfilternet3, rnnoise  # noqa: E402
 from recipes.open_corpus.sources import SOURCES  # noqa: E402
 
-from cmkt.audio import resample, write_audio  # noqa: E402
+from cmkt.audio import read_audio, resample, write_audio  # noqa: E402
 from cmkt.data.mixing import mix_at_snr, pick_one  # noqa: E402
 from cmkt.evaluation.metrics import dnsmos_available, dnsmos_scores, pesq_score  # noqa: E402
 from cmkt.evaluation.report import plot_spectrograms  # noqa: E402
 from cmkt.evaluation.stats import mean_ci, paired_difference  # noqa: E402
 from cmkt.inference.high_band import HighBandSettings  # noqa: E402
 from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
-from cmkt.util.atomic_files import write_text_atomic  # noqa: E402
+from cmkt.util.atomic_files import atomic_path, write_text_atomic  # noqa: E402
 
 RATE = 48000
 SPLIT_HZ = 8000.0
@@ -66,8 +66,9 @@ def high_band_share(samples: np.ndarray, rate: int) -> float:
 
 
 def read_mono(path: Path) -> tuple[np.ndarray, int]:
-    samples, rate = sf.read(path, dtype="float32", always_2d=True)
-    return samples.mean(axis=1), rate
+    """(samples, rate) of a file down-mixed, read with cmkt's own checks."""
+    audio = read_audio(path, mono=True)
+    return audio.samples[0], audio.sample_rate
 
 
 def source_files(corpus: Path, names: tuple[str, ...]) -> list:
@@ -294,7 +295,7 @@ def main() -> None:
     text = grouped_reports(results, rtf, reference)
     header = f"# Full-band output, {args.split} split: {len(names)} files at 48 kHz\n\n"
     write_text_atomic(folder / "report.md", header + text)
-    with open(folder / "scores.csv", "w", newline="") as handle:
+    with atomic_path(folder / "scores.csv") as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["system", "file", *METRICS])
         for name, files in results.items():

@@ -66,6 +66,10 @@ def token_targets(cache: EmbeddingCache, utterances: list[Utterance]) -> list[np
     return [r / np.linalg.norm(r, axis=1, keepdims=True) for r in rows]
 
 
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / (np.linalg.norm(rows, axis=-1, keepdims=True) + 1e-12)
+
+
 @dataclass
 class RidgeMap:
     mean: np.ndarray
@@ -87,6 +91,22 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, penalty: float) -> Ridg
     return RidgeMap(mean, scale, weights)
 
 
+def prediction_cosine(ridge: RidgeMap, features: np.ndarray, targets: np.ndarray) -> float:
+    """Mean cosine of the map's predictions for `features` and the (unit) `targets`, row by row."""
+    return float(np.mean(np.sum(_unit(ridge(features)) * targets, axis=1)))
+
+
+def chosen_ridge(fit: tuple[np.ndarray, np.ndarray], select: tuple[np.ndarray, np.ndarray]) -> tuple[RidgeMap, float]:
+    """The ridge map fitted on `fit` with the penalty of PENALTIES that scores best by cosine on `select`."""
+    penalty = max(PENALTIES, key=lambda p: prediction_cosine(fit_ridge(*fit, p), *select))
+    return fit_ridge(*fit, penalty), penalty
+
+
+def constant_cosine(fitted_targets: np.ndarray, targets: np.ndarray) -> float:
+    """The cosine to beat: predicting the fitted targets' mean for every row of `targets`."""
+    return float(np.mean(targets @ _unit(fitted_targets.mean(axis=0))))
+
+
 @dataclass
 class ProbeScores:
     cosine: float  # mean cosine of predicted and true pooled embedding
@@ -101,8 +121,7 @@ def retrieval_accuracy(predicted: np.ndarray, targets: np.ndarray, texts: list[s
     distinct = sorted(set(texts))
     index = {text: i for i, text in enumerate(distinct)}
     bank = np.stack([targets[texts.index(text)] for text in distinct])
-    unit = predicted / (np.linalg.norm(predicted, axis=1, keepdims=True) + 1e-12)
-    nearest = np.argmax(unit @ bank.T, axis=1)
+    nearest = np.argmax(_unit(predicted) @ bank.T, axis=1)
     hits = [nearest[row] == index[text] for row, text in enumerate(texts)]
     return float(np.mean(hits)), 1.0 / len(distinct)
 
@@ -113,19 +132,11 @@ def probe(
     score: tuple[np.ndarray, np.ndarray, list[str]],
 ) -> ProbeScores:
     """Fit on `fit` (features, targets), choose the penalty by cosine on `select`, score on `score`."""
-
-    def evaluate(ridge: RidgeMap, split) -> tuple[float, float, float]:
-        features, targets, texts = split
-        predicted = ridge(features)
-        unit = predicted / (np.linalg.norm(predicted, axis=1, keepdims=True) + 1e-12)
-        cosine = float(np.mean(np.sum(unit * targets, axis=1)))
-        return (cosine, *retrieval_accuracy(predicted, targets, texts))
-
-    chosen = max(PENALTIES, key=lambda p: evaluate(fit_ridge(*fit, p), select)[0])
-    cosine, retrieval, chance = evaluate(fit_ridge(*fit, chosen), score)
-    mean = fit[1].mean(axis=0)
-    mean_cosine = float(np.mean(score[1] @ (mean / np.linalg.norm(mean))))
-    return ProbeScores(cosine, retrieval, chance, chosen, mean_cosine)
+    ridge, penalty = chosen_ridge(fit, select[:2])
+    features, targets, texts = score
+    retrieval, chance = retrieval_accuracy(ridge(features), targets, texts)
+    cosine = prediction_cosine(ridge, features, targets)
+    return ProbeScores(cosine, retrieval, chance, penalty, constant_cosine(fit[1], targets))
 
 
 @dataclass
@@ -138,8 +149,9 @@ class TokenProbeScores:
     per_utterance: list[float]  # each scored utterance's identification share, for paired comparisons
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / (np.linalg.norm(rows, axis=-1, keepdims=True) + 1e-12)
+def _stacked(split: tuple[list[np.ndarray], list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-utterance (features, targets) lists as one pair of token rows."""
+    return np.concatenate(split[0]), np.concatenate(split[1])
 
 
 def token_probe(
@@ -150,14 +162,8 @@ def token_probe(
     """The token-level probe: a ridge map from each token's span of the tap to its embedding; the
     penalty chosen by cosine on `select`; on `score`, cosine and identification within utterances
     (is predicted token i nearest to true token i among the utterance's tokens)."""
-
-    def cosine(ridge: RidgeMap, split) -> float:
-        features, targets = split
-        return float(np.mean(np.sum(_unit(ridge(np.concatenate(features))) * np.concatenate(targets), axis=1)))
-
-    stacked = (np.concatenate(fit[0]), np.concatenate(fit[1]))
-    chosen = max(PENALTIES, key=lambda p: cosine(fit_ridge(*stacked, p), select))
-    ridge = fit_ridge(*stacked, chosen)
+    stacked, scored = _stacked(fit), _stacked(score)
+    ridge, penalty = chosen_ridge(stacked, _stacked(select))
     hits, chances, per_utterance = [], [], []
     for features, targets in zip(*score):
         similarity = _unit(ridge(features)) @ targets.T
@@ -165,9 +171,11 @@ def token_probe(
         hits += list(mine)
         per_utterance.append(float(mine.mean()))
         chances += [1.0 / len(targets)] * len(targets)
-    mean = _unit(stacked[1].mean(axis=0))
-    mean_cosine = float(np.mean(np.concatenate(score[1]) @ mean))
-    identified = float(np.mean(hits))
     return TokenProbeScores(
-        cosine(ridge, score), mean_cosine, identified, float(np.mean(chances)), chosen, per_utterance
+        prediction_cosine(ridge, *scored),
+        constant_cosine(stacked[1], scored[1]),
+        float(np.mean(hits)),
+        float(np.mean(chances)),
+        penalty,
+        per_utterance,
     )

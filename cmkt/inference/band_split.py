@@ -62,7 +62,7 @@ class FullBandJoin:
     """Recombines the model's low band with the input's denoised high band at the input's rate."""
 
     def __init__(self, model_rate: int, rate: int, channels: int, dry: float, settings: HighBandSettings):
-        self.rate, self.channels, self.dry, self.settings = rate, channels, dry, settings
+        self.rate, self.model_rate, self.channels, self.dry, self.settings = rate, model_rate, channels, dry, settings
         self.up = BlockResampler(model_rate, rate, 2 * channels)  # enhanced and noisy, stacked
         self.hop = settings.hop(rate)
         self.reset()
@@ -72,7 +72,7 @@ class FullBandJoin:
         self.pending = SampleQueue(3 * self.channels)  # aligned input, up(enhanced), up(noisy): not a hop yet
         self.late = SampleQueue(2 * self.channels)  # low band and raw high band, delayed one hop
         self.late.put(np.zeros((2 * self.channels, self.hop), np.float32))  # to meet the denoiser's delay
-        self.denoiser = HighBandDenoiser(self.rate, self.channels, self.settings)
+        self.denoiser = HighBandDenoiser(self.rate, self.model_rate, self.channels, self.settings)
         self.to_skip = self.hop  # the first hop out belongs to before the input began
         self.received = self.emitted = 0
 

@@ -20,7 +20,7 @@ import torch
 from cmkt.audio import audio_writer, open_audio, output_subtype, read_blocks, resample
 from cmkt.util.devices import resolve_device
 from cmkt.errors import CmktError
-from cmkt.inference.band_split import band_join, check_band
+from cmkt.inference.band_split import FullBandJoin, LowBandJoin, band_join, check_band
 from cmkt.inference.high_band import HighBandSettings
 from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.dry_mix import DryMixStream, dry_share
@@ -91,16 +91,15 @@ class Enhancer:
                 self.model, channels, int(window_s * self.sample_rate), int(overlap_s * self.sample_rate)
             )
         if sample_rate is not None:
+            out_rate = out_rate or sample_rate
             return RateStream(
-                stream,
-                self.sample_rate,
-                sample_rate,
-                dry=self.dry,
-                band=self.band,
-                settings=self.high_band,
-                out_rate=out_rate,
+                stream, self.sample_rate, sample_rate, out_rate, lambda: self.join(sample_rate, out_rate, channels)
             )
         return DryMixStream(stream, self.dry) if self.dry else stream
+
+    def join(self, rate: int, out_rate: int, channels: int) -> LowBandJoin | FullBandJoin:
+        """The band join that brings this model's output back to input at `rate`, heading for `out_rate`."""
+        return band_join(self.sample_rate, rate, out_rate, channels, self.dry, self.band, self.high_band)
 
 
 def load_enhancer(
@@ -176,10 +175,7 @@ def enhance_clips(enhancer: Enhancer, clips: list[tuple[np.ndarray, int]]) -> li
     output does not depend on what follows, so each clip comes out as if enhanced alone. Each is
     joined back at its own rate by the same band join that streams use.
     """
-    joins = [
-        band_join(enhancer.sample_rate, rate, rate, len(samples), enhancer.dry, enhancer.band, enhancer.high_band)
-        for samples, rate in clips
-    ]
+    joins = [enhancer.join(rate, rate, len(samples)) for samples, rate in clips]
     rows = [resample(samples, rate, enhancer.sample_rate) for samples, rate in clips]
     longest = max(row.shape[1] for row in rows)
     batch = np.concatenate([np.pad(row, ((0, 0), (0, longest - row.shape[1]))) for row in rows])

@@ -62,9 +62,10 @@ class HighBandSettings:
 
 
 class HighBandDenoiser:
-    """process() whole hops of the band with each hop's noise absence; returns them denoised, one hop late."""
+    """process() whole hops of the band with the model's output and input beside them; returns the
+    band denoised, one hop late."""
 
-    def __init__(self, rate: int, channels: int, settings: HighBandSettings, model_rate: int = 16000):
+    def __init__(self, rate: int, model_rate: int, channels: int, settings: HighBandSettings):
         self.settings, self.hop = settings, settings.hop(rate)
         # bins below the model's Nyquist frequency, where the model's own gain applies
         self.model_bins = int(np.sum(np.fft.rfftfreq(2 * self.hop, 1 / rate) < model_rate / 2))

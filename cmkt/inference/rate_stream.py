@@ -9,47 +9,39 @@ and `enhance_array` all run this code.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
-from cmkt.inference.band_split import FullBandJoin, band_join
-from cmkt.inference.high_band import HighBandSettings
+from cmkt.inference.band_split import FullBandJoin, LowBandJoin
 from cmkt.inference.dry_mix import PairedStream
 from cmkt.inference.resampling import BlockResampler
 
 
 class RateStream:
-    """push() (channels, n) blocks at `rate`, get the enhanced samples at `out_rate` that are final so far."""
+    """push() (channels, n) blocks at `rate`, get the enhanced samples at `out_rate` that are final so far.
+
+    `make_join()` gives a fresh band join (cmkt.inference.band_split.band_join) for every stream."""
 
     def __init__(
         self,
         model_stream,
         model_rate: int,
         rate: int,
-        *,
-        dry: float = 0.0,
-        band: str = "full",
-        settings: HighBandSettings | None = None,
-        out_rate: int | None = None,
+        out_rate: int,
+        make_join: Callable[[], LowBandJoin | FullBandJoin],
     ):
-        self.model_rate, self.rate, self.out_rate = model_rate, rate, out_rate or rate
-        self.dry, self.band_asked, self.settings = dry, band, settings
+        self.model_rate, self.rate, self.out_rate, self.make_join = model_rate, rate, out_rate, make_join
         self.channels = model_stream.channels
         self.model = PairedStream(model_stream)
         self.reset()
 
     def reset(self) -> None:
-        self.join = band_join(
-            self.model_rate, self.rate, self.out_rate, self.channels, self.dry, self.band_asked, self.settings
-        )
+        self.join = self.make_join()
         self.to_model = BlockResampler(self.rate, self.model_rate, self.channels)
         self.after = BlockResampler(self.join.rate, self.out_rate, self.channels)
         self.received = self.emitted = 0  # samples in (at rate) and out (at out_rate)
-
-    @property
-    def full_band(self) -> bool:
-        """Whether the output keeps the input's band above the model's (see cmkt.inference.band_split)."""
-        return isinstance(self.join, FullBandJoin)
 
     def push(self, block: np.ndarray | torch.Tensor) -> np.ndarray:
         samples = np.asarray(block.cpu() if torch.is_tensor(block) else block, dtype=np.float32)

@@ -75,18 +75,23 @@ class LMTeacher:
         settings = {"model": weights, "drop_special": self.drop_special_tokens, "max_len": self.model.max_seq_length}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
-    def _content_ids(self, texts: list[str]) -> list[list[int]]:
-        """Each text's token ids, whole (no truncation), less the special tokens but keeping [UNK]."""
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids, whole (no truncation), special tokens included."""
+        return self.model.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+
+    def _content(self, ids: list[int]) -> list[int]:
+        """The ids less the special tokens, [UNK] kept."""
         tokenizer = self.model.tokenizer
         special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
-        rows = tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
-        return [[i for i in row if i not in special] for row in rows]
+        return [i for i in ids if i not in special]
 
     def token_counts(self, texts: list[str]) -> list[tuple[int, int]]:
         """(tokens, of them unknown to the teacher) per text: how much of a transcript the teacher can
-        read. An English teacher on Cyrillic text sees mostly [UNK]: little to distil there."""
+        read. A wordpiece teacher spells scripts it does not know letter by letter, so many tokens
+        per word says as much as [UNK] does (cmkt.data.prep.record_teacher_coverage)."""
         unknown = self.model.tokenizer.unk_token_id
-        return [(len(ids), sum(i == unknown for i in ids)) for ids in self._content_ids(texts)]
+        contents = [self._content(ids) for ids in self._token_ids(texts)]
+        return [(len(ids), sum(i == unknown for i in ids)) for ids in contents]
 
     def encode(self, texts: list[str], batch_size: int = 32) -> list[np.ndarray]:
         """Token embeddings for each text, float32 (tokens, dim); special tokens dropped if asked."""
@@ -98,10 +103,11 @@ class LMTeacher:
         masks = self.model.tokenizer(list(texts), return_special_tokens_mask=True, truncation=True, max_length=max_len)
         unknown_id = self.model.tokenizer.unk_token_id
         result = []
-        for text, emb, special, content in zip(texts, outputs, masks["special_tokens_mask"], self._content_ids(texts)):
+        for text, emb, special, ids in zip(texts, outputs, masks["special_tokens_mask"], self._token_ids(texts)):
             emb = emb.float().cpu().numpy()
-            if len(content) + 2 > max_len:  # with its [CLS] and [SEP]
+            if len(ids) > max_len:
                 self.notes.append(f"transcript longer than the teacher's {max_len} tokens, truncated: {text[:40]!r}...")
+            content = self._content(ids)
             if unknown_id is not None and content and sum(i == unknown_id for i in content) > len(content) / 2:
                 self.notes.append(
                     f"transcript mostly unknown to the teacher (another script or language? use a "

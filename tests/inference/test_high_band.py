@@ -27,7 +27,7 @@ def test_noise_only_frames_are_turned_down_and_speech_frames_hold_the_estimate()
     for the second it kept it (speech) while the band above 8 kHz grew 14 dB louder."""
     rate, rng = 48000, np.random.default_rng(0)
     settings = HighBandSettings()
-    denoiser = HighBandDenoiser(rate, 1, settings)
+    denoiser = HighBandDenoiser(rate, 16000, 1, settings)
     hop = settings.hop(rate)
     noise = _band(0.01 * rng.standard_normal((1, rate * 2)), rate, above=True)
     loud = noise.copy()
@@ -47,7 +47,7 @@ def test_below_8_khz_the_band_takes_the_models_own_gain():
     """A tone at 7.6 kHz (inside the crossover) that the model halved: the band's share of it is halved too."""
     rate = 48000
     settings = HighBandSettings()
-    denoiser = HighBandDenoiser(rate, 1, settings)
+    denoiser = HighBandDenoiser(rate, 16000, 1, settings)
     t = np.arange(rate) / rate
     tone = np.sin(2 * np.pi * 7600 * t)[None]
     out = denoiser.process(tone, 0.5 * tone, tone)[0]
