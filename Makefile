@@ -11,7 +11,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing cmkt and its dependencies into $(VENV) (log: $(VENV)/install.log)"
-	$(BIN)/pip install --disable-pip-version-check -e '.[quickstart,dev,export,bench,dnsmos,corpus]' > $(VENV)/install.log 2>&1 \
+	@# no pip cache: torch and its CUDA libraries are several GB, and a cached second copy has filled a small disk
+	$(BIN)/pip install --disable-pip-version-check --no-cache-dir -e '.[quickstart,dev,export,bench,dnsmos,corpus]' > $(VENV)/install.log 2>&1 \
 		|| (tail -n 40 $(VENV)/install.log; exit 1)
 	$(BIN)/python -c "import cmkt, torch, torchaudio, sentence_transformers, piper" 
 	touch $(STAMP)

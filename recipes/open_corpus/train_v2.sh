@@ -8,6 +8,7 @@
 #   python recipes/open_corpus/build.py --git-dir DIR        # the corpus (4.4 min from nothing) and its training rooms
 #   RUN=s1 bash recipes/open_corpus/train_v2.sh              # prep once, then a stage of run s1
 #   bash recipes/open_corpus/train_v2.sh                     # a stage of run s2 (the default)
+#   RUN=s3 bash recipes/open_corpus/train_v2.sh              # run s3
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -15,6 +16,8 @@
 # and clipping, telephone and low-pass bands (p 0.2). The bridge of the CMKT twin starts afresh.
 # s2 was planned at 8,000 steps; at step 1,500 it was cut to 3,000 (the CPU time of one more
 # session), so its cosine schedule ends there. Only valid numbers were looked at when cutting it.
+# Run s3 (2026-12-01, third session; docs/default_model/2026-12-01_v2_s3_decision.md) goes on from
+# each twin's s2 model.pt with the same augmentations, at a lower peak rate (3e-4) for 1,000 steps.
 set -euo pipefail
 CORPUS=${CORPUS:-$HOME/.cache/cmkt/open_corpus}
 RUNS=${RUNS:-$HOME/.cache/cmkt/runs/v2}
@@ -37,7 +40,9 @@ for system in cmkt baseline; do
     s1) stage=(--augment noise --steps 12000) ;;
     s2) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 3000
                --init "$RUNS/${system}_s1/model.pt") ;;
-    *) echo "unknown RUN=$RUN (s1 or s2)" >&2; exit 2 ;;
+    s3) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 1000 --lr 3e-4
+               --init "$RUNS/${system}_s2/model.pt") ;;
+    *) echo "unknown RUN=$RUN (s1, s2 or s3)" >&2; exit 2 ;;
   esac
   run="$RUNS/${system}_$RUN"
   resume=(); [ -f "$run/checkpoint.pt" ] && resume=(--resume)
