@@ -3,7 +3,8 @@ conditions, every peer and every model, per SNR band and language, with paired i
 
 Usage: python bench/open_test.py [--corpus ~/.cache/cmkt/open_corpus] [--out runs/open_test]
            [--model v1=cmkt-base-16k --model cmkt_v2=RUN/model.pt --model baseline_v2=RUN/model.pt]
-           [--new cmkt_v2] [--conditions plain,reverb,telephone] [--limit N] [--no-dnsmos]
+           [--new cmkt_v2] [--conditions plain,reverb,telephone] [--limit N]
+           [--no-dnsmos | --dnsmos-every K --dnsmos-systems noisy,RNNoise,...]
 
 Conditions (recipes/open_corpus/open_test.py): plain (-5..15 dB), reverb (rooms, dry reference) and
 telephone (300-3400 Hz at 8 kHz, mu-law noisy side), the same 400 utterances in each. Every system
@@ -14,6 +15,10 @@ ESTOI, SI-SDR and DNSMOS SIG/BAK/OVRL. report.md checks the targets of the decis
 (docs/default_model/2026-12-01_v2_decision.md) for the model named by --new: above the noisy input
 on every metric in every condition and SNR band, above RNNoise on PESQ, ESTOI and DNSMOS OVRL per
 condition, and its gap to DeepFilterNet3. Every stage resumes: finished outputs are kept.
+
+DNSMOS (about 1.7 s a file here) can be scored on a subset: every K-th utterance of each manifest
+(they are ordered by speaker, so the subset spans every voice) and only the named systems. Its
+cells then compare those files only, and say how many.
 """
 
 from __future__ import annotations
@@ -51,6 +56,37 @@ def condition_metrics(condition: str, dnsmos: bool) -> list[str]:
     return [pesq, "stoi", "estoi", "si_sdr", *(DNSMOS if dnsmos else ())]
 
 
+def score(manifest: Path, estimates: list[str], metrics: list[str], out: Path, noisy: bool = True) -> list[dict]:
+    """`cmkt score --manifest` (its cache keeps what was scored before), read back as rows."""
+    command = [sys.executable, "-m", "cmkt", "score", "--manifest", str(manifest), *estimates]
+    command += ["--metrics", ",".join(metrics), "--by", "snr_band,lang", "-o", str(out)]
+    subprocess.run(command + ([] if noisy else ["--no-noisy"]), check=True)
+    return read_rows(out / "scores.csv")
+
+
+def est_args(names: list[str], enhanced: Path) -> list[str]:
+    """`--est NAME=FOLDER` for each system, its outputs under `enhanced`."""
+    return [arg for name in names for arg in ("--est", f"{name}={enhanced / name}")]
+
+
+def join_columns(rows: list[dict], extra: list[dict], columns: tuple[str, ...]) -> list[dict]:
+    """Each row with `columns` from the row of `extra` for the same system and file, where there is one."""
+    found = {(r["system"], r["file"]): r for r in extra}
+    joined = []
+    for row in rows:
+        match = found.get((row["system"], row["file"]), {})
+        joined.append({**row, **{c: match.get(c, "") for c in columns}})
+    return joined
+
+
+def absolute_manifest(manifest: Path, lines: list[str], path: Path) -> Path:
+    """Some of a manifest's lines, their paths made absolute, written beside the outputs."""
+    base = manifest.parent
+    records = [{**r, "clean": str(base / r["clean"]), "noisy": str(base / r["noisy"])} for r in map(json.loads, lines)]
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
 def read_rows(scores_csv: Path) -> list[dict]:
     return [r for r in csv.DictReader(scores_csv.open(encoding="utf-8")) if not r.get("error")]
 
@@ -67,6 +103,8 @@ def difference_cell(rows: list[dict], a: str, b: str, metric: str, band: str | N
     """'+0.123 ± 0.020 (p=...)', whether a is significantly above b, and whether significantly below."""
     result = paired_difference(per_file(rows, a, metric, band), per_file(rows, b, metric, band))
     d = result.difference
+    if d.n == 0:
+        return "-", False, False
     above = d.n > 1 and d.mean > 0 and result.p_value < 0.05
     below = d.n > 1 and d.mean < 0 and result.p_value < 0.05
     return f"{d.mean:+.3f} ± {d.half_width:.3f} (p={result.p_value:.2g})", above, below
@@ -106,7 +144,7 @@ def condition_report(condition: str, rows: list[dict], new: str, metrics: list[s
     return lines + [""]
 
 
-def overall_report(rows_by_condition: dict[str, list[dict]], new: str) -> list[str]:
+def overall_report(rows_by_condition: dict[str, list[dict]], new: str, dnsmos: bool) -> list[str]:
     """The new model against each system over every condition's files together (the decision rule's "overall"):
     PESQ is each condition's own (WB, or NB on telephone), so a file's PESQ column depends on its condition."""
     pooled = []
@@ -119,7 +157,7 @@ def overall_report(rows_by_condition: dict[str, list[dict]], new: str) -> list[s
         "",
         "PESQ is PESQ-WB on plain and reverb, PESQ-NB on telephone. **Bold**: significantly above (p < 0.05).",
         "",
-        *versus_table(pooled, new, ["pesq", "stoi", "estoi", "si_sdr"]),
+        *versus_table(pooled, new, ["pesq", "stoi", "estoi", "si_sdr", *(DNSMOS[::-1] if dnsmos else ())]),
         "",
     ]
 
@@ -139,6 +177,8 @@ def main() -> None:
         "--limit", type=int, default=0, help="only the first N utterances of each condition (a check of the set-up)"
     )
     parser.add_argument("--no-dnsmos", action="store_true", help="leave DNSMOS out (most of the scoring time)")
+    parser.add_argument("--dnsmos-every", type=int, default=1, help="DNSMOS on every K-th utterance only")
+    parser.add_argument("--dnsmos-systems", default="", help="DNSMOS for these systems only (comma list; noisy too)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     models = [
@@ -150,46 +190,36 @@ def main() -> None:
         enhancer = load_enhancer(path, threads=1)
         systems.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate))
     report, rtf, rows_by_condition = [f"# open-test: {new} against every system", ""], {}, {}
+    if not args.no_dnsmos and (args.dnsmos_every > 1 or args.dnsmos_systems):
+        report += [
+            f"DNSMOS: every {args.dnsmos_every}th utterance of each condition, for "
+            f"{args.dnsmos_systems or 'every system'}; its cells compare those files only.",
+            "",
+        ]
     for condition in args.conditions.split(","):
         manifest = args.corpus / "open_test" / condition / "test.jsonl"
         lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][
             : args.limit or None
         ]
         work = args.out / condition
-        if args.limit:  # a manifest of the first N beside the outputs, its paths made absolute
-            base = manifest.parent
-            records = [
-                {**r, "clean": str(base / r["clean"]), "noisy": str(base / r["noisy"])} for r in map(json.loads, lines)
-            ]
-            manifest = work / f"test.first{args.limit}.jsonl"
-            write_text_atomic(manifest, "".join(json.dumps(r) + "\n" for r in records))
+        full_manifest = manifest
+        if args.limit:
+            manifest = absolute_manifest(full_manifest, lines, work / f"test.first{args.limit}.jsonl")
         noisy_files = [args.corpus / "open_test" / condition / json.loads(line)["noisy"] for line in lines]
-        estimates = []
+        names = []
         for name, process, rate in systems:
             if not all((work / "enhanced" / name / p.name).is_file() for p in noisy_files):
                 rtf.setdefault(name, {})[condition] = run_system(name, process, rate, noisy_files, work / "enhanced")
                 print(f"{condition} {name}: RTF {rtf[name][condition]:.4f}", flush=True)
-            estimates += ["--est", f"{name}={work / 'enhanced' / name}"]
+            names.append(name)
+        rows = score(manifest, est_args(names, work / "enhanced"), condition_metrics(condition, False), work / "scores")
         metrics = condition_metrics(condition, not args.no_dnsmos)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cmkt",
-                "score",
-                "--manifest",
-                str(manifest),
-                *estimates,
-                "--metrics",
-                ",".join(metrics),
-                "--by",
-                "snr_band,lang",
-                "-o",
-                str(work / "scores"),
-            ],
-            check=True,
-        )
-        rows = read_rows(work / "scores" / "scores.csv")
+        if not args.no_dnsmos:
+            chosen = set(filter(None, args.dnsmos_systems.split(","))) or {*names, "noisy"}
+            subset = absolute_manifest(full_manifest, lines[:: args.dnsmos_every], work / "dnsmos_subset.jsonl")
+            dnsmos_estimates = est_args([name for name in names if name in chosen], work / "enhanced")
+            dnsmos_rows = score(subset, dnsmos_estimates, list(DNSMOS), work / "scores_dnsmos", "noisy" in chosen)
+            rows = join_columns(rows, dnsmos_rows, DNSMOS)
         rows_by_condition[condition] = rows
         report += condition_report(condition, rows, new, metrics)
         results, _ = read_scores_csv(work / "scores" / "scores.csv")
@@ -200,7 +230,7 @@ def main() -> None:
             flush=True,
         )
     if len(rows_by_condition) > 1:
-        report += overall_report(rows_by_condition, new)
+        report += overall_report(rows_by_condition, new, not args.no_dnsmos)
     if rtf:
         report += [
             "## Real-time factor (1 thread; this run's conditions)",

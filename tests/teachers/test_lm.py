@@ -1,6 +1,7 @@
 import numpy as np
 
 from cmkt.teachers.lm import LMTeacher
+from tests.teachers.tiny_teacher import tiny_sentence_transformer
 
 
 def test_default_teacher_gives_token_embeddings_without_special_tokens():
@@ -14,38 +15,10 @@ def test_default_teacher_gives_token_embeddings_without_special_tokens():
     assert teacher.identity() == LMTeacher().identity()
 
 
-def _tiny_sentence_transformer(folder):
-    """A 2-layer BERT with its own small vocabulary (English and Russian words), saved as a
-    sentence-transformers folder: a non-default teacher built in the test, no download."""
-    from sentence_transformers import SentenceTransformer, models
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "привет", "мир", "the", "dog"]
-    folder.mkdir(parents=True)
-    (folder / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    bert = BertModel(
-        BertConfig(
-            vocab_size=len(words),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=64,
-        )
-    )
-    bert.save_pretrained(folder / "hf")
-    tokenizer.save_pretrained(folder / "hf")
-    transformer = models.Transformer(str(folder / "hf"), max_seq_length=32)
-    model = SentenceTransformer(modules=[transformer, models.Pooling(32)])
-    model.save(str(folder / "st"))
-    return folder / "st"
-
-
 def test_any_sentence_transformers_folder_works_and_gets_its_own_cache(tmp_path):
     from cmkt.teachers.cache import EmbeddingCache, build_cache
 
-    path = _tiny_sentence_transformer(tmp_path / "tiny")
+    path = tiny_sentence_transformer(tmp_path / "tiny")
     teacher = LMTeacher(str(path))
     [english, russian] = teacher.encode(["hello world", "привет мир"])
     assert english.shape == (2, 32) and russian.shape == (2, 32)
