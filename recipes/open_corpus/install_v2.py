@@ -1,6 +1,6 @@
 """Ship a v2 run as the default `cmkt-base-16k`, keeping the model it replaces installable by name.
 
-Usage: python recipes/open_corpus/install_v2.py RUNS/cmkt_s2 [--previous-name cmkt-base-16k-v1]
+Usage: python recipes/open_corpus/install_v2.py RUNS/cmkt_s3 [--previous-name cmkt-base-16k-v1]
 
 The run's best weights (model.pt, chosen on valid) go to cmkt/pretrained/cmkt-base-16k.pt with
 the command that made them and a licence note. The shipped file it replaces is kept once, as
@@ -21,7 +21,8 @@ from cmkt.registry import read_checkpoint, save_torch  # noqa: E402
 
 RECIPE = (
     "RUN=s1 bash recipes/open_corpus/train_v2.sh (1,500 steps), "
-    "then bash recipes/open_corpus/train_v2.sh (s2, 3,000 steps)"
+    "then bash recipes/open_corpus/train_v2.sh (s2, 3,000 steps), "
+    "then RUN=s3 bash recipes/open_corpus/train_v2.sh (s3, 1,000 steps at 3e-4; kept: step 750)"
 )
 LICENCE = (
     "trained on the open corpus (recipes/open_corpus: SpeechOcean762 CC BY 4.0, GPL-2 game voices, CC0/CC BY/"
@@ -47,7 +48,7 @@ def install(run: Path, previous_name: str) -> tuple[Path, Path | None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, help="the run folder whose model.pt ships (RUNS/cmkt_s2)")
+    parser.add_argument("run", type=Path, help="the run folder whose model.pt ships (RUNS/cmkt_s3)")
     parser.add_argument("--previous-name", default=f"{DEFAULT_MODEL}-v1")
     args = parser.parse_args()
     current, kept = install(args.run, args.previous_name)
