@@ -3,8 +3,11 @@ conditions, every peer and every model, per SNR band and language, with paired i
 
 Usage: python bench/open_test.py [--corpus ~/.cache/cmkt/open_corpus] [--out runs/open_test]
            [--model v1=cmkt-base-16k --model cmkt_v2=RUN/model.pt --model baseline_v2=RUN/model.pt]
-           [--new cmkt_v2] [--conditions plain,reverb,telephone] [--limit N]
-           [--no-dnsmos | --dnsmos-every K --dnsmos-systems noisy,RNNoise,...]
+           [--post-filter cmkt_pf=0.02] [--new cmkt_v2] [--conditions plain,reverb,telephone] [--limit N]
+           [--no-dnsmos | --dnsmos-every K --dnsmos-systems noisy,RNNoise,...] [--split valid] [--peers RNNoise]
+
+`--split valid` runs the same on open-valid (the valid speakers and noises, built the same way):
+where inference settings such as `--post-filter` are tuned before open-test scores them.
 
 Conditions (recipes/open_corpus/open_test.py): plain (-5..15 dB), reverb (rooms, dry reference) and
 telephone (300-3400 Hz at 8 kHz, mu-law noisy side), the same 400 utterances in each. Every system
@@ -165,10 +168,18 @@ def overall_report(rows_by_condition: dict[str, list[dict]], new: str, dnsmos: b
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path.home() / ".cache" / "cmkt" / "open_corpus")
-    parser.add_argument("--out", type=Path, default=REPO / "runs" / "open_test")
+    parser.add_argument("--out", type=Path, help="default: runs/open_test (runs/open_valid with --split valid)")
+    parser.add_argument("--split", choices=("test", "valid"), default="test", help="open-test, or open-valid to tune")
     parser.add_argument(
         "--model", action="append", default=[], help="NAME=PATH or installed name; repeat (default: v1=cmkt-base-16k)"
     )
+    parser.add_argument(
+        "--post-filter",
+        action="append",
+        default=[],
+        help="NAME=BETA: one more system, the last --model with its post-filter at BETA (cmkt enhance --post-filter)",
+    )
+    parser.add_argument("--peers", help="comma list of peers to run (default: every installed one; '' for none)")
     parser.add_argument(
         "--new", default="", help="the candidate the targets are checked for (default: the last --model)"
     )
@@ -180,16 +191,24 @@ def main() -> None:
     parser.add_argument("--dnsmos-every", type=int, default=1, help="DNSMOS on every K-th utterance only")
     parser.add_argument("--dnsmos-systems", default="", help="DNSMOS for these systems only (comma list; noisy too)")
     args = parser.parse_args()
+    args.out = args.out or REPO / "runs" / f"open_{args.split}"
     torch.set_num_threads(1)
     models = [
-        spec.split("=", 1) if "=" in spec else (Path(spec).stem, spec) for spec in (args.model or ["v1=cmkt-base-16k"])
+        (*spec.split("=", 1), 0.0) if "=" in spec else (Path(spec).stem, spec, 0.0)
+        for spec in (args.model or ["v1=cmkt-base-16k"])
     ]
+    for spec in args.post_filter:
+        name, beta = spec.split("=", 1)
+        models.append((name, models[-1][1], float(beta)))
     new = args.new or models[-1][0]
-    systems = [(peer.name, peer.run, peer.sample_rate) for peer in all_peers()]
-    for name, path in models:
-        enhancer = load_enhancer(path, threads=1)
+    peers = all_peers()
+    if args.peers is not None:
+        peers = [peer for peer in peers if peer.name in set(filter(None, args.peers.split(",")))]
+    systems = [(peer.name, peer.run, peer.sample_rate) for peer in peers]
+    for name, path, beta in models:
+        enhancer = load_enhancer(path, threads=1, post_filter=beta)
         systems.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate))
-    report, rtf, rows_by_condition = [f"# open-test: {new} against every system", ""], {}, {}
+    report, rtf, rows_by_condition = [f"# open-{args.split}: {new} against every system", ""], {}, {}
     if not args.no_dnsmos and (args.dnsmos_every > 1 or args.dnsmos_systems):
         report += [
             f"DNSMOS: every {args.dnsmos_every}th utterance of each condition, for "
@@ -197,7 +216,7 @@ def main() -> None:
             "",
         ]
     for condition in args.conditions.split(","):
-        manifest = args.corpus / "open_test" / condition / "test.jsonl"
+        manifest = args.corpus / f"open_{args.split}" / condition / f"{args.split}.jsonl"
         lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()][
             : args.limit or None
         ]
@@ -205,7 +224,7 @@ def main() -> None:
         full_manifest = manifest
         if args.limit:
             manifest = absolute_manifest(full_manifest, lines, work / f"test.first{args.limit}.jsonl")
-        noisy_files = [args.corpus / "open_test" / condition / json.loads(line)["noisy"] for line in lines]
+        noisy_files = [full_manifest.parent / json.loads(line)["noisy"] for line in lines]
         names = []
         for name, process, rate in systems:
             if not all((work / "enhanced" / name / p.name).is_file() for p in noisy_files):

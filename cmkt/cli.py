@@ -516,6 +516,11 @@ def enhance(
         help="Inputs above the model's rate: full keeps the band above its Nyquist (8 kHz), denoised; low cuts it "
         "(the model's output resampled up).",
     ),
+    post_filter: float = typer.Option(
+        0.0,
+        help="Push residual noise further down: DeepFilterNet2's post-filter of this strength (0: off; it uses "
+        "0.02) on each bin's gain. Less noise left, a little more speech lost (docs/BENCHMARKS.md).",
+    ),
 ):
     """Remove noise from speech: any length, rate and channel count in, the same out."""
     from cmkt.inference.dry_mix import dry_share
@@ -544,7 +549,9 @@ def enhance(
         out_format=fmt,
         jobs=jobs,
     )
-    summary = enhance_paths(sources, out, load_enhancer(model, device, threads, share, band), options)
+    summary = enhance_paths(
+        sources, out, load_enhancer(model, device, threads, share, band, post_filter=post_filter), options
+    )
     _print_enhance_summary(summary, out, model, share, block_ms if streaming else None, log)
 
 

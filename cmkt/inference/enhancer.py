@@ -26,6 +26,7 @@ from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.dry_mix import DryMixStream, dry_share
 from cmkt.inference.rate_stream import RateStream
 from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
+from cmkt.models.post_filter import check_post_filter
 from cmkt.registry import load_model, resolve_model
 
 
@@ -45,6 +46,7 @@ class Enhancer:
     fingerprint: str = ""  # sha256 of that file (16 hex digits): which weights made an output
     band: str = "full"  # above the model's rate: "full" keeps the band above its Nyquist, denoised; "low" cuts it
     high_band: HighBandSettings = field(default_factory=HighBandSettings)  # how that band is denoised
+    post_filter: float = 0.0  # strength (beta) of the residual-noise post-filter (cmkt.models.post_filter); 0: off
 
     @property
     def identity(self) -> str:
@@ -109,16 +111,25 @@ def load_enhancer(
     dry: float = 0.0,
     band: str = "full",
     high_band: HighBandSettings | None = None,
+    post_filter: float = 0.0,
 ) -> Enhancer:
     """Load a checkpoint by path or installed name onto `device` (threads: 0 keeps torch's default);
     `dry` mixes that share of the input back into every output (see cmkt.inference.dry_mix.dry_share);
-    `band` and `high_band` say what becomes of an input's band above the model's (cmkt.inference.band_split)."""
+    `band` and `high_band` say what becomes of an input's band above the model's (cmkt.inference.band_split);
+    `post_filter` > 0 pushes residual noise down further (cmkt.models.post_filter; causal STFT models)."""
     torch.set_flush_denormal(True)  # denormal activations slow CPU inference for no audible gain
     if threads:
         torch.set_num_threads(threads)
     target = resolve_device(device)
     path = resolve_model(str(model))
     net, meta = load_model(path)
+    if check_post_filter(post_filter):
+        if not supports_streaming(net):
+            raise CmktError(
+                f"{path.name}: --post-filter works on the gains of a causal STFT model (stft-mask-gru), "
+                f"not on {meta.get('arch', type(net).__name__)}; leave it out for this model"
+            )
+        net.post_filter_beta = post_filter
     fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return Enhancer(
         net.to(target),
@@ -130,6 +141,7 @@ def load_enhancer(
         fingerprint,
         check_band(band),
         high_band or HighBandSettings(),
+        post_filter,
     )
 
 

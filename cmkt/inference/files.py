@@ -281,7 +281,7 @@ def _run_parallel(
             options.jobs,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_start,
-            initargs=(enhancer.source, enhancer.dry, enhancer.band, enhancer.high_band),
+            initargs=(enhancer.source, enhancer.dry, enhancer.band, enhancer.high_band, enhancer.post_filter),
         )
         try:
             for source, target in jobs:
@@ -337,11 +337,13 @@ def _take_result(row: FileLog, future) -> None:
 _WORKER: dict = {}  # the enhancer of this worker process
 
 
-def _worker_start(model: str, dry: float, band: str, high_band) -> None:
+def _worker_start(model: str, dry: float, band: str, high_band, post_filter: float) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C stops
-    _WORKER["enhancer"] = load_enhancer(model, threads=1, dry=dry, band=band, high_band=high_band)
+    _WORKER["enhancer"] = load_enhancer(
+        model, threads=1, dry=dry, band=band, high_band=high_band, post_filter=post_filter
+    )
 
 
 def _worker_enhance(

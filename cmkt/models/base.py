@@ -41,10 +41,12 @@ class Backbone(nn.Module):
 class StreamingBackbone(Backbone):
     """A causal backbone that runs frame by frame with carried state (cmkt/inference/streaming.py):
     it has an `stft` (cmkt/models/framing.py), `init_state(batch)` and `process_spectrum(spec, state)`
-    -> (masked spectrum, tap, new state)."""
+    -> (masked spectrum, tap, new state). `post_filter_beta` > 0 applies the post-filter of
+    cmkt/models/post_filter.py to that spectrum: an inference setting, never trained with."""
 
     streaming: ClassVar[bool] = True
     stft: nn.Module
+    post_filter_beta: float = 0.0
 
     def init_state(self, batch: int) -> Any:
         raise NotImplementedError

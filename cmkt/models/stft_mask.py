@@ -28,6 +28,7 @@ from torch import nn
 from cmkt.errors import CmktError
 from cmkt.models.base import StreamingBackbone
 from cmkt.models.framing import CausalStft
+from cmkt.models.post_filter import post_filter
 
 State = list[torch.Tensor]  # [context of each causal conv..., GRU hidden]: flat, so it exports
 
@@ -159,6 +160,7 @@ class StftMaskNet(StreamingBackbone):
             new_state += [history] if self.config.deep_filter_order > 1 else []
         if self.branch is not None:
             new_state.append(branch_state)
+        enhanced = post_filter(spec, enhanced, self.post_filter_beta)
         return enhanced, recurrent if self.config.tap == "gru" else tap, new_state
 
     def filter_low_bins(

@@ -10,6 +10,7 @@ twice. It writes what `cmkt prep` reads, under --out:
   noise/{train,valid,test}/   ambience pieces, longer effects, effect beds (and train babble)
   noise.tsv                   every noise recording with its source, family and split
   open_test/{plain,reverb,telephone}/test.jsonl   the real-world test set (see open_test.py)
+  open_valid/{plain,reverb,telephone}/valid.jsonl its twin on the valid split, for tuning
   rooms/train/                                   simulated rooms for training's reverb augmentation (rooms.py)
   datacard.md, build_report.json                  the counts, what was dropped and why
 """
@@ -218,6 +219,7 @@ def build(
     open_test_size: int,
     seed: int = SEED,
     train_rooms: int = rooms.TRAIN_ROOMS,
+    open_valid_size: int = 0,
 ) -> dict:
     """The whole corpus under `out`; returns the report the data card is made from."""
     started, report = time.time(), Report()
@@ -230,6 +232,8 @@ def build(
         out / "noise.tsv", list(noise_table[0]) if noise_table else ["recording"], noise_table, delimiter="\t"
     )
     conditions = open_test.build_open_test(out, rows, open_test_size) if open_test_size else {}
+    if open_valid_size:  # what inference settings are tuned on (bench/open_test.py --split valid)
+        open_test.build_open_test(out, rows, open_valid_size, "valid")
     rooms.train_rooms(out, train_rooms)
     summary = datacard.summarise(
         out, rows, noise_table, report.dropped, report.problems, conditions, time.time() - started
@@ -247,9 +251,14 @@ def main() -> None:
     parser.add_argument("--git-dir", type=Path, help="folder holding the three GitHub repositories' git directories")
     parser.add_argument("--workers", type=int, default=default_workers(), help="processes converting audio")
     parser.add_argument("--open-test-size", type=int, default=400, help="utterances in open-test (0: do not build it)")
+    parser.add_argument(
+        "--open-valid-size", type=int, default=400, help="utterances in open-valid, its valid twin (0: do not build it)"
+    )
     args = parser.parse_args()
     try:
-        summary = build(args.out.expanduser(), args.git_dir, args.workers, args.open_test_size)
+        summary = build(
+            args.out.expanduser(), args.git_dir, args.workers, args.open_test_size, open_valid_size=args.open_valid_size
+        )
     except CmktError as exc:
         raise SystemExit(f"error: {exc}") from exc
     for problem in summary["problems"][:20]:

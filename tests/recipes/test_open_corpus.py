@@ -138,7 +138,7 @@ def built(tmp_path_factory) -> tuple[Path, dict, Path]:
     _moodist(git_dirs)
     _blanket(git_dirs)
     _debs(out)
-    summary = builder.build(out, git_dirs, workers=2, open_test_size=12, train_rooms=3)
+    summary = builder.build(out, git_dirs, workers=2, open_test_size=12, train_rooms=3, open_valid_size=8)
     return out, summary, git_dirs
 
 
@@ -232,19 +232,35 @@ def test_cmkt_prep_reads_the_speech_table_and_noise_folders(built, tmp_path):
     assert (tmp_path / "data" / "train.jsonl").is_file() and (tmp_path / "data" / "test.jsonl").is_file()
 
 
-def test_open_test_has_the_same_utterances_in_every_condition(built):
+@pytest.mark.parametrize("split,size", [("test", 12), ("valid", 8)])
+def test_open_sets_have_the_same_utterances_in_every_condition_and_only_their_split(built, split, size):
     out, summary, _ = built
     from cmkt.data.manifest import read_manifest
 
-    manifests = {c: read_manifest(out / "open_test" / c / "test.jsonl") for c in open_test.CONDITIONS}
+    root = out / f"open_{split}"
+    manifests = {c: read_manifest(root / c / f"{split}.jsonl") for c in open_test.CONDITIONS}
     ids = {c: [u.id for u in m] for c, m in manifests.items()}
-    assert ids["plain"] == ids["reverb"] == ids["telephone"] and len(ids["plain"]) == 12
-    test_speakers = {r["speaker"] for r in _table(out / "speech.tsv") if r["split"] == "test"}
-    assert {u.speaker for u in manifests["plain"]} <= test_speakers
+    assert ids["plain"] == ids["reverb"] == ids["telephone"] and len(ids["plain"]) == size
+    speakers = {r["speaker"] for r in _table(out / "speech.tsv") if r["split"] == split}
+    assert {u.speaker for u in manifests["plain"]} <= speakers
     assert all(u.extra.get("rir") for u in manifests["reverb"])
     assert all(-5 <= u.snr_db <= 15 for u in manifests["plain"])
-    with sf.SoundFile(out / "open_test/telephone" / manifests["telephone"][0].noisy) as handle:
+    with sf.SoundFile(root / "telephone" / manifests["telephone"][0].noisy) as handle:
         assert handle.samplerate == 8000 and handle.subtype == "ULAW"
+
+
+def test_open_valid_has_its_own_rooms_and_noises(built):
+    out, _, _ = built
+    from cmkt.data.manifest import read_manifest
+
+    rooms = {
+        split: sorted(p.read_bytes() for p in (out / f"open_{split}" / "rooms").glob("*.wav"))
+        for split in ("test", "valid")
+    }
+    assert rooms["valid"] and not set(rooms["valid"]) & set(rooms["test"])
+    for split in ("test", "valid"):
+        drawn = {u.noise for u in read_manifest(out / f"open_{split}/plain/{split}.jsonl")}
+        assert drawn <= {p.stem for p in (out / "noise" / split).rglob("*.*")}
 
 
 def test_telephone_band_keeps_speech_band_and_removes_the_rest():
