@@ -615,13 +615,14 @@ def export(
     block_frames: int = typer.Option(
         1, help="Hops of new audio per call of the exported step (1 hop = 8 ms by default)."
     ),
+    post_filter: float = typer.Option(0.0, help="Build `cmkt enhance --post-filter` of this strength into the graph."),
 ):
     """Export the inference graph (one streaming step with its state; no bridge, no teacher)."""
     from cmkt.inference.export import export_model
 
     if block_frames < 1:
         raise CmktError("--block-frames must be at least 1")
-    info = export_model(model, fmt, out, block_frames)
+    info = export_model(model, fmt, out, block_frames, post_filter)
     _results().print(
         f"wrote {out}: {info['block_samples']} samples per call at {info['sample_rate']} Hz, "
         f"output delayed by {info['delay_samples']} samples, latency {info['latency_ms']:.0f} ms",

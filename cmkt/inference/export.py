@@ -24,6 +24,7 @@ import torch
 from cmkt.errors import CmktError
 from cmkt.util.atomic_files import atomic_path
 from cmkt.inference.streaming import StreamingEnhancer, stream_step, supports_streaming
+from cmkt.models.post_filter import check_post_filter
 from cmkt.registry import load_model, resolve_model
 
 FORMATS = ("onnx", "torchscript")
@@ -49,13 +50,15 @@ def step_inputs(model: torch.nn.Module, block_frames: int, channels: int = 1) ->
     return (torch.zeros(channels, block_frames * model.stft.hop), tail, tail.clone(), *model.init_state(channels))
 
 
-def export_model(model: str | Path, fmt: str, out: str | Path, block_frames: int = 1) -> dict:
-    """Write the streaming step of `model` to `out`; returns the metadata stored with it."""
+def export_model(model: str | Path, fmt: str, out: str | Path, block_frames: int = 1, post_filter: float = 0.0) -> dict:
+    """Write the streaming step of `model` to `out`; returns the metadata stored with it. `post_filter`
+    > 0 builds the post-filter of that strength into the graph (cmkt.models.post_filter)."""
     if fmt not in FORMATS:
         raise CmktError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     net, meta = load_model(resolve_model(str(model)))
     if not supports_streaming(net):
         raise CmktError(f"{meta['arch']}: only causal (streaming) models can be exported")
+    net.post_filter_beta = check_post_filter(post_filter)
     graph = StreamingStepGraph(net).eval()
     inputs = step_inputs(net, block_frames)
     state_count = len(inputs) - 3
@@ -67,6 +70,7 @@ def export_model(model: str | Path, fmt: str, out: str | Path, block_frames: int
         "delay_samples": net.stft.delay,
         "latency_ms": StreamingEnhancer(net).latency_ms(int(meta["sample_rate"])),
         "state_shapes": json.dumps([list(t.shape) for t in inputs[3:]]),
+        "post_filter": net.post_filter_beta,
     }
     input_names = ["noisy", "input_tail", "output_tail"] + [f"state_{i}" for i in range(state_count)]
     output_names = ["enhanced", "next_input_tail", "next_output_tail"] + [f"next_state_{i}" for i in range(state_count)]

@@ -75,3 +75,27 @@ def test_onnx_export_of_a_deep_filter_model_matches_pytorch(tmp_path):
     with torch.no_grad():
         offline = model(torch.from_numpy(noisy)[None])[0][0].numpy()
     np.testing.assert_allclose(OnnxStream(tmp_path / "df.onnx").enhance(noisy), offline, atol=1e-4)
+
+
+def test_onnx_export_builds_the_post_filter_in(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from cmkt.inference.export import OnnxStream
+    from cmkt.registry import save_checkpoint
+    from tests.conftest import deep_filter_model
+
+    model = deep_filter_model(order=2, seed=1)
+    save_checkpoint(tmp_path / "df.pt", model, "stft-mask-gru")
+    result = CliRunner().invoke(
+        app, ["export", str(tmp_path / "df.pt"), "-o", str(tmp_path / "pf.onnx"), "--post-filter", "0.1"]
+    )
+    assert result.exit_code == 0, result.output
+    noisy = (0.1 * np.random.default_rng(6).standard_normal(8000 + 21)).astype(np.float32)
+    model.post_filter_beta = 0.1
+    with torch.no_grad():
+        filtered = model(torch.from_numpy(noisy)[None])[0][0].numpy()
+    exported = OnnxStream(tmp_path / "pf.onnx").enhance(noisy)
+    np.testing.assert_allclose(exported, filtered, atol=1e-4)
+    model.post_filter_beta = 0.0
+    with torch.no_grad():
+        plain = model(torch.from_numpy(noisy)[None])[0][0].numpy()
+    assert np.abs(exported - plain).max() > 1e-3  # the graph holds the filter, not the plain model
