@@ -2,7 +2,8 @@
 on the test split of the shared multilingual data, per language, per SNR and per noise, with intervals.
 
 Usage: python bench/default_model.py [--data ../shared/data] [--out runs/benchmark] [--every-snr]
-           [--runs runs/cmkt_base/runs] [--model cmkt-base-16k] [--dry-shares 0.1 0.25] [--mix-seed N]
+           [--runs runs/cmkt_base/runs] [--model cmkt-base-16k] [--dry-shares 0.1 0.25] [--post-filters 0.1]
+           [--mix-seed N]
            [--metrics pesq_wb,stoi,estoi,si_sdr,dnsmos_ovrl]
 
 Test set: the speech test split (256 utterances, 5 languages) mixed with the three test-split noise
@@ -161,12 +162,15 @@ def systems(args) -> tuple[list[tuple[str, object, int, str]], str]:
         shipped = twin or shipped
     except CmktError as exc:
         print(f"skipping the shipped model: {exc}")
-    variants = [(name, model, 0.0) for name, model in models.items()]
-    variants += [(f"{Path(args.model).stem}+dry{share:g}", args.model, share) for share in args.dry_shares]
-    for name, model, share in variants:
-        enhancer = load_enhancer(model, threads=1, dry=share)
-        digest = hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16] + (
-            f"+dry{share:g}" if share else ""
+    variants = [(name, model, 0.0, None) for name, model in models.items()]  # None: the checkpoint's post-filter
+    variants += [(f"{Path(args.model).stem}+dry{share:g}", args.model, share, None) for share in args.dry_shares]
+    variants += [(f"{Path(args.model).stem}+pf{beta:g}", args.model, 0.0, beta) for beta in args.post_filters]
+    for name, model, share, beta in variants:
+        enhancer = load_enhancer(model, threads=1, dry=share, post_filter=beta)
+        digest = (
+            hashlib.sha256(Path(resolve_model(model)).read_bytes()).hexdigest()[:16]
+            + (f"+dry{share:g}" if share else "")
+            + (f"+pf{beta:g}" if beta else "")
         )
         found.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate, digest))
     return found, shipped
@@ -316,6 +320,13 @@ def main() -> None:
         nargs="*",
         default=[],
         help="also run the shipped model with these shares of the input mixed back (enhance --dry)",
+    )
+    parser.add_argument(
+        "--post-filters",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also run the shipped model with these post-filter strengths (enhance --post-filter)",
     )
     parser.add_argument(
         "--every-snr", action="store_true", help="mix each test utterance at every SNR (4x the files; use a new --out)"

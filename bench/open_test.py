@@ -177,7 +177,8 @@ def main() -> None:
         "--post-filter",
         action="append",
         default=[],
-        help="NAME=BETA: one more system, the last --model with its post-filter at BETA (cmkt enhance --post-filter)",
+        help="NAME=BETA: one more system, the last --model with its post-filter at BETA (0: off; cmkt enhance "
+        "--post-filter); a --model alone runs with its checkpoint's own setting",
     )
     parser.add_argument("--peers", help="comma list of peers to run (default: every installed one; '' for none)")
     parser.add_argument(
@@ -193,8 +194,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out = args.out or REPO / "runs" / f"open_{args.split}"
     torch.set_num_threads(1)
-    models = [
-        (*spec.split("=", 1), 0.0) if "=" in spec else (Path(spec).stem, spec, 0.0)
+    models = [  # a --model runs with its checkpoint's own post-filter (None); a --post-filter with the one named
+        (*spec.split("=", 1), None) if "=" in spec else (Path(spec).stem, spec, None)
         for spec in (args.model or ["v1=cmkt-base-16k"])
     ]
     for spec in args.post_filter:

@@ -516,10 +516,10 @@ def enhance(
         help="Inputs above the model's rate: full keeps the band above its Nyquist (8 kHz), denoised; low cuts it "
         "(the model's output resampled up).",
     ),
-    post_filter: float = typer.Option(
-        0.0,
-        help="Push residual noise further down: DeepFilterNet2's post-filter of this strength (0: off; it uses "
-        "0.02) on each bin's gain. Less noise left, a little more speech lost (docs/BENCHMARKS.md).",
+    post_filter: Optional[float] = typer.Option(
+        None,
+        help="Push residual noise further down: DeepFilterNet2's post-filter of this strength on each bin's gain "
+        "(0: off). Default: the model's own (cmkt-base-16k: 0.1, tuned on open-valid; others: off).",
     ),
 ):
     """Remove noise from speech: any length, rate and channel count in, the same out."""
@@ -549,14 +549,13 @@ def enhance(
         out_format=fmt,
         jobs=jobs,
     )
-    summary = enhance_paths(
-        sources, out, load_enhancer(model, device, threads, share, band, post_filter=post_filter), options
-    )
-    _print_enhance_summary(summary, out, model, share, block_ms if streaming else None, log)
+    enhancer = load_enhancer(model, device, threads, share, band, post_filter=post_filter)
+    summary = enhance_paths(sources, out, enhancer, options)
+    _print_enhance_summary(summary, out, model, share, enhancer.post_filter, block_ms if streaming else None, log)
 
 
 def _print_enhance_summary(
-    summary, out: Path, model: str, share: float, block_ms: float | None, log: Path | None
+    summary, out: Path, model: str, share: float, post_filter: float, block_ms: float | None, log: Path | None
 ) -> None:
     """What was done (stdout); notes, the other-model warning and an interruption (stderr, exiting 130/143); exits 1
     if a file failed."""
@@ -566,7 +565,8 @@ def _print_enhance_summary(
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     _results().print(
         f"enhanced {len(summary.written)} file(s) ({summary.audio_s:.1f} s of audio, real-time factor {rtf:.3f}) "
-        f"-> {out} with model {model}{f' (input mixed back: {share:.2f})' if share else ''}; skipped "
+        f"-> {out} with model {model}{f' (input mixed back: {share:.2f})' if share else ''}"
+        f"{f' (post-filter {post_filter:g})' if post_filter else ''}; skipped "
         f"{len(summary.skipped)} existing; failed {len(summary.failed)}",
         soft_wrap=True,
     )
@@ -615,7 +615,9 @@ def export(
     block_frames: int = typer.Option(
         1, help="Hops of new audio per call of the exported step (1 hop = 8 ms by default)."
     ),
-    post_filter: float = typer.Option(0.0, help="Build `cmkt enhance --post-filter` of this strength into the graph."),
+    post_filter: Optional[float] = typer.Option(
+        None, help="Build `cmkt enhance --post-filter` of this strength into the graph (default: the model's own)."
+    ),
 ):
     """Export the inference graph (one streaming step with its state; no bridge, no teacher)."""
     from cmkt.inference.export import export_model

@@ -26,7 +26,7 @@ from cmkt.inference.chunked import ChunkedEnhancer
 from cmkt.inference.dry_mix import DryMixStream, dry_share
 from cmkt.inference.rate_stream import RateStream
 from cmkt.inference.streaming import StreamingEnhancer, supports_streaming
-from cmkt.models.post_filter import check_post_filter
+from cmkt.models.post_filter import resolve_post_filter
 from cmkt.registry import load_model, resolve_model
 
 
@@ -111,19 +111,21 @@ def load_enhancer(
     dry: float = 0.0,
     band: str = "full",
     high_band: HighBandSettings | None = None,
-    post_filter: float = 0.0,
+    post_filter: float | None = None,
 ) -> Enhancer:
     """Load a checkpoint by path or installed name onto `device` (threads: 0 keeps torch's default);
     `dry` mixes that share of the input back into every output (see cmkt.inference.dry_mix.dry_share);
     `band` and `high_band` say what becomes of an input's band above the model's (cmkt.inference.band_split);
-    `post_filter` > 0 pushes residual noise down further (cmkt.models.post_filter; causal STFT models)."""
+    `post_filter` > 0 pushes residual noise down further (cmkt.models.post_filter; causal STFT models); None
+    takes the checkpoint's own setting, 0 turns it off."""
     torch.set_flush_denormal(True)  # denormal activations slow CPU inference for no audible gain
     if threads:
         torch.set_num_threads(threads)
     target = resolve_device(device)
     path = resolve_model(str(model))
     net, meta = load_model(path)
-    if check_post_filter(post_filter):
+    post_filter = resolve_post_filter(meta, post_filter)
+    if post_filter:
         if not supports_streaming(net):
             raise CmktError(
                 f"{path.name}: --post-filter works on the gains of a causal STFT model (stft-mask-gru), "

@@ -24,7 +24,7 @@ import torch
 from cmkt.errors import CmktError
 from cmkt.util.atomic_files import atomic_path
 from cmkt.inference.streaming import StreamingEnhancer, stream_step, supports_streaming
-from cmkt.models.post_filter import check_post_filter
+from cmkt.models.post_filter import resolve_post_filter
 from cmkt.registry import load_model, resolve_model
 
 FORMATS = ("onnx", "torchscript")
@@ -50,15 +50,17 @@ def step_inputs(model: torch.nn.Module, block_frames: int, channels: int = 1) ->
     return (torch.zeros(channels, block_frames * model.stft.hop), tail, tail.clone(), *model.init_state(channels))
 
 
-def export_model(model: str | Path, fmt: str, out: str | Path, block_frames: int = 1, post_filter: float = 0.0) -> dict:
-    """Write the streaming step of `model` to `out`; returns the metadata stored with it. `post_filter`
-    > 0 builds the post-filter of that strength into the graph (cmkt.models.post_filter)."""
+def export_model(
+    model: str | Path, fmt: str, out: str | Path, block_frames: int = 1, post_filter: float | None = None
+) -> dict:
+    """Write the streaming step of `model` to `out`; returns the metadata stored with it. The post-filter
+    (cmkt.models.post_filter) is built in at `post_filter`'s strength, or at the checkpoint's own if None."""
     if fmt not in FORMATS:
         raise CmktError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     net, meta = load_model(resolve_model(str(model)))
     if not supports_streaming(net):
         raise CmktError(f"{meta['arch']}: only causal (streaming) models can be exported")
-    net.post_filter_beta = check_post_filter(post_filter)
+    net.post_filter_beta = resolve_post_filter(meta, post_filter)
     graph = StreamingStepGraph(net).eval()
     inputs = step_inputs(net, block_frames)
     state_count = len(inputs) - 3

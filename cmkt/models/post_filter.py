@@ -6,6 +6,8 @@ they are heard as residual noise (what DNSMOS BAK marks down). The post-filter o
 stays 1 and small gains shrink far more than large ones. Here it acts on each bin's effective gain
 |enhanced| / |noisy|, so it covers a deep filter's output as well as the mask, and it is per frame
 and stateless: streaming and offline runs stay identical. beta = 0 leaves the output as it is.
+A checkpoint may carry the strength it was tuned with (its `post_filter` field; the shipped
+cmkt-base-16k's was chosen on open-valid: docs/default_model/2026-12-01_post_filter_decision.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def check_post_filter(beta: float) -> float:
     if not (math.isfinite(beta) and 0.0 <= beta <= MAX_BETA):
         raise CmktError(f"--post-filter {beta:g}: give a strength in 0..{MAX_BETA:g} (0: off; DeepFilterNet uses 0.02)")
     return float(beta)
+
+
+def resolve_post_filter(meta: dict, requested: float | None) -> float:
+    """The strength to run with: the one asked for, else the checkpoint's own `post_filter` (the
+    setting tuned for a shipped model; 0 for a model that records none)."""
+    return check_post_filter(float(meta.get("post_filter", 0.0)) if requested is None else requested)
 
 
 def post_filter(noisy: torch.Tensor, enhanced: torch.Tensor, beta: float) -> torch.Tensor:
