@@ -794,17 +794,18 @@ def models():
     _results().print(table)
     installed = installed_models()
     table = Table(title=f"installed checkpoints ({', '.join(str(d) for d in model_dirs())})")
-    for column in ("name", "architecture", "steps", "metrics", "path"):
+    for column in ("name", "architecture", "steps", "metrics", "post-filter", "path"):
         table.add_column(column)
     for name, path in installed.items():
         try:
             meta = read_checkpoint(path)
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in (meta.get("metrics") or {}).items())
             label = f"{name} (default)" if name == DEFAULT_MODEL else name
-            table.add_row(label, meta["arch"], str(meta.get("steps", "")), metrics, str(path))
+            post_filter = f"{meta['post_filter']:g}" if meta.get("post_filter") else "off"
+            table.add_row(label, meta["arch"], str(meta.get("steps", "")), metrics, post_filter, str(path))
         except CmktError as exc:
             reason = UNSAFE if UNSAFE in str(exc) else str(exc).split(": ", 1)[-1]
-            table.add_row(name, f"[red]unreadable: {escape(reason)}[/red]", "", "", str(path))
+            table.add_row(name, f"[red]unreadable: {escape(reason)}[/red]", "", "", "", str(path))
     _results().print(table if installed else "no installed checkpoints")
 
 

@@ -40,8 +40,10 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
 
 
 def test_models_lists_the_architecture():
-    result = runner.invoke(app, ["models"])
+    result = runner.invoke(app, ["models"], terminal_width=250)
     assert result.exit_code == 0 and "stft-mask-gru" in result.output
+    shipped = next(line for line in result.output.splitlines() if "cmkt-base-16k (default)" in line)
+    assert "0.1" in shipped.split("│")[5]  # the post-filter it runs with
 
 
 def test_train_reads_an_augment_list_and_its_shorthand_flags(prepared, tmp_path):
