@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from cmkt.inference.enhancer import load_enhancer
@@ -18,8 +19,10 @@ def test_streaming_equals_offline_for_any_block_sizes(trained_model):
     np.testing.assert_allclose(streamed, offline, atol=1e-5)
 
 
-def test_streaming_equals_offline_with_a_deep_filter():
+@pytest.mark.parametrize("post_filter", [0.0, 0.05])
+def test_streaming_equals_offline_with_a_deep_filter(post_filter):
     model = deep_filter_model(order=3)
+    model.post_filter_beta = post_filter  # per frame, so the post-filter (cmkt.models.post_filter) streams too
     rng = np.random.default_rng(4)
     noisy = (0.1 * rng.standard_normal((1, 16000 + 77))).astype(np.float32)
     with torch.no_grad():
