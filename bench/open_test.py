@@ -224,7 +224,7 @@ def main() -> None:
         work = args.out / condition
         full_manifest = manifest
         if args.limit:
-            manifest = absolute_manifest(full_manifest, lines, work / f"test.first{args.limit}.jsonl")
+            manifest = absolute_manifest(full_manifest, lines, work / f"{args.split}.first{args.limit}.jsonl")
         noisy_files = [full_manifest.parent / json.loads(line)["noisy"] for line in lines]
         names = []
         for name, process, rate in systems:

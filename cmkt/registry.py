@@ -18,6 +18,7 @@ import torch
 
 from cmkt import __version__
 from cmkt.errors import CmktError
+from cmkt.util.cache_dirs import cmkt_cache
 from cmkt.util.atomic_files import atomic_path
 from cmkt.models.conformer_mask import ConformerMaskConfig, ConformerMaskNet
 from cmkt.models.conv_tasnet import ConvTasNetConfig, ConvTasNetSE
@@ -222,7 +223,7 @@ def model_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("CMKT_MODELS"):
         dirs.append(Path(os.environ["CMKT_MODELS"]))
-    dirs.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cmkt" / "models")
+    dirs.append(cmkt_cache("models"))
     dirs.append(PRETRAINED_DIR)
     return dirs
 

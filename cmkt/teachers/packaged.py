@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmkt.errors import CmktError
+from cmkt.util.cache_dirs import cmkt_cache
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def teachers_home() -> Path:
     """Where installed teachers live: $CMKT_TEACHERS, else the user cache beside the models."""
     if os.environ.get("CMKT_TEACHERS"):
         return Path(os.environ["CMKT_TEACHERS"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cmkt" / "teachers"
+    return cmkt_cache("teachers")
 
 
 def split_teacher(name: str) -> SplitTeacher | None:
