@@ -76,7 +76,12 @@ def main() -> None:
             if (run / "model.pt").is_file() and steps_done(run) >= args.steps:
                 continue
             settings, flags = SYSTEMS[system]
-            options = ["--model-config", json.dumps({**BACKBONE, **settings}), "--rirs", str(args.corpus / "rooms" / "train")]
+            options = [
+                "--model-config",
+                json.dumps({**BACKBONE, **settings}),
+                "--rirs",
+                str(args.corpus / "rooms" / "train"),
+            ]
             commands[run.name] = train_command(
                 data, run, args.steps, seed, threads, *options, *SHARED, *flags, valid_items=args.valid_items
             )
@@ -112,21 +117,32 @@ def prepared_data(corpus: Path, out: Path) -> Path:
         table = corpus / f"speech_{SOURCE}.tsv"  # beside the corpus: its audio paths are relative to it
         kept = [lines[0], *(line for line in lines[1:] if line.split("\t")[source] == SOURCE)]
         table.write_text("\n".join(kept) + "\n", encoding="utf-8")
-        cmkt("prep", "--speech", str(table), "--noise", str(corpus / "noise"), "-o", str(data), "--snr-range", "-5", "20")
+        cmkt(
+            "prep", "--speech", str(table), "--noise", str(corpus / "noise"), "-o", str(data), "--snr-range", "-5", "20"
+        )
     return data
 
 
 def paired_report(scores_csv: Path, systems: list[str], seeds: list[int]) -> str:
-    """Each system minus the baseline of the same seed, paired over test files, as markdown."""
-    by_run: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))  # run -> metric -> file
+    """Each system's test means, then each system minus the baseline of the same seed, paired over files, as
+    markdown."""
+    by_run = read_scores(scores_csv)
+    return absolute_table(by_run, systems, seeds) + "\n" + difference_table(by_run, systems, seeds)
+
+
+def read_scores(scores_csv: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """run -> metric -> file -> value, failed files left out."""
+    by_run: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for row in csv.DictReader(scores_csv.open(encoding="utf-8")):
         if row.get("error"):
             continue
         for metric in METRICS:
             if row.get(metric):
                 by_run[row["system"]][metric][row["file"]] = float(row[metric])
-    from cmkt.evaluation.stats import mean_ci, paired_difference
+    return by_run
 
+
+def absolute_table(by_run: dict, systems: list[str], seeds: list[int]) -> str:
     lines = [
         f"Test split, {len(seeds)} seeds. Absolute: mean over seeds of each run's test mean (± sd over seeds).",
         "",
@@ -141,8 +157,13 @@ def paired_report(scores_csv: Path, systems: list[str], seeds: list[int]) -> str
             sd = statistics.stdev(means) if len(means) > 1 else 0.0
             cells.append(f"{statistics.fmean(means):.3f} ± {sd:.3f}" if means else "-")
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
+    return "\n".join(lines) + "\n"
+
+
+def difference_table(by_run: dict, systems: list[str], seeds: list[int]) -> str:
+    from cmkt.evaluation.stats import mean_ci, paired_difference
+
+    lines = [
         "Minus the baseline of the same seed. Over seeds: mean of the per-seed paired means, 95% t-interval over "
         "seeds (the decision's measure). Over files: each file's difference averaged over seeds, 95% t-interval "
         "over files and Wilcoxon p.",
@@ -150,9 +171,7 @@ def paired_report(scores_csv: Path, systems: list[str], seeds: list[int]) -> str
         "| system | metric | over seeds | per seed | over files | p |",
         "|---|---|---|---|---|---|",
     ]
-    for system in systems:
-        if system == "baseline":
-            continue
+    for system in (s for s in systems if s != "baseline"):
         for metric in METRICS:
             per_seed, per_file = [], defaultdict(list)
             for seed in seeds:
@@ -162,7 +181,8 @@ def paired_report(scores_csv: Path, systems: list[str], seeds: list[int]) -> str
                     per_seed.append(statistics.fmean(ours[k] - theirs[k] for k in shared))
                 for k in shared:
                     per_file[k].append(ours[k] - theirs[k])
-            pooled = paired_difference({k: statistics.fmean(v) for k, v in per_file.items()}, dict.fromkeys(per_file, 0.0))
+            averaged = {k: statistics.fmean(v) for k, v in per_file.items()}
+            pooled = paired_difference(averaged, dict.fromkeys(averaged, 0.0))
             lines.append(
                 f"| {system} | {metric} | {mean_ci(per_seed).text()} | {', '.join(f'{d:+.3f}' for d in per_seed)} | "
                 f"{pooled.difference.text()} | {pooled.p_value:.2g} |"
