@@ -44,6 +44,7 @@ SYSTEMS: dict[str, tuple[dict, list[str]]] = {  # name -> (backbone settings add
     "baseline": ({}, ["--teacher", "none"]),
     "gru": ({}, ["--align", "attention"]),  # CMKT today: GRU tap, attention, alpha 0.9, shift 100 ms at p 0.5
     "branch": ({"tap": "branch", "branch_hidden": 128}, ["--align", "attention"]),
+    "baseline_branch": ({"tap": "branch", "branch_hidden": 128}, ["--teacher", "none"]),  # the branch's capacity alone
     "alpha97": ({}, ["--align", "attention", "--alpha", "0.97"]),
     "noshift": ({}, ["--align", "attention", "--shift-prob", "0"]),
     "uot": ({}, ["--align", "uot"]),
