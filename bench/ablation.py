@@ -64,18 +64,7 @@ def main() -> None:
         for system in args.systems:
             name = f"{system}_s{seed}"
             enhanced = args.out / "enhanced" / name
-            if not enhanced.is_dir() or len(list(enhanced.glob("*.wav"))) < len(
-                list((data / "test" / "noisy").glob("*.wav"))
-            ):
-                cmkt(
-                    "enhance",
-                    str(data / "test" / "noisy"),
-                    "-o",
-                    str(enhanced),
-                    "--model",
-                    str(args.out / "runs" / name / "model.pt"),
-                    "--overwrite",
-                )
+            enhance_test(data / "test" / "noisy", args.out / "runs" / name / "model.pt", enhanced)
             estimates += ["--est", f"{name}={enhanced}"]
     cmkt(
         "score",
@@ -91,6 +80,12 @@ def main() -> None:
     )
     report(args.out / "scores" / "scores.csv", args.systems, args.seeds)
     print(f"ablation finished in {(time.perf_counter() - started) / 60:.1f} min")
+
+
+def enhance_test(noisy: Path, model: Path, enhanced: Path) -> None:
+    """Enhance the test inputs with `model`, unless an earlier complete pass is there (a rerun resumes)."""
+    if len(list(enhanced.glob("*.wav"))) < len(list(noisy.glob("*.wav"))):
+        cmkt("enhance", str(noisy), "-o", str(enhanced), "--model", str(model), "--overwrite")
 
 
 def prepared_data(shared: Path, out: Path) -> Path:

@@ -1,7 +1,7 @@
 """Issue 30's English ablation: does the linguistic distillation pay where the English teacher reads the words?
 
 Usage: python bench/english_ablation.py [--corpus ~/.cache/cmkt/open_corpus] [--out ~/.cache/cmkt/runs/english]
-           [--steps 1000] [--seeds 0 1 2] [--systems baseline gru branch] [--parallel 2]
+           [--steps 1000] [--seeds 0 1 2] [--systems baseline gru branch] [--reference baseline] [--parallel 2]
 
 The SpeechOcean762 sentences of the open corpus (recipes/open_corpus/build.py) only: held-out
 speakers and noises in valid and test. Every system trains from the same seed's initial weights on
@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -27,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # bench/ and recipes/ as namespace packages
-from bench.ablation import steps_done, train_command  # noqa: E402
+from bench.ablation import cmkt, enhance_test, steps_done, train_command  # noqa: E402
 
 METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr")
 SOURCE = "speechocean762"  # the English read speech: the one source whose words this teacher reads
@@ -51,10 +50,6 @@ SYSTEMS: dict[str, tuple[dict, list[str]]] = {  # name -> (backbone settings add
 }
 
 
-def cmkt(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "cmkt", *args], check=True, stdout=subprocess.DEVNULL)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=Path.home() / ".cache" / "cmkt" / "open_corpus")
@@ -62,11 +57,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--systems", nargs="+", default=["baseline", "gru", "branch"], choices=sorted(SYSTEMS))
+    parser.add_argument(
+        "--reference", default="baseline", choices=sorted(SYSTEMS), help="what the others are paired with"
+    )
     parser.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     parser.add_argument("--valid-items", type=int, default=32)
     args = parser.parse_args()
-    if "baseline" not in args.systems:
-        parser.error("--systems must include baseline: every other system is reported against it")
+    if args.reference not in args.systems:
+        parser.error(
+            f"--systems must include {args.reference}: every other system is reported against it (--reference)"
+        )
     started = time.perf_counter()
     data = prepared_data(args.corpus, args.out)
     threads = max(1, (os.cpu_count() or 1) // args.parallel)
@@ -94,13 +94,11 @@ def main() -> None:
     estimates = []
     for name in names:
         enhanced = args.out / "enhanced" / name
-        if len(list(enhanced.glob("*.wav"))) < len(list((data / "test" / "noisy").glob("*.wav"))):
-            model = args.out / "runs" / name / "model.pt"
-            cmkt("enhance", str(data / "test" / "noisy"), "-o", str(enhanced), "--model", str(model), "--overwrite")
+        enhance_test(data / "test" / "noisy", args.out / "runs" / name / "model.pt", enhanced)
         estimates += ["--est", f"{name}={enhanced}"]
     scores = args.out / "scores"
     cmkt("score", "--manifest", str(data / "test.jsonl"), *estimates, "--metrics", ",".join(METRICS), "-o", str(scores))
-    report = paired_report(scores / "scores.csv", args.systems, args.seeds)
+    report = paired_report(scores / "scores.csv", args.systems, args.seeds, args.reference)
     (args.out / "report.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"ablation finished in {(time.perf_counter() - started) / 60:.1f} min")
@@ -124,11 +122,11 @@ def prepared_data(corpus: Path, out: Path) -> Path:
     return data
 
 
-def paired_report(scores_csv: Path, systems: list[str], seeds: list[int]) -> str:
-    """Each system's test means, then each system minus the baseline of the same seed, paired over files, as
+def paired_report(scores_csv: Path, systems: list[str], seeds: list[int], reference: str = "baseline") -> str:
+    """Each system's test means, then each system minus `reference` of the same seed, paired over files, as
     markdown."""
     by_run = read_scores(scores_csv)
-    return absolute_table(by_run, systems, seeds) + "\n" + difference_table(by_run, systems, seeds)
+    return absolute_table(by_run, systems, seeds) + "\n" + difference_table(by_run, systems, seeds, reference)
 
 
 def read_scores(scores_csv: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -161,22 +159,22 @@ def absolute_table(by_run: dict, systems: list[str], seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def difference_table(by_run: dict, systems: list[str], seeds: list[int]) -> str:
+def difference_table(by_run: dict, systems: list[str], seeds: list[int], reference: str) -> str:
     from cmkt.evaluation.stats import mean_ci, paired_difference
 
     lines = [
-        "Minus the baseline of the same seed. Over seeds: mean of the per-seed paired means, 95% t-interval over "
+        f"Minus {reference} of the same seed. Over seeds: mean of the per-seed paired means, 95% t-interval over "
         "seeds (the decision's measure). Over files: each file's difference averaged over seeds, 95% t-interval "
         "over files and Wilcoxon p.",
         "",
         "| system | metric | over seeds | per seed | over files | p |",
         "|---|---|---|---|---|---|",
     ]
-    for system in (s for s in systems if s != "baseline"):
+    for system in (s for s in systems if s != reference):
         for metric in METRICS:
             per_seed, per_file = [], defaultdict(list)
             for seed in seeds:
-                ours, theirs = by_run[f"{system}_s{seed}"][metric], by_run[f"baseline_s{seed}"][metric]
+                ours, theirs = by_run[f"{system}_s{seed}"][metric], by_run[f"{reference}_s{seed}"][metric]
                 shared = [k for k in ours if k in theirs]
                 if shared:
                     per_seed.append(statistics.fmean(ours[k] - theirs[k] for k in shared))
