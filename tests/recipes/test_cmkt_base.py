@@ -16,6 +16,14 @@ from recipes.cmkt_base.run import (
 )
 
 
+def cmkt_stage_command(tmp_path, stage: StoiStage, name: str, steps: int = 1500) -> list[str]:
+    """The one CMKT run's command of a STOI stage (seed 0, one thread): what these tests compare."""
+    commands = stoi_commands(
+        tmp_path / "data", tmp_path, steps, [0], compute=Compute(threads=1), systems=("cmkt",), stage=stage
+    )
+    return commands[name]
+
+
 def test_inputs_join_real_and_tts_speech_and_recorded_and_generated_noise(shared_data, tmp_path):
     table, noise = build_inputs(shared_data, tmp_path)
     rows = list(csv.DictReader(table.open(encoding="utf-8"), delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -64,16 +72,7 @@ def test_finetune_stage_starts_each_run_from_its_stage_one_model_with_augmented_
 
 
 def test_stoi_stage_starts_from_stage_two_with_the_stoi_term_and_its_own_batches(tmp_path):
-    commands = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        2400,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(lr=1e-4, weight=0.5),
-    )
-    command = commands["cmkt_s0_stoi"]
+    command = cmkt_stage_command(tmp_path, StoiStage(lr=1e-4, weight=0.5), "cmkt_s0_stoi", steps=2400)
     assert command[command.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_ft" / "model.pt")
     assert command[command.index("--loss") + 1] == "spectral_mae=1,wave_mae=1,stoi=0.5"
     assert command[command.index("--select") + 1] == "pesq_wb=1,stoi=4" and command[command.index("--seed") + 1] == "2"
@@ -82,40 +81,15 @@ def test_stoi_stage_starts_from_stage_two_with_the_stoi_term_and_its_own_batches
 
 
 def test_a_second_stoi_stage_starts_from_the_first_with_its_own_weight_and_batches(tmp_path):
-    commands = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        1500,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(lr=1e-4, weight=1, index=1),
-    )
-    command = commands["cmkt_s0_stoi2"]
+    command = cmkt_stage_command(tmp_path, StoiStage(lr=1e-4, weight=1, index=1), "cmkt_s0_stoi2")
     assert command[command.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_stoi" / "model.pt")
     assert command[command.index("--loss") + 1] == "spectral_mae=1,wave_mae=1,stoi=1"
     assert command[command.index("--seed") + 1] == "3" and command[command.index("--valid-every") + 1] == "300"
 
 
 def test_a_stoi_stage_drifts_the_noise_levels_only_when_asked(tmp_path):
-    plain = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        1500,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(weight=1, index=2),
-    )["cmkt_s0_stoi3"]
-    drifting = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        1500,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(weight=1, index=2, envelope=True),
-    )["cmkt_s0_stoi3"]
+    plain = cmkt_stage_command(tmp_path, StoiStage(weight=1, index=2), "cmkt_s0_stoi3")
+    drifting = cmkt_stage_command(tmp_path, StoiStage(weight=1, index=2, envelope=True), "cmkt_s0_stoi3")
     assert "--noise-envelope" not in plain and "--noise-envelope" in drifting
     assert [a for a in drifting if a != "--noise-envelope"] == plain  # the flag is the only difference
     assert drifting[drifting.index("--seed") + 1] == "4"
@@ -124,48 +98,20 @@ def test_a_stoi_stage_drifts_the_noise_levels_only_when_asked(tmp_path):
 def test_a_stoi_stage_grows_a_deep_filter_only_when_asked(tmp_path):
     import json
 
-    plain = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        1500,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(weight=1, index=4, envelope=True),
-    )["cmkt_s0_stoi5"]
-    grown = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        1500,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(weight=1, index=4, envelope=True, deep_filter=3),
-    )["cmkt_s0_stoi5"]
+    plain = cmkt_stage_command(tmp_path, StoiStage(weight=1, index=4, envelope=True), "cmkt_s0_stoi5")
+    grown = cmkt_stage_command(
+        tmp_path, StoiStage(weight=1, index=4, envelope=True, deep_filter=3), "cmkt_s0_stoi5", steps=1500
+    )
     at = grown.index("--model-config")
     assert "--model-config" not in plain and json.loads(grown[at + 1]) == {"deep_filter_order": 3}
     assert grown[:at] + grown[at + 2 :] == plain and grown[grown.index("--seed") + 1] == "6"
 
 
 def test_a_stoi_stage_recolours_the_speech_only_when_asked(tmp_path):
-    plain = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        1500,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(weight=1, index=5, envelope=True),
-    )["cmkt_s0_stoi6"]
-    recoloured = stoi_commands(
-        tmp_path / "data",
-        tmp_path,
-        1500,
-        [0],
-        compute=Compute(threads=1),
-        systems=("cmkt",),
-        stage=StoiStage(weight=1, index=5, envelope=True, speech_eq=True),
-    )["cmkt_s0_stoi6"]
+    plain = cmkt_stage_command(tmp_path, StoiStage(weight=1, index=5, envelope=True), "cmkt_s0_stoi6")
+    recoloured = cmkt_stage_command(
+        tmp_path, StoiStage(weight=1, index=5, envelope=True, speech_eq=True), "cmkt_s0_stoi6", steps=1500
+    )
     assert "--speech-eq" not in plain and [a for a in recoloured if a != "--speech-eq"] == plain
     assert recoloured[recoloured.index("--seed") + 1] == "7"
     assert recoloured[recoloured.index("--init") + 1] == str(tmp_path / "runs" / "cmkt_s0_stoi5" / "model.pt")
