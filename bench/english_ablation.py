@@ -98,7 +98,9 @@ def main() -> None:
         estimates += ["--est", f"{name}={enhanced}"]
     scores = args.out / "scores"
     cmkt("score", "--manifest", str(data / "test.jsonl"), *estimates, "--metrics", ",".join(METRICS), "-o", str(scores))
-    report = paired_report(scores / "scores.csv", args.systems, args.seeds, args.reference)
+    report = paired_report(
+        scores / "scores.csv", args.systems, args.seeds, args.reference, plot=args.out / "differences.png"
+    )
     (args.out / "report.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"ablation finished in {(time.perf_counter() - started) / 60:.1f} min")
@@ -122,11 +124,20 @@ def prepared_data(corpus: Path, out: Path) -> Path:
     return data
 
 
-def paired_report(scores_csv: Path, systems: list[str], seeds: list[int], reference: str = "baseline") -> str:
+def paired_report(
+    scores_csv: Path, systems: list[str], seeds: list[int], reference: str = "baseline", plot: Path | None = None
+) -> str:
     """Each system's test means, then each system minus `reference` of the same seed, paired over files, as
-    markdown."""
+    markdown; with `plot`, the differences as a PNG too."""
     by_run = read_scores(scores_csv)
-    return absolute_table(by_run, systems, seeds) + "\n" + difference_table(by_run, systems, seeds, reference)
+    differences = paired_differences(by_run, systems, seeds, reference)
+    if plot is not None:
+        from cmkt.evaluation.report import plot_paired_differences
+
+        plot_paired_differences(
+            plot, {s: {m: d[:2] for m, d in by.items()} for s, by in differences.items()}, reference
+        )
+    return absolute_table(by_run, systems, seeds) + "\n" + difference_table(differences, reference)
 
 
 def read_scores(scores_csv: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -159,18 +170,16 @@ def absolute_table(by_run: dict, systems: list[str], seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def difference_table(by_run: dict, systems: list[str], seeds: list[int], reference: str) -> str:
+def paired_differences(
+    by_run: dict, systems: list[str], seeds: list[int], reference: str
+) -> dict[str, dict[str, tuple]]:
+    """system -> metric -> (interval over seeds, per-seed paired means, the over-files PairedDifference): each
+    system minus `reference` of the same seed, on the files both scored."""
     from cmkt.evaluation.stats import mean_ci, paired_difference
 
-    lines = [
-        f"Minus {reference} of the same seed. Over seeds: mean of the per-seed paired means, 95% t-interval over "
-        "seeds (the decision's measure). Over files: each file's difference averaged over seeds, 95% t-interval "
-        "over files and Wilcoxon p.",
-        "",
-        "| system | metric | over seeds | per seed | over files | p |",
-        "|---|---|---|---|---|---|",
-    ]
+    differences: dict[str, dict[str, tuple]] = {}
     for system in (s for s in systems if s != reference):
+        differences[system] = {}
         for metric in METRICS:
             per_seed, per_file = [], defaultdict(list)
             for seed in seeds:
@@ -182,8 +191,23 @@ def difference_table(by_run: dict, systems: list[str], seeds: list[int], referen
                     per_file[k].append(ours[k] - theirs[k])
             averaged = {k: statistics.fmean(v) for k, v in per_file.items()}
             pooled = paired_difference(averaged, dict.fromkeys(averaged, 0.0))
+            differences[system][metric] = (mean_ci(per_seed), per_seed, pooled)
+    return differences
+
+
+def difference_table(differences: dict[str, dict[str, tuple]], reference: str) -> str:
+    lines = [
+        f"Minus {reference} of the same seed. Over seeds: mean of the per-seed paired means, 95% t-interval over "
+        "seeds (the decision's measure). Over files: each file's difference averaged over seeds, 95% t-interval "
+        "over files and Wilcoxon p.",
+        "",
+        "| system | metric | over seeds | per seed | over files | p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for system, by_metric in differences.items():
+        for metric, (over_seeds, per_seed, pooled) in by_metric.items():
             lines.append(
-                f"| {system} | {metric} | {mean_ci(per_seed).text()} | {', '.join(f'{d:+.3f}' for d in per_seed)} | "
+                f"| {system} | {metric} | {over_seeds.text()} | {', '.join(f'{d:+.3f}' for d in per_seed)} | "
                 f"{pooled.difference.text()} | {pooled.p_value:.2g} |"
             )
     return "\n".join(lines) + "\n"

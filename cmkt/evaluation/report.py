@@ -183,6 +183,39 @@ def plot_score_bars(path: str | Path, results, metrics: tuple[str, ...], group: 
     _save(fig, path)
 
 
+def plot_paired_differences(
+    path: str | Path, differences: dict[str, dict[str, tuple[object, list[float]]]], reference: str
+) -> None:
+    """One panel per metric: each system minus `reference` (interval over seeds as a bar, each seed a dot)
+    against a zero line, so a gain reads as a bar clear of zero. `differences`: system -> metric ->
+    (Estimate over seeds, per-seed values)."""
+    plt = _pyplot()
+    systems = list(differences)
+    metrics = list(next(iter(differences.values()))) if systems else []
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.5 * len(systems) + 1.4), squeeze=False)
+    rows = np.arange(len(systems))
+    for ax, metric in zip(axes[0], metrics):
+        estimates = [differences[s][metric][0] for s in systems]
+        ax.errorbar(
+            [e.mean for e in estimates],
+            rows,
+            xerr=[e.half_width if e.n > 1 else 0.0 for e in estimates],
+            fmt="s",
+            color="black",
+            capsize=3,
+        )
+        for row, system in zip(rows, systems):
+            seeds = differences[system][metric][1]
+            ax.plot(seeds, [row] * len(seeds), "o", color="tab:blue", alpha=0.5, markersize=4)
+        ax.axvline(0.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_yticks(rows, systems if ax is axes[0][0] else [""] * len(systems))
+        ax.invert_yaxis()
+        ax.set_title(f"{metric} minus {reference}", fontsize=9)
+    fig.suptitle("paired difference: mean over seeds, bar = 95% t-interval over seeds, dots = seeds", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def plot_score_set(
     path: Path, results, metrics: tuple[str, ...], groups: tuple[str, ...] | list[str] = ()
 ) -> list[Path]:

@@ -66,3 +66,20 @@ def test_snr_histogram_bars_of_the_splits_do_not_overlap(figures, tmp_path):
     )
     spans = sorted((p.get_x(), p.get_x() + p.get_width()) for p in figures[0].axes[0].patches if p.get_height() > 0)
     assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:]))
+
+
+def test_paired_differences_draw_each_systems_interval_and_seeds_against_zero(figures, tmp_path):
+    differences = {
+        "a": {"pesq_wb": (mean_ci([0.1, 0.2, 0.3]), [0.1, 0.2, 0.3])},
+        "b": {"pesq_wb": (mean_ci([-0.1, 0.0, 0.1]), [-0.1, 0.0, 0.1])},
+    }
+    report.plot_paired_differences(tmp_path / "d.png", differences, "baseline")
+    ax = figures[0].axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"] and "minus baseline" in ax.get_title()
+    bars = ax.collections[0].get_segments()  # the interval of each system, in row order
+    assert bars[0][:, 0].tolist() == pytest.approx(
+        [0.2 - mean_ci([0.1, 0.2, 0.3]).half_width, 0.2 + mean_ci([0.1, 0.2, 0.3]).half_width]
+    )
+    seeds = [line.get_xdata().tolist() for line in ax.get_lines() if line.get_marker() == "o"]
+    assert seeds == [[0.1, 0.2, 0.3], [-0.1, 0.0, 0.1]]
+    assert any(line.get_xdata()[0] == 0.0 and line.get_linestyle() == "--" for line in ax.get_lines())
