@@ -21,7 +21,7 @@
 # each twin's s2 model.pt with the same augmentations, at a lower peak rate (3e-4) for 1,000 steps.
 # Run s4 (defined 2026-12-01; its first stage was lost with a machine reset, so it is neither trained nor scored) adds a multi-resolution STFT term (its log-magnitude part
 # weighs the quiet bins where residual noise lives): s3 trails RNNoise on DNSMOS BAK by 1.3 on open-test.
-# Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md): in the English ablation neither CMKT set-up
+# Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md, _arms.md): in the English ablation no CMKT set-up
 # gained PESQ-WB over its baseline, so by the pre-registered rule the twin to ship from the next run is the
 # baseline (--teacher none); the CMKT twin is trained beside it for the model card. SYSTEMS=baseline skips it.
 set -euo pipefail
