@@ -9,7 +9,9 @@
 #   RUN=s1 bash recipes/open_corpus/train_v2.sh              # prep once, then a stage of run s1
 #   bash recipes/open_corpus/train_v2.sh                     # a stage of run s2 (the default)
 #   RUN=s3 bash recipes/open_corpus/train_v2.sh              # run s3 (shipped)
-#   RUN=s4 bash recipes/open_corpus/train_v2.sh              # run s4 (defined, not yet trained)
+#   RUN=s4 bash recipes/open_corpus/train_v2.sh              # run s4 (from each twin's s3)
+#   INIT=cmkt-base-16k RUN=s4 bash recipes/open_corpus/train_v2.sh  # s4 with the s3 runs lost: both twins
+#                                                            # start from the shipped s3 CMKT model
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -30,6 +32,7 @@ CORPUS=${CORPUS:-$HOME/.cache/cmkt/open_corpus}
 RUNS=${RUNS:-$HOME/.cache/cmkt/runs/v2}
 RUN=${RUN:-s2}
 STAGE_SECONDS=${STAGE_SECONDS:-7200}
+INIT=${INIT:-}
 CMKT=${CMKT:-.venv/bin/cmkt}
 
 if [ ! -f "$RUNS/data/train.jsonl" ]; then
@@ -44,15 +47,18 @@ common=(--train "$RUNS/data/train.jsonl" --valid "$RUNS/data/valid.jsonl"
 for system in $SYSTEMS; do
   teacher=auto; [ "$system" = baseline ] && teacher=none
   case "$RUN" in
-    s1) stage=(--augment noise --steps 12000) ;;
-    s2) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 3000
-               --init "$RUNS/${system}_s1/model.pt") ;;
-    s3) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 1000 --lr 3e-4
-               --init "$RUNS/${system}_s2/model.pt") ;;
+    s1) stage=(--augment noise --steps 12000); previous= ;;
+    s2) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 3000)
+        previous=s1 ;;
+    s3) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 1000 --lr 3e-4)
+        previous=s2 ;;
     s4) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 1500 --lr 3e-4
-               --loss spectral_mae=1,wave_mae=1,stoi=1,mrstft=1 --init "$RUNS/${system}_s3/model.pt") ;;
+               --loss spectral_mae=1,wave_mae=1,stoi=1,mrstft=1)
+        previous=s3 ;;
     *) echo "unknown RUN=$RUN (s1, s2, s3 or s4)" >&2; exit 2 ;;
   esac
+  # each stage starts from the twin's previous stage, or from INIT (a model name or .pt) for both twins
+  if [ -n "$INIT" ]; then stage+=(--init "$INIT"); elif [ -n "$previous" ]; then stage+=(--init "$RUNS/${system}_$previous/model.pt"); fi
   run="$RUNS/${system}_$RUN"
   resume=(); [ -f "$run/checkpoint.pt" ] && resume=(--resume)
   # a stage ends after STAGE_SECONDS (SIGTERM; the last checkpoint stays); rerun to continue
