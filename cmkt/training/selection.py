@@ -11,6 +11,12 @@ from cmkt.training.config import DEFAULT_SELECT
 from cmkt.util.weighted_terms import parse_weighted_terms
 
 VALIDATION_METRICS = ("pesq_wb", "stoi")
+VALID_CROP_FACTOR = 4  # validation clips are this many training crops long: whole utterances, mostly
+
+
+def validation_set(manifest, sample_rate: int, train_seconds: float, cache=None, seed: int = 0) -> SEDataset:
+    """The validation set as `cmkt train` builds it, so a model scored outside a run compares with its log."""
+    return SEDataset(manifest, sample_rate, train_seconds * VALID_CROP_FACTOR, cache, seed)
 
 
 def parse_select(spec: str) -> dict[str, float]:

@@ -36,7 +36,7 @@ from cmkt.errors import CmktError
 from cmkt.registry import build_model, load_payload, save_checkpoint, save_torch
 from cmkt.training.config import RUNTIME_SETTINGS, TrainConfig, legacy_settings
 from cmkt.training.schedule import learning_rate
-from cmkt.training.selection import parse_select, selection_score, validate, validations_since_best
+from cmkt.training.selection import parse_select, selection_score, validate, validation_set, validations_since_best
 from cmkt.training.starting_weights import load_starting_weights, read_starting_weights
 from cmkt.training.step_losses import LossSetup, batch_losses, loss_counts
 from cmkt.util.atomic_files import write_csv_atomic, write_text_atomic
@@ -146,7 +146,7 @@ class Trainer:
             else None
         )
         train_set = SEDataset(config.train_manifest, rate, config.max_seconds, self.cache, config.seed, mixer)
-        return train_set, SEDataset(config.valid_manifest, rate, config.max_seconds * 4, self.cache, config.seed)
+        return train_set, validation_set(config.valid_manifest, rate, config.max_seconds, self.cache, config.seed)
 
     def _ssl_teacher(self, tap_dim: int) -> tuple | None:
         """(SSLTeacher, SSLHead) for `--ssl-teacher`, or None."""
