@@ -13,6 +13,8 @@
 #   INIT=cmkt-base-16k RUN=s4 bash recipes/open_corpus/train_v2.sh  # s4 with the s3 runs lost: both twins
 #                                                            # start from the shipped s3 CMKT model
 #   RUN=s5 bash recipes/open_corpus/train_v2.sh              # run s5 (from each twin's s4)
+#   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s5 bash recipes/open_corpus/train_v2.sh  # s5 as trained
+#                                                            # (s4 runs lost): the baseline twin, from s3
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -28,6 +30,7 @@
 # open-test BAK +0.14 over s3, ESTOI -0.005 (docs/default_model/2026-12-02_v2_s4_decision.md).
 # Run s5 (docs/default_model/2026-12-02_v2_s5_decision.md) goes on from each twin's s4 with an ESTOI term
 # added to s4's loss, at a peak rate of 2e-4 for 1,000 steps: keep s4's background gain, buy back ESTOI.
+# It was trained on 2026-12-02 from the shipped s3 model (the s4 runs were lost), baseline twin only.
 # Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md, _arms.md): in the English ablation no CMKT set-up
 # gained PESQ-WB over its baseline, so by the pre-registered rule the twin to ship from the next run is the
 # baseline (--teacher none); the CMKT twin is trained beside it for the model card. SYSTEMS=baseline skips it.
