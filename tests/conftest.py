@@ -123,20 +123,20 @@ def prepared(speech_corpus, noise_folder, tmp_path_factory) -> Path:
     return out
 
 
+def tiny_train_config(prepared: Path, out: Path, steps: int = 2, **settings):
+    """A TrainConfig for a real training run small enough for a test: `prepared`'s manifests, batches
+    of 2, one validation item every 2 steps and a 32-unit model unless `settings` say otherwise."""
+    from cmkt.training.trainer import TrainConfig
+
+    defaults = {"batch_size": 2, "valid_every": 2, "valid_items": 1, "model": {"hidden": 32}}
+    return TrainConfig(
+        str(prepared / "train.jsonl"), str(prepared / "valid.jsonl"), str(out), steps=steps, **{**defaults, **settings}
+    )
+
+
 @pytest.fixture(scope="session")
 def trained_model(prepared, tmp_path_factory) -> Path:
     """A real (tiny) CMKT training run; returns its best checkpoint."""
-    from cmkt.training.trainer import TrainConfig, train
+    from cmkt.training.trainer import train
 
-    out = tmp_path_factory.mktemp("run")
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(out),
-        steps=4,
-        batch_size=2,
-        valid_every=2,
-        valid_items=2,
-        model={"hidden": 64},
-    )
-    return train(config)
+    return train(tiny_train_config(prepared, tmp_path_factory.mktemp("run"), 4, valid_items=2, model={"hidden": 64}))

@@ -5,7 +5,8 @@ import torch
 from cmkt.data.dataset import SEDataset
 from cmkt.data.mixing import load_mixer
 from cmkt.errors import CmktError
-from cmkt.training.trainer import TrainConfig, train
+from cmkt.training.trainer import train
+from tests.conftest import tiny_train_config
 
 
 def test_dynamic_mixing_draws_afresh_each_epoch_and_repeats_with_the_seed(prepared):
@@ -25,17 +26,7 @@ def test_dynamic_mixing_draws_afresh_each_epoch_and_repeats_with_the_seed(prepar
 
 
 def test_dynamic_mixing_trains_and_needs_prep_settings(prepared, tmp_path):
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / "run"),
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=1,
-        model={"hidden": 32},
-        dynamic_mixing=True,
-    )
+    config = tiny_train_config(prepared, tmp_path / "run", dynamic_mixing=True)
     assert train(config).is_file()
     (tmp_path / "copy").mkdir()
     (tmp_path / "copy" / "train.jsonl").write_text(

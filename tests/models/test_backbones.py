@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from cmkt.registry import ARCHITECTURES, build_model
+from tests.conftest import tiny_train_config
 
 SMALL = {
     "stft-mask-gru": {"hidden": 32},
@@ -40,20 +41,9 @@ def test_backbone_returns_audio_and_a_tap_at_its_frame_rate(name):
 
 @pytest.mark.parametrize("name", ["conv-tasnet", "conformer-mask"])
 def test_non_causal_backbones_train_in_the_same_loop(prepared, tmp_path, name):
-    from cmkt.training.trainer import TrainConfig, train
+    from cmkt.training.trainer import train
 
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / name),
-        arch=name,
-        model=SMALL[name],
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=1,
-        max_seconds=1.0,
-    )
+    config = tiny_train_config(prepared, tmp_path / name, arch=name, model=SMALL[name], max_seconds=1.0)
     best = train(config)
     from cmkt.registry import load_model
 

@@ -7,6 +7,7 @@ import torch
 
 from cmkt.errors import CmktError
 from cmkt.teachers.ssl import SSLHead, SSLSpec, SSLTeacher
+from tests.conftest import tiny_train_config
 
 TINY = {
     "extractor_mode": "group_norm",
@@ -86,20 +87,9 @@ def test_bad_spec_files_are_clear_errors(tmp_path):
 def test_training_with_the_lm_and_an_ssl_teacher_together(prepared, tmp_path):
     import csv
 
-    from cmkt.training.trainer import TrainConfig, train
+    from cmkt.training.trainer import train
 
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / "run"),
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=1,
-        model={"hidden": 32},
-        ssl_teacher=write_teacher(tmp_path),
-        ssl_weight=0.5,
-    )
+    config = tiny_train_config(prepared, tmp_path / "run", ssl_teacher=write_teacher(tmp_path), ssl_weight=0.5)
     train(config)
     row = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))[-1]
     assert float(row["l_ssl"]) > 0 and float(row["l_cma"]) > 0

@@ -4,23 +4,13 @@ import pytest
 
 from cmkt.registry import load_model
 from cmkt.training.selection import validate, validation_set
-from cmkt.training.trainer import TrainConfig, train
+from cmkt.training.trainer import train
+from tests.conftest import tiny_train_config
 
 
 def test_validation_set_scores_a_kept_model_as_its_run_logged_it(prepared, tmp_path):
     """bench/valid_score.py relies on this: the same items, crop and seed give the run's own valid row."""
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / "run"),
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=2,
-        model={"hidden": 32},
-        max_seconds=1.0,
-        seed=3,
-    )
+    config = tiny_train_config(prepared, tmp_path / "run", valid_items=2, max_seconds=1.0, seed=3)
     model, meta = load_model(train(config))
     with open(tmp_path / "run" / "train_log.csv", newline="") as handle:
         logged = [row for row in csv.DictReader(handle) if row.get("val_pesq_wb")][-1]

@@ -5,17 +5,11 @@ import torch
 
 from cmkt.registry import load_model
 from cmkt.training.trainer import TrainConfig, train
+from tests.conftest import tiny_train_config
 
 
 def _config(prepared, out, steps, teacher="auto", **settings):
-    return TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(out),
-        teacher=teacher,
-        steps=steps,
-        **{"batch_size": 2, "valid_every": 2, "valid_items": 1, "seed": 3, "model": {"hidden": 32}, **settings},
-    )
+    return tiny_train_config(prepared, out, steps, teacher=teacher, **{"seed": 3, **settings})
 
 
 def test_checkpoint_is_self_describing(trained_model):
@@ -45,17 +39,7 @@ def test_baseline_has_no_distillation_loss(prepared, tmp_path):
 
 @pytest.mark.parametrize("align", ["uot", "tot", "uniform"])
 def test_every_alignment_trains_logs_and_draws_its_alignment(prepared, tmp_path, align):
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / align),
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=1,
-        model={"hidden": 32},
-        align=align,
-    )
+    config = tiny_train_config(prepared, tmp_path / align, align=align)
     train(config)
     rows = list(csv.DictReader((tmp_path / align / "train_log.csv").open()))
     assert float(rows[-1]["l_cma"]) > 0
@@ -93,19 +77,7 @@ def test_select_keeps_the_checkpoint_its_weighted_metrics_rank_best(prepared, tm
 
 
 def test_patience_stops_training_early(prepared, tmp_path):
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / "run"),
-        steps=40,
-        batch_size=2,
-        valid_every=1,
-        valid_items=1,
-        model={"hidden": 32},
-        lr=0.0,
-        patience=2,
-        teacher="none",
-    )
+    config = tiny_train_config(prepared, tmp_path / "run", 40, valid_every=1, lr=0.0, patience=2, teacher="none")
     train(config)
     rows = list(csv.DictReader((tmp_path / "run" / "train_log.csv").open()))
     assert int(rows[-1]["step"]) == 3  # lr 0: nothing improves after the first validation
@@ -113,17 +85,7 @@ def test_patience_stops_training_early(prepared, tmp_path):
 
 @pytest.mark.parametrize("flag", ["amp", "compile"])
 def test_mixed_precision_and_compile_train_to_finite_losses(prepared, tmp_path, flag):
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / flag),
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=1,
-        model={"hidden": 32},
-        **{flag: True},
-    )
+    config = tiny_train_config(prepared, tmp_path / flag, **{flag: True})
     best = train(config)
     rows = list(csv.DictReader((tmp_path / flag / "train_log.csv").open()))
     assert best.is_file() and all(float(r["loss"]) == float(r["loss"]) for r in rows)  # no NaN

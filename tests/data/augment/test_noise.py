@@ -6,8 +6,9 @@ from cmkt.data.augment.noise import ENVELOPE_DEPTH_DB, NoiseEnvelope, augment_no
 from cmkt.data.augment.registry import parse_augmentations
 from cmkt.data.mixing import Mixer, load_mixer
 from cmkt.errors import CmktError
-from cmkt.training.trainer import TrainConfig, train
+from cmkt.training.trainer import train
 from tests.conftest import tone, white_noise_mixing
+from tests.conftest import tiny_train_config
 
 
 def spectral_centroid(x: np.ndarray, sample_rate: int = 16000) -> float:
@@ -92,26 +93,7 @@ def test_training_with_noise_augmentation(prepared, tmp_path):
         "noise",
         "noise_envelope",
     ]
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / "run"),
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=1,
-        model={"hidden": 32},
-        dynamic_mixing=True,
-        augment="noise",
-    )
+    config = tiny_train_config(prepared, tmp_path / "run", dynamic_mixing=True, augment="noise")
     assert train(config).is_file()
     with pytest.raises(CmktError, match="add --dynamic-mixing"):
-        train(
-            TrainConfig(
-                str(prepared / "train.jsonl"),
-                str(prepared / "valid.jsonl"),
-                str(tmp_path / "run2"),
-                steps=1,
-                augment="noise",
-            )
-        )
+        train(tiny_train_config(prepared, tmp_path / "run2", 1, augment="noise"))

@@ -5,8 +5,9 @@ from cmkt.data.augment.base import Example
 from cmkt.data.augment.registry import parse_augmentations
 from cmkt.data.augment.speech_colour import SPEECH_EQ_GAIN_DB, SpeechColour
 from cmkt.data.mixing import Mixer, load_mixer, rms
-from cmkt.training.trainer import TrainConfig, train
+from cmkt.training.trainer import train
 from tests.conftest import tone, white_noise_mixing
+from tests.conftest import tiny_train_config
 
 
 def band_levels_db(x: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
@@ -58,16 +59,5 @@ def test_the_mixer_recolours_train_speech_only_and_its_target_with_it(tmp_path):
 
 def test_training_with_speech_eq(prepared, tmp_path):
     assert [step.name for step in load_mixer(prepared, "speech_eq").augmentations] == ["speech_eq"]
-    config = TrainConfig(
-        str(prepared / "train.jsonl"),
-        str(prepared / "valid.jsonl"),
-        str(tmp_path / "run"),
-        steps=2,
-        batch_size=2,
-        valid_every=2,
-        valid_items=1,
-        model={"hidden": 32},
-        dynamic_mixing=True,
-        augment="speech_eq",
-    )
+    config = tiny_train_config(prepared, tmp_path / "run", dynamic_mixing=True, augment="speech_eq")
     assert train(config).is_file()
