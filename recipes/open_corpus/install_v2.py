@@ -1,10 +1,10 @@
 """Ship a v2 run as the default `cmkt-base-16k`, keeping the model it replaces installable by name.
 
-Usage: python recipes/open_corpus/install_v2.py RUNS/cmkt_s3 [--previous-name cmkt-base-16k-v1]
+Usage: python recipes/open_corpus/install_v2.py RUNS/cmkt_s3 [--previous-name cmkt-base-16k-v1] [--recipe TEXT]
 
 The run's best weights (model.pt, chosen on valid) go to cmkt/pretrained/cmkt-base-16k.pt with
-the command that made them and a licence note. The shipped file it replaces is kept once, as
-cmkt/pretrained/PREVIOUS.pt (its name field updated), so `--model cmkt-base-16k-v1` still works.
+the commands that made them (`--recipe`; s3's by default) and a licence note. The shipped file it
+replaces is kept once, as cmkt/pretrained/PREVIOUS.pt (its name field updated), so `--model cmkt-base-16k-v1` still works.
 The run's weights carry no post-filter setting: `set_post_filter.py` records the one chosen for them.
 """
 
@@ -31,7 +31,7 @@ LICENCE = (
 )
 
 
-def install(run: Path, previous_name: str) -> tuple[Path, Path | None]:
+def install(run: Path, previous_name: str, recipe: str = RECIPE) -> tuple[Path, Path | None]:
     """(the new default's path, the kept previous model's path or None if it was kept before)."""
     current = PRETRAINED_DIR / f"{DEFAULT_MODEL}.pt"
     kept = PRETRAINED_DIR / f"{previous_name}.pt"
@@ -42,7 +42,7 @@ def install(run: Path, previous_name: str) -> tuple[Path, Path | None]:
         save_torch(kept, old)
         saved = kept
     payload = read_checkpoint(run / "model.pt")
-    payload.update(name=DEFAULT_MODEL, recipe=RECIPE, licence_note=LICENCE)
+    payload.update(name=DEFAULT_MODEL, recipe=recipe, licence_note=LICENCE)
     save_torch(current, payload)
     return current, saved
 
@@ -51,8 +51,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="the run folder whose model.pt ships (RUNS/cmkt_s3)")
     parser.add_argument("--previous-name", default=f"{DEFAULT_MODEL}-v1")
+    parser.add_argument("--recipe", default=RECIPE, help="the commands that trained the run (default: run s3's)")
     args = parser.parse_args()
-    current, kept = install(args.run, args.previous_name)
+    current, kept = install(args.run, args.previous_name, args.recipe)
     print(f"installed {current}" + (f"; the model it replaces is kept as {kept}" if kept else ""))
 
 

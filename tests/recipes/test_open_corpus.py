@@ -328,3 +328,5 @@ def test_install_v2_ships_the_run_and_keeps_the_replaced_model_by_name(trained_m
     assert previous["name"] == "cmkt-base-16k-v1" and previous["marker"] == "the old default"
     assert installer.install(trained_model.parent, "cmkt-base-16k-v1")[1] is None  # the kept one is never overwritten
     assert read_checkpoint(kept)["marker"] == "the old default"
+    installer.install(trained_model.parent, "cmkt-base-16k-v1", recipe="RUN=s9 bash recipes/open_corpus/train_v2.sh")
+    assert read_checkpoint(current)["recipe"] == "RUN=s9 bash recipes/open_corpus/train_v2.sh"
