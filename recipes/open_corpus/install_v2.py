@@ -4,7 +4,8 @@ Usage: python recipes/open_corpus/install_v2.py RUNS/cmkt_s3 [--previous-name cm
 
 The run's best weights (model.pt, chosen on valid) go to cmkt/pretrained/cmkt-base-16k.pt with
 the commands that made them (`--recipe`; s3's by default) and a licence note. The shipped file it
-replaces is kept once, as cmkt/pretrained/PREVIOUS.pt (its name field updated), so `--model cmkt-base-16k-v1` still works.
+replaces is kept once, as cmkt/pretrained/PREVIOUS.pt (its name field updated), so `--model
+cmkt-base-16k-v1` still works.
 The run's weights carry no post-filter setting: `set_post_filter.py` records the one chosen for them.
 """
 
