@@ -87,9 +87,11 @@ def test_shipped_model_streams(speech_corpus, tmp_path, flag):
     assert result.exit_code == 0 and "latency" in result.output.lower(), result.output
 
 
-def test_the_previous_default_stays_installable_by_name():
-    path = resolve_model("cmkt-base-16k-v1")
-    assert path.parent == PRETRAINED_DIR and (PRETRAINED_DIR / "cmkt-base-16k-v1.md").is_file()
+@pytest.mark.parametrize("name, hidden", [("cmkt-base-16k-v1", 256), ("cmkt-base-16k-s3", 384)])
+def test_the_previous_defaults_stay_installable_by_name(name, hidden):
+    path = resolve_model(name)
+    assert path.parent == PRETRAINED_DIR and (PRETRAINED_DIR / f"{name}.md").is_file()
     model, meta = load_model(path)
-    assert meta["name"] == "cmkt-base-16k-v1" and meta["config"]["hidden"] == 256
-    assert read_checkpoint(resolve_model(DEFAULT_MODEL))["config"]["hidden"] == 384  # the default is v2
+    assert meta["name"] == name and meta["config"]["hidden"] == hidden
+    default = read_checkpoint(resolve_model(DEFAULT_MODEL))
+    assert default["config"]["hidden"] == 384 and "RUN=s5" in default["recipe"]  # the default is v2 run s5

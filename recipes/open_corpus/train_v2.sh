@@ -2,19 +2,19 @@
 # Stage commands for the next default model (cmkt-base-16k v2, issue 26), trained from scratch on the
 # open corpus: CMKT and its no-teacher twin with the same everything. Each stage runs at most about
 # 2 hours on the 2-core CPU machine and is resumed by running this script again (--resume continues
-# exactly; each run's cosine schedule spans all its --steps). Shipped as cmkt-base-16k on 2026-12-01
-# (recipes/open_corpus/install_v2.py RUNS/cmkt_s2); see README.md beside this file.
+# exactly; each run's cosine schedule spans all its --steps). First shipped as cmkt-base-16k on 2026-12-01
+# (recipes/open_corpus/install_v2.py RUNS/cmkt_s2); s3, then s5 replaced it; see README.md beside this file.
 #
 #   python recipes/open_corpus/build.py --git-dir DIR        # the corpus (4.4 min from nothing) and its training rooms
 #   RUN=s1 bash recipes/open_corpus/train_v2.sh              # prep once, then a stage of run s1
 #   bash recipes/open_corpus/train_v2.sh                     # a stage of run s2 (the default)
-#   RUN=s3 bash recipes/open_corpus/train_v2.sh              # run s3 (shipped)
+#   RUN=s3 bash recipes/open_corpus/train_v2.sh              # run s3 (shipped 2026-12-01, now cmkt-base-16k-s3)
 #   RUN=s4 bash recipes/open_corpus/train_v2.sh              # run s4 (from each twin's s3)
 #   INIT=cmkt-base-16k RUN=s4 bash recipes/open_corpus/train_v2.sh  # s4 with the s3 runs lost: both twins
 #                                                            # start from the shipped s3 CMKT model
 #   RUN=s5 bash recipes/open_corpus/train_v2.sh              # run s5 (from each twin's s4)
 #   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s5 bash recipes/open_corpus/train_v2.sh  # s5 as trained
-#                                                            # (s4 runs lost): the baseline twin, from s3
+#                                                            # (s4 runs lost): the baseline twin, from s3; shipped 2026-12-02
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -30,7 +30,8 @@
 # open-test BAK +0.14 over s3, ESTOI -0.005 (docs/default_model/2026-12-02_v2_s4_decision.md).
 # Run s5 (docs/default_model/2026-12-02_v2_s5_decision.md) goes on from each twin's s4 with an ESTOI term
 # added to s4's loss, at a peak rate of 2e-4 for 1,000 steps: keep s4's background gain, buy back ESTOI.
-# It was trained on 2026-12-02 from the shipped s3 model (the s4 runs were lost), baseline twin only.
+# It was trained on 2026-12-02 from the shipped s3 model (the s4 runs were lost), baseline twin only, and ships
+# as cmkt-base-16k since (open-test ESTOI +0.005, PESQ +0.007 over s3; docs/default_model/2026-12-02_v2_s5_decision.md).
 # Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md, _arms.md): in the English ablation no CMKT set-up
 # gained PESQ-WB over its baseline, so by the pre-registered rule the twin to ship from the next run is the
 # baseline (--teacher none); the CMKT twin is trained beside it for the model card. SYSTEMS=baseline skips it.
