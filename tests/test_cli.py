@@ -42,8 +42,10 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
 def test_models_lists_the_architecture():
     result = runner.invoke(app, ["models"], terminal_width=250)
     assert result.exit_code == 0 and "stft-mask-gru" in result.output
-    shipped = next(line for line in result.output.splitlines() if "cmkt-base-16k (default)" in line)
-    assert "0.1" in shipped.split("│")[5]  # the post-filter it runs with
+    lines = result.output.splitlines()
+    shipped = next(line for line in lines if "cmkt-base-16k (default)" in line)
+    previous = next(line for line in lines if "cmkt-base-16k-s3" in line)
+    assert "off" in shipped.split("│")[5] and "0.1" in previous.split("│")[5]  # the post-filter each runs with
 
 
 def test_train_reads_an_augment_list_and_its_shorthand_flags(prepared, tmp_path):
