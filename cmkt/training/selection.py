@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -14,7 +16,9 @@ VALIDATION_METRICS = ("pesq_wb", "stoi")
 VALID_CROP_FACTOR = 4  # validation clips are this many training crops long: whole utterances, mostly
 
 
-def validation_set(manifest, sample_rate: int, train_seconds: float, cache=None, seed: int = 0) -> SEDataset:
+def validation_set(
+    manifest: str | Path, sample_rate: int, train_seconds: float, cache=None, seed: int = 0
+) -> SEDataset:
     """The validation set as `cmkt train` builds it, so a model scored outside a run compares with its log."""
     return SEDataset(manifest, sample_rate, train_seconds * VALID_CROP_FACTOR, cache, seed)
 

@@ -7,8 +7,7 @@ from cmkt.data.augment.registry import parse_augmentations
 from cmkt.data.mixing import Mixer, load_mixer
 from cmkt.errors import CmktError
 from cmkt.training.trainer import train
-from tests.conftest import tone, white_noise_mixing
-from tests.conftest import tiny_train_config
+from tests.conftest import tiny_train_config, tone, white_noise_mixing
 
 
 def spectral_centroid(x: np.ndarray, sample_rate: int = 16000) -> float:

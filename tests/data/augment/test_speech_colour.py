@@ -6,8 +6,7 @@ from cmkt.data.augment.registry import parse_augmentations
 from cmkt.data.augment.speech_colour import SPEECH_EQ_GAIN_DB, SpeechColour
 from cmkt.data.mixing import Mixer, load_mixer, rms
 from cmkt.training.trainer import train
-from tests.conftest import tone, white_noise_mixing
-from tests.conftest import tiny_train_config
+from tests.conftest import tiny_train_config, tone, white_noise_mixing
 
 
 def band_levels_db(x: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
