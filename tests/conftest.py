@@ -34,16 +34,19 @@ def tone(seconds: float = 1.0, sample_rate: int = 16000, freq: float = 440.0, am
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
-def deep_filter_model(order: int = 3, seed: int = 0):
-    """A small stft-mask-gru with a deep filter whose (normally zero-start) weights are random, so it acts."""
+def deep_filter_model(order: int = 3, seed: int = 0, refine_layers: int = 0):
+    """A small stft-mask-gru with a deep filter (and `refine_layers` of refiner) whose normally
+    zero-start weights are random, so that they act."""
     import torch
 
     from cmkt.registry import build_model
 
     torch.manual_seed(seed)
-    model = build_model("stft-mask-gru", {"hidden": 32, "deep_filter_order": order}).eval()
+    model = build_model("stft-mask-gru", {"hidden": 32, "deep_filter_order": order, "refine_layers": refine_layers})
     torch.nn.init.normal_(model.deep_filter.weight, std=0.2)
-    return model
+    if refine_layers:
+        torch.nn.init.normal_(model.refiner_out.weight, std=0.3)
+    return model.eval()
 
 
 def push_in_blocks(processor, signal: np.ndarray, sizes) -> np.ndarray:

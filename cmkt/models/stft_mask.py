@@ -16,6 +16,11 @@ over the current and past frames, predicted per frame and added to the masked sp
 mask cannot restore phase or the harmonics the noise buried; a filter over past frames can. Its
 layer starts at zero, so a model grown from a trained one (`cmkt train --init ... --model-config`)
 starts out enhancing exactly as that one did.
+
+`refine_layers > 0` stacks a second GRU (that many layers) on the mask GRU, added back through a
+layer that starts at zero: more recurrent depth for the mask and filter to read (the compute budget
+allows about four times today's cost), grown onto a trained model without changing its output at
+the start, the way the deep filter and the branch are.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class StftMaskConfig:
     branch_hidden: int = 128  # width of the linguistic branch (tap "branch" only)
     deep_filter_order: int = 0  # frames (current and past) the deep filter spans; 0: mask only
     deep_filter_bins: int = 129  # lowest bins it filters (129 of 257: 0-4 kHz, where STOI's bands are)
+    refine_layers: int = 0  # layers of the residual GRU stacked on the mask GRU; 0: none
 
 
 class CausalConv1d(nn.Conv1d):
@@ -69,8 +75,9 @@ class StftMaskNet(StreamingBackbone):
         "deep_filter_bins",
         "tap",
         "branch_hidden",
+        "refine_layers",
     )  # --init may switch these on: the added layer starts at zero
-    growth_free = ("branch.",)  # added weights that may start non-zero: their only way out starts at zero
+    growth_free = ("branch.", "refiner.")  # added weights that may start non-zero: their only way out starts at zero
 
     def __init__(self, config: StftMaskConfig):
         super().__init__()
@@ -93,6 +100,14 @@ class StftMaskNet(StreamingBackbone):
             self.branch_feedback = nn.Linear(config.branch_hidden, config.hidden)
             nn.init.zeros_(self.branch_feedback.weight)
             nn.init.zeros_(self.branch_feedback.bias)
+        self.refiner = self.refiner_out = None
+        if config.refine_layers:
+            if config.refine_layers < 0:
+                raise CmktError(f"stft-mask-gru refine_layers {config.refine_layers}: use 0 or more (--model-config)")
+            self.refiner = nn.GRU(config.hidden, config.hidden, num_layers=config.refine_layers, batch_first=True)
+            self.refiner_out = nn.Linear(config.hidden, config.hidden)
+            nn.init.zeros_(self.refiner_out.weight)
+            nn.init.zeros_(self.refiner_out.bias)
         self.decoder = nn.Sequential(
             nn.Linear(config.hidden, config.hidden), nn.PReLU(), nn.Linear(config.hidden, bins)
         )
@@ -121,8 +136,10 @@ class StftMaskNet(StreamingBackbone):
             state.append(
                 torch.zeros(batch, self.config.deep_filter_order - 1, self.config.deep_filter_bins, 2, device=device)
             )
-        if self.branch is not None:  # last, so the layout of the others stays as it was
+        if self.branch is not None:  # after the others, so their layout stays as it was
             state.append(torch.zeros(1, batch, self.config.branch_hidden, device=device))
+        if self.refiner is not None:  # last, for the same reason
+            state.append(torch.zeros(self.config.refine_layers, batch, self.config.hidden, device=device))
         return state
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,14 +162,20 @@ class StftMaskNet(StreamingBackbone):
         encoded = x.transpose(1, 2)
         convs = len(new_state)
         gru_input, tap = encoded, encoded
+        history_slot = convs + 1  # past spectra of the deep filter, when it keeps any
+        branch_slot = history_slot + int(self.deep_filter is not None and self.config.deep_filter_order > 1)
+        refiner_slot = branch_slot + int(self.branch is not None)
         if self.branch is not None:
-            tap, branch_state = self.branch(encoded, state[-1] if state else None)
+            tap, branch_state = self.branch(encoded, state[branch_slot] if state else None)
             gru_input = encoded + self.branch_feedback(tap)
         recurrent, hidden = self.gru(gru_input, state[convs] if state else None)
+        if self.refiner is not None:
+            refined, refiner_state = self.refiner(recurrent, state[refiner_slot] if state else None)
+            recurrent = recurrent + self.refiner_out(refined)
         mask = torch.sigmoid(self.decoder(recurrent))
         enhanced, new_state = spec * mask.unsqueeze(-1), new_state + [hidden]
         if self.deep_filter is not None:
-            history = state[convs + 1] if state and self.config.deep_filter_order > 1 else None
+            history = state[history_slot] if state and self.config.deep_filter_order > 1 else None
             correction, history = self.filter_low_bins(spec, recurrent, history)
             enhanced = torch.cat(
                 [enhanced[:, :, : correction.shape[2]] + correction, enhanced[:, :, correction.shape[2] :]], dim=2
@@ -160,6 +183,8 @@ class StftMaskNet(StreamingBackbone):
             new_state += [history] if self.config.deep_filter_order > 1 else []
         if self.branch is not None:
             new_state.append(branch_state)
+        if self.refiner is not None:
+            new_state.append(refiner_state)
         enhanced = post_filter(spec, enhanced, self.post_filter_beta)
         return enhanced, recurrent if self.config.tap == "gru" else tap, new_state
 

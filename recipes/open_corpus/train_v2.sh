@@ -15,6 +15,7 @@
 #   RUN=s5 bash recipes/open_corpus/train_v2.sh              # run s5 (from each twin's s4)
 #   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s5 bash recipes/open_corpus/train_v2.sh  # s5 as trained
 #                                                            # (s4 runs lost): the baseline twin, from s3; shipped 2026-12-02
+#   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s6 bash recipes/open_corpus/train_v2.sh  # s6 as trained: from the shipped s5
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -32,6 +33,8 @@
 # added to s4's loss, at a peak rate of 2e-4 for 1,000 steps: keep s4's background gain, buy back ESTOI.
 # It was trained on 2026-12-02 from the shipped s3 model (the s4 runs were lost), baseline twin only, and ships
 # as cmkt-base-16k since (open-test ESTOI +0.005, PESQ +0.007 over s3; docs/default_model/2026-12-02_v2_s5_decision.md).
+# Run s6 (docs/default_model/2026-12-02_v2_s6_decision.md) grows a two-layer residual GRU (refine_layers 2, zero start)
+# onto s5 and trains s5's loss at 2e-4 for 1,000 steps: the compute budget (0.25x DeepFilterNet3's RTF) spent on depth.
 # Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md, _arms.md): in the English ablation no CMKT set-up
 # gained PESQ-WB over its baseline, so by the pre-registered rule the twin to ship from the next run is the
 # baseline (--teacher none); the CMKT twin is trained beside it for the model card. SYSTEMS=baseline skips it.
@@ -48,13 +51,13 @@ if [ ! -f "$RUNS/data/train.jsonl" ]; then
   "$CMKT" prep --speech "$CORPUS/speech.tsv" --noise "$CORPUS/noise" -o "$RUNS/data" --snr-range -5 20
 fi
 
-common=(--train "$RUNS/data/train.jsonl" --valid "$RUNS/data/valid.jsonl"
-        --model-config '{"hidden": 384, "deep_filter_order": 3}' --dynamic-mixing
+common=(--train "$RUNS/data/train.jsonl" --valid "$RUNS/data/valid.jsonl" --dynamic-mixing
         --loss spectral_mae=1,wave_mae=1,stoi=1 --select pesq_wb=1,stoi=4
         --lr-decay cosine --batch-size 16 --valid-every 250 --valid-items 48 --seed 0 --threads 1)
 
 for system in $SYSTEMS; do
   teacher=auto; [ "$system" = baseline ] && teacher=none
+  model='{"hidden": 384, "deep_filter_order": 3}'
   case "$RUN" in
     s1) stage=(--augment noise --steps 12000); previous= ;;
     s2) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 3000)
@@ -67,14 +70,17 @@ for system in $SYSTEMS; do
     s5) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 1000 --lr 2e-4
                --loss spectral_mae=1,wave_mae=1,stoi=1,estoi=1,mrstft=1)
         previous=s4 ;;
-    *) echo "unknown RUN=$RUN (s1, s2, s3, s4 or s5)" >&2; exit 2 ;;
+    s6) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 1000 --lr 2e-4
+               --loss spectral_mae=1,wave_mae=1,stoi=1,estoi=1,mrstft=1)
+        model='{"hidden": 384, "deep_filter_order": 3, "refine_layers": 2}'; previous=s5 ;;
+    *) echo "unknown RUN=$RUN (s1 to s6)" >&2; exit 2 ;;
   esac
   # each stage starts from the twin's previous stage, or from INIT (a model name or .pt) for both twins
   if [ -n "$INIT" ]; then stage+=(--init "$INIT"); elif [ -n "$previous" ]; then stage+=(--init "$RUNS/${system}_$previous/model.pt"); fi
   run="$RUNS/${system}_$RUN"
   resume=(); [ -f "$run/checkpoint.pt" ] && resume=(--resume)
   # a stage ends after STAGE_SECONDS (SIGTERM; the last checkpoint stays); rerun to continue
-  timeout --signal=TERM "$STAGE_SECONDS" "$CMKT" train "${common[@]}" "${stage[@]}" --teacher "$teacher" -o "$run" "${resume[@]}" \
+  timeout --signal=TERM "$STAGE_SECONDS" "$CMKT" train "${common[@]}" --model-config "$model" "${stage[@]}" --teacher "$teacher" -o "$run" "${resume[@]}" \
     >> "$run.log" 2>&1 &
 done
 wait || true

@@ -62,13 +62,14 @@ def test_unknown_format_is_a_clear_error(trained_model, tmp_path):
     assert result.exit_code == 1 and "unknown export format 'tflite'" in result.output
 
 
-def test_onnx_export_of_a_deep_filter_model_matches_pytorch(tmp_path):
+@pytest.mark.parametrize("refine_layers", [0, 1])
+def test_onnx_export_of_a_deep_filter_model_matches_pytorch(tmp_path, refine_layers):
     pytest.importorskip("onnxruntime")
     from cmkt.inference.export import OnnxStream, export_model
     from cmkt.registry import save_checkpoint
     from tests.conftest import deep_filter_model
 
-    model = deep_filter_model(order=3)
+    model = deep_filter_model(order=3, refine_layers=refine_layers)
     save_checkpoint(tmp_path / "df.pt", model, "stft-mask-gru")
     export_model(tmp_path / "df.pt", "onnx", tmp_path / "df.onnx", block_frames=2)
     noisy = (0.1 * np.random.default_rng(5).standard_normal(8000 + 50)).astype(np.float32)

@@ -129,3 +129,48 @@ def test_a_branched_model_streams_exactly():
         offline = model(torch.from_numpy(noisy))[0].numpy()
     streamed = push_in_blocks(StreamingEnhancer(model), noisy, [300, 1000, 77])
     np.testing.assert_allclose(streamed, offline, atol=1e-5)
+
+
+def test_the_refiner_grows_onto_a_trained_model_from_a_zero_start_and_trains():
+    from cmkt.training.starting_weights import load_starting_weights
+
+    torch.manual_seed(0)
+    plain = build_model("stft-mask-gru", {"hidden": 32, "deep_filter_order": 2}).eval()
+    torch.nn.init.normal_(plain.deep_filter.weight, std=0.1)  # so that the filter acts, as in a trained model
+    refined = build_model("stft-mask-gru", {"hidden": 32, "deep_filter_order": 2, "refine_layers": 2}).eval()
+    load_starting_weights(refined, plain.state_dict())  # the refiner's GRU may start random: its way out is zero
+    x = torch.randn(2, 8000)
+    with torch.no_grad():
+        assert torch.equal(refined(x)[0], plain(x)[0])
+    refined.train()
+    refined(x)[0].pow(2).mean().backward()
+    assert refined.refiner_out.weight.grad.abs().sum() > 0  # the enhancement loss opens its way out
+    assert sum(p.numel() for p in refined.refiner.parameters()) == 2 * 3 * (2 * 32 * 32 + 2 * 32)
+
+
+def test_a_refined_model_streams_exactly():
+    import numpy as np
+
+    from cmkt.inference.streaming import StreamingEnhancer
+    from tests.conftest import push_in_blocks
+
+    torch.manual_seed(1)
+    model = build_model(
+        "stft-mask-gru", {"hidden": 32, "tap": "branch", "deep_filter_order": 2, "refine_layers": 1}
+    ).eval()
+    torch.nn.init.normal_(model.branch_feedback.weight, std=0.3)  # so that the branch acts, with the refiner after it
+    torch.nn.init.normal_(model.refiner_out.weight, std=0.3)
+    noisy = (0.1 * np.random.default_rng(2).standard_normal((1, 16000 + 37))).astype(np.float32)
+    with torch.no_grad():
+        offline = model(torch.from_numpy(noisy))[0].numpy()
+    streamed = push_in_blocks(StreamingEnhancer(model), noisy, [300, 1000, 77])
+    np.testing.assert_allclose(streamed, offline, atol=1e-5)
+
+
+def test_bad_refine_layers_are_a_clear_error():
+    import pytest
+
+    from cmkt.errors import CmktError
+
+    with pytest.raises(CmktError, match="refine_layers -1"):
+        build_model("stft-mask-gru", {"refine_layers": -1})
