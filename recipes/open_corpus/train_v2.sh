@@ -3,7 +3,7 @@
 # open corpus: CMKT and its no-teacher twin with the same everything. Each stage runs at most about
 # 2 hours on the 2-core CPU machine and is resumed by running this script again (--resume continues
 # exactly; each run's cosine schedule spans all its --steps). First shipped as cmkt-base-16k on 2026-12-01
-# (recipes/open_corpus/install_v2.py RUNS/cmkt_s2); s3, then s5 replaced it; see README.md beside this file.
+# (recipes/open_corpus/install_v2.py RUNS/cmkt_s2); s3, then s5, then s6 replaced it; see README.md beside this file.
 #
 #   python recipes/open_corpus/build.py --git-dir DIR        # the corpus (4.4 min from nothing) and its training rooms
 #   RUN=s1 bash recipes/open_corpus/train_v2.sh              # prep once, then a stage of run s1
@@ -15,7 +15,8 @@
 #   RUN=s5 bash recipes/open_corpus/train_v2.sh              # run s5 (from each twin's s4)
 #   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s5 bash recipes/open_corpus/train_v2.sh  # s5 as trained
 #                                                            # (s4 runs lost): the baseline twin, from s3; shipped 2026-12-02
-#   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s6 bash recipes/open_corpus/train_v2.sh  # s6 as trained: from the shipped s5
+#   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s6 bash recipes/open_corpus/train_v2.sh  # s6 as trained: from the
+#                                                            # shipped s5; shipped 2026-12-02 (evening)
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -35,6 +36,8 @@
 # as cmkt-base-16k since (open-test ESTOI +0.005, PESQ +0.007 over s3; docs/default_model/2026-12-02_v2_s5_decision.md).
 # Run s6 (docs/default_model/2026-12-02_v2_s6_decision.md) grows a two-layer residual GRU (refine_layers 2, zero start)
 # onto s5 and trains s5's loss at 2e-4 for 1,000 steps: the compute budget (0.25x DeepFilterNet3's RTF) spent on depth.
+# Trained 2026-12-02 from the shipped s5 (INIT=cmkt-base-16k), baseline twin only; ships as cmkt-base-16k since
+# (open-test PESQ +0.004, ESTOI +0.001 over s5; 0.22x DeepFilterNet3's RTF, s5 0.09x).
 # Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md, _arms.md): in the English ablation no CMKT set-up
 # gained PESQ-WB over its baseline, so by the pre-registered rule the twin to ship from the next run is the
 # baseline (--teacher none); the CMKT twin is trained beside it for the model card. SYSTEMS=baseline skips it.
