@@ -17,7 +17,8 @@ from cmkt.registry import load_model, model_dirs, read_checkpoint, resolve_model
 
 def test_shipped_model_is_registered_small_and_documented():
     path = resolve_model(DEFAULT_MODEL)
-    # small enough to ship in the package: s6's 4.09 M float32 weights are 16.4 MB (float16 would change the scored outputs)
+    # small enough to ship in the package: s6's 4.09 M float32 weights are 16.4 MB
+    # (float16 would change the outputs that were scored)
     assert path.parent == PRETRAINED_DIR and path.stat().st_size < 20e6
     model, meta = load_model(path)
     assert meta["sample_rate"] == 16000 and meta["name"] == DEFAULT_MODEL and "recipe" in meta
@@ -88,7 +89,9 @@ def test_shipped_model_streams(speech_corpus, tmp_path, flag):
     assert result.exit_code == 0 and "latency" in result.output.lower(), result.output
 
 
-@pytest.mark.parametrize("name, hidden", [("cmkt-base-16k-v1", 256), ("cmkt-base-16k-s3", 384), ("cmkt-base-16k-s5", 384)])
+@pytest.mark.parametrize(
+    "name, hidden", [("cmkt-base-16k-v1", 256), ("cmkt-base-16k-s3", 384), ("cmkt-base-16k-s5", 384)]
+)
 def test_the_previous_defaults_stay_installable_by_name(name, hidden):
     path = resolve_model(name)
     assert path.parent == PRETRAINED_DIR and (PRETRAINED_DIR / f"{name}.md").is_file()
