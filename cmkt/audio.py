@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import wave
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -98,14 +98,30 @@ def audio_seconds(path: str | Path) -> float:
 
 def declared_frames(path: str | Path) -> int:
     """The frame count a PCM WAV header declares, 0 where it is not PCM WAV. libsndfile quietly
-    trusts the file's size instead, so a cut download or copy would pass as a shorter recording."""
+    trusts the file's size instead, so a cut download or copy would pass as a shorter recording.
+    The RIFF chunks are walked here rather than with the `wave` module: a signal that lands inside
+    `wave.open` leaves a half-built reader whose destructor prints a traceback at exit."""
     if Path(path).suffix.lower() != ".wav":
         return 0
     try:
-        with wave.open(str(path), "rb") as handle:
-            return handle.getnframes()
-    except (wave.Error, EOFError, OSError):
+        with open(path, "rb") as handle:
+            if handle.read(12)[8:12] != b"WAVE":
+                return 0
+            block_align = 0
+            while len(header := handle.read(8)) == 8:
+                chunk, size = header[:4], struct.unpack("<I", header[4:])[0]
+                if chunk == b"fmt ":
+                    fmt = handle.read(size + size % 2)
+                    if struct.unpack("<H", fmt[:2])[0] != 1:  # not PCM
+                        return 0
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+                elif chunk == b"data":
+                    return size // block_align if block_align else 0
+                else:
+                    handle.seek(size + size % 2, 1)
+    except (OSError, struct.error):
         return 0
+    return 0
 
 
 TRUNCATED_BELOW = 0.98  # a WAV holding less than this share of the samples its header declares is truncated
