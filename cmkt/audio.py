@@ -105,7 +105,8 @@ def declared_frames(path: str | Path) -> int:
         return 0
     try:
         with open(path, "rb") as handle:
-            if handle.read(12)[8:12] != b"WAVE":
+            riff = handle.read(12)
+            if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":  # RF64 and the rest: not what this reads
                 return 0
             block_align = 0
             while len(header := handle.read(8)) == 8:

@@ -48,3 +48,17 @@ def test_write_is_atomic_and_keeps_subtype(tmp_path):
     assert sf.info(str(tmp_path / "out.flac")).subtype == "PCM_16"
     assert [p.name for p in tmp_path.iterdir()] == ["out.flac"]
     assert find_audio_files(tmp_path) == [tmp_path / "out.flac"]
+
+
+def test_declared_frames_reads_a_pcm_header_and_nothing_else(tmp_path):
+    import soundfile as sf
+
+    from cmkt.audio import declared_frames
+
+    sf.write(tmp_path / "pcm.wav", np.zeros((1000, 2), np.float32), 16000, subtype="PCM_16")
+    sf.write(tmp_path / "float.wav", np.zeros(1000, np.float32), 16000, subtype="FLOAT")
+    assert declared_frames(tmp_path / "pcm.wav") == 1000 and declared_frames(tmp_path / "float.wav") == 0
+    data = (tmp_path / "pcm.wav").read_bytes()
+    (tmp_path / "rf64.wav").write_bytes(b"RF64" + data[4:])  # another container under the same WAVE tag
+    (tmp_path / "cut.wav").write_bytes(data[:30])  # the header cut inside its fmt chunk
+    assert declared_frames(tmp_path / "rf64.wav") == 0 and declared_frames(tmp_path / "cut.wav") == 0

@@ -163,7 +163,7 @@ class StftMaskNet(StreamingBackbone):
         convs = len(new_state)
         gru_input, tap = encoded, encoded
         history_slot = convs + 1  # past spectra of the deep filter, when it keeps any
-        branch_slot = history_slot + int(self.deep_filter is not None and self.config.deep_filter_order > 1)
+        branch_slot = history_slot + int(self.config.deep_filter_order > 1)
         refiner_slot = branch_slot + int(self.branch is not None)
         if self.branch is not None:
             tap, branch_state = self.branch(encoded, state[branch_slot] if state else None)
