@@ -28,6 +28,32 @@ def _masked(
 SPECTRAL_HOP = 128  # spectral_mae_loss's hop; normaliser_counts counts frames of it
 
 
+def _compressed_spectra(
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int, hop: int, compress: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Power-compressed magnitude spectra of both signals (batch, bins, frames) and the real frames' mask.
+
+    Compression (0.3 by default) lifts the quiet bins, where residual noise lives, towards the loud ones."""
+    enhanced, clean, _ = _masked(enhanced, clean, lengths)
+    window = torch.hann_window(n_fft, device=clean.device)
+    # zero (not reflected) edge padding: an item's frames do not depend on how much padding follows it in the batch
+    spec_e, spec_c = (
+        torch.stft(x, n_fft, hop, window=window, pad_mode="constant", return_complex=True)
+        .abs()
+        .clamp_min(1e-8)
+        .pow(compress)
+        for x in (enhanced, clean)
+    )
+    frame_mask = (
+        torch.arange(spec_c.shape[-1], device=clean.device)[None, :] * hop < lengths[:, None].to(clean.device)
+    ).float()
+    return spec_e, spec_c, frame_mask
+
+
+def _mean_over_real_bins(error: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    return (error * frame_mask[:, None, :]).sum() / (frame_mask.sum() * error.shape[1]).clamp_min(1)
+
+
 def spectral_mae_loss(
     enhanced: torch.Tensor,
     clean: torch.Tensor,
@@ -38,25 +64,25 @@ def spectral_mae_loss(
 ) -> torch.Tensor:
     """MAE between power-compressed magnitude spectra, padding excluded. Its own resolution (32 ms
     frames, 8 ms hop at 16 kHz), whatever the backbone's front end: one loss for every backbone."""
-    enhanced, clean, _ = _masked(enhanced, clean, lengths)
-    window = torch.hann_window(n_fft, device=clean.device)
-    # zero (not reflected) edge padding: an item's frames do not depend on how much padding follows it in the batch
-    spec_e = (
-        torch.stft(enhanced, n_fft, hop, window=window, pad_mode="constant", return_complex=True)
-        .abs()
-        .clamp_min(1e-8)
-        .pow(compress)
-    )
-    spec_c = (
-        torch.stft(clean, n_fft, hop, window=window, pad_mode="constant", return_complex=True)
-        .abs()
-        .clamp_min(1e-8)
-        .pow(compress)
-    )
-    frame_mask = (
-        torch.arange(spec_c.shape[-1], device=clean.device)[None, :] * hop < lengths[:, None].to(clean.device)
-    ).float()
-    return ((spec_e - spec_c).abs() * frame_mask[:, None, :]).sum() / (frame_mask.sum() * spec_c.shape[1]).clamp_min(1)
+    spec_e, spec_c, frame_mask = _compressed_spectra(enhanced, clean, lengths, n_fft, hop, compress)
+    return _mean_over_real_bins((spec_e - spec_c).abs(), frame_mask)
+
+
+def residual_noise_loss(
+    enhanced: torch.Tensor,
+    clean: torch.Tensor,
+    lengths: torch.Tensor,
+    n_fft: int = 512,
+    hop: int = SPECTRAL_HOP,
+    compress: float = 0.3,
+) -> torch.Tensor:
+    """The overshoot half of spectral_mae: compressed magnitude the output has above the clean speech's
+    (residual noise), none for what it has below (suppressed speech). Added at weight w beside
+    spectral_mae=1 it makes overshoot cost 1 + w times undershoot, so the model aims at the 1 / (2 + w)
+    quantile of the clean magnitude instead of the median: a trained, per-bin lean towards suppression
+    where a fixed post-filter leans everywhere (asymmetric spectral losses, e.g. Wilson et al. 2018)."""
+    spec_e, spec_c, frame_mask = _compressed_spectra(enhanced, clean, lengths, n_fft, hop, compress)
+    return _mean_over_real_bins((spec_e - spec_c).clamp_min(0), frame_mask)
 
 
 def wave_mae_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -116,6 +142,7 @@ def estoi_loss(
 RATE_DEPENDENT = {"stoi", "estoi"}  # the terms that need the sample rate
 ENHANCEMENT_LOSSES = {
     "spectral_mae": spectral_mae_loss,
+    "residual_noise": residual_noise_loss,
     "wave_mae": wave_mae_loss,
     "si_sdr": si_sdr_loss,
     "mrstft": mrstft_loss,
@@ -135,8 +162,10 @@ def normaliser_counts(lengths: torch.Tensor, names) -> dict[str, float]:
     """What each enhancement term averages over in this batch (frames, samples or items), so that
     data-parallel ranks holding unequal shares can weight their terms to the global batch's mean.
     mrstft (auraloss) averages over padded elements too: weighting it by items is approximate."""
+    spectral_frames = float(torch.div(lengths + SPECTRAL_HOP - 1, SPECTRAL_HOP, rounding_mode="floor").sum())
     per_term = {
-        "spectral_mae": float(torch.div(lengths + SPECTRAL_HOP - 1, SPECTRAL_HOP, rounding_mode="floor").sum()),
+        "spectral_mae": spectral_frames,
+        "residual_noise": spectral_frames,
         "wave_mae": float(lengths.sum()),
     }
     return {name: per_term.get(name, float(len(lengths))) for name in names}
