@@ -28,12 +28,19 @@ def _masked(
 SPECTRAL_HOP = 128  # spectral_mae_loss's hop; normaliser_counts counts frames of it
 
 
-def _compressed_spectra(
-    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, n_fft: int, hop: int, compress: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Power-compressed magnitude spectra of both signals (batch, bins, frames) and the real frames' mask.
-
-    Compression (0.3 by default) lifts the quiet bins, where residual noise lives, towards the loud ones."""
+def spectral_mae_loss(
+    enhanced: torch.Tensor,
+    clean: torch.Tensor,
+    lengths: torch.Tensor,
+    n_fft: int = 512,
+    hop: int = SPECTRAL_HOP,
+    compress: float = 0.3,
+    overshoot_only: bool = False,
+) -> torch.Tensor:
+    """MAE between power-compressed magnitude spectra, padding excluded. Its own resolution (32 ms
+    frames, 8 ms hop at 16 kHz), whatever the backbone's front end: one loss for every backbone.
+    Compression (0.3) lifts the quiet bins, where residual noise lives, towards the loud ones.
+    `overshoot_only` keeps the part of the error where the output is above the clean speech."""
     enhanced, clean, _ = _masked(enhanced, clean, lengths)
     window = torch.hann_window(n_fft, device=clean.device)
     # zero (not reflected) edge padding: an item's frames do not depend on how much padding follows it in the batch
@@ -44,45 +51,20 @@ def _compressed_spectra(
         .pow(compress)
         for x in (enhanced, clean)
     )
+    error = (spec_e - spec_c).clamp_min(0) if overshoot_only else (spec_e - spec_c).abs()
     frame_mask = (
         torch.arange(spec_c.shape[-1], device=clean.device)[None, :] * hop < lengths[:, None].to(clean.device)
     ).float()
-    return spec_e, spec_c, frame_mask
-
-
-def _mean_over_real_bins(error: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
     return (error * frame_mask[:, None, :]).sum() / (frame_mask.sum() * error.shape[1]).clamp_min(1)
 
 
-def spectral_mae_loss(
-    enhanced: torch.Tensor,
-    clean: torch.Tensor,
-    lengths: torch.Tensor,
-    n_fft: int = 512,
-    hop: int = SPECTRAL_HOP,
-    compress: float = 0.3,
-) -> torch.Tensor:
-    """MAE between power-compressed magnitude spectra, padding excluded. Its own resolution (32 ms
-    frames, 8 ms hop at 16 kHz), whatever the backbone's front end: one loss for every backbone."""
-    spec_e, spec_c, frame_mask = _compressed_spectra(enhanced, clean, lengths, n_fft, hop, compress)
-    return _mean_over_real_bins((spec_e - spec_c).abs(), frame_mask)
-
-
-def residual_noise_loss(
-    enhanced: torch.Tensor,
-    clean: torch.Tensor,
-    lengths: torch.Tensor,
-    n_fft: int = 512,
-    hop: int = SPECTRAL_HOP,
-    compress: float = 0.3,
-) -> torch.Tensor:
+def residual_noise_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The overshoot half of spectral_mae: compressed magnitude the output has above the clean speech's
     (residual noise), none for what it has below (suppressed speech). Added at weight w beside
     spectral_mae=1 it makes overshoot cost 1 + w times undershoot, so the model aims at the 1 / (2 + w)
     quantile of the clean magnitude instead of the median: a trained, per-bin lean towards suppression
     where a fixed post-filter leans everywhere (asymmetric spectral losses, e.g. Wilson et al. 2018)."""
-    spec_e, spec_c, frame_mask = _compressed_spectra(enhanced, clean, lengths, n_fft, hop, compress)
-    return _mean_over_real_bins((spec_e - spec_c).clamp_min(0), frame_mask)
+    return spectral_mae_loss(enhanced, clean, lengths, overshoot_only=True)
 
 
 def wave_mae_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
