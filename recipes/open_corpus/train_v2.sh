@@ -19,6 +19,8 @@
 #                                                            # shipped s5; shipped 2026-12-02 (evening)
 #   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s7 bash recipes/open_corpus/train_v2.sh  # s7 as trained: from the
 #                                                            # shipped s6 (2026-12-07)
+#   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s8 bash recipes/open_corpus/train_v2.sh  # s8 as trained: from the
+#                                                            # shipped s6 (2026-12-07)
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -43,6 +45,8 @@
 # Run s7 (docs/default_model/2026-12-07_v2_s7_decision.md) goes on from s6 with a residual_noise term (the overshoot
 # half of spectral_mae, weight 1: residual noise costs twice what suppressed speech does) at 2e-4 for 750 steps:
 # s6 trails RNNoise on DNSMOS by 0.40 OVRL, mostly BAK (-1.27), and its refiner had 750 useful steps.
+# Run s8 (the same decision doc) is s6 trained on with s6's own loss at 2e-4 for 500 steps: the refiner's next stage
+# without the new term, the second candidate beside s7.
 # Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md, _arms.md): in the English ablation no CMKT set-up
 # gained PESQ-WB over its baseline, so by the pre-registered rule the twin to ship from the next run is the
 # baseline (--teacher none); the CMKT twin is trained beside it for the model card. SYSTEMS=baseline skips it.
@@ -84,7 +88,10 @@ for system in $SYSTEMS; do
     s7) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 750 --lr 2e-4
                --loss spectral_mae=1,residual_noise=1,wave_mae=1,stoi=1,estoi=1,mrstft=1)
         model='{"hidden": 384, "deep_filter_order": 3, "refine_layers": 2}'; previous=s6 ;;
-    *) echo "unknown RUN=$RUN (s1 to s7)" >&2; exit 2 ;;
+    s8) stage=(--augment noise,reverb=0.3,level,band_limit=0.2 --rirs "$CORPUS/rooms/train" --steps 500 --lr 2e-4
+               --loss spectral_mae=1,wave_mae=1,stoi=1,estoi=1,mrstft=1)
+        model='{"hidden": 384, "deep_filter_order": 3, "refine_layers": 2}'; previous=s6 ;;
+    *) echo "unknown RUN=$RUN (s1 to s8)" >&2; exit 2 ;;
   esac
   # each stage starts from the twin's previous stage, or from INIT (a model name or .pt) for both twins
   if [ -n "$INIT" ]; then stage+=(--init "$INIT"); elif [ -n "$previous" ]; then stage+=(--init "$RUNS/${system}_$previous/model.pt"); fi
