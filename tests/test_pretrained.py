@@ -17,7 +17,7 @@ from cmkt.registry import load_model, model_dirs, read_checkpoint, resolve_model
 
 def test_shipped_model_is_registered_small_and_documented():
     path = resolve_model(DEFAULT_MODEL)
-    # small enough to ship in the package: s6's 4.09 M float32 weights are 16.4 MB
+    # small enough to ship in the package: s7's (and s6's) 4.09 M float32 weights are 16.4 MB
     # (float16 would change the outputs that were scored)
     assert path.parent == PRETRAINED_DIR and path.stat().st_size < 20e6
     model, meta = load_model(path)
@@ -90,7 +90,8 @@ def test_shipped_model_streams(speech_corpus, tmp_path, flag):
 
 
 @pytest.mark.parametrize(
-    "name, hidden", [("cmkt-base-16k-v1", 256), ("cmkt-base-16k-s3", 384), ("cmkt-base-16k-s5", 384)]
+    "name, hidden",
+    [("cmkt-base-16k-v1", 256), ("cmkt-base-16k-s3", 384), ("cmkt-base-16k-s5", 384), ("cmkt-base-16k-s6", 384)],
 )
 def test_the_previous_defaults_stay_installable_by_name(name, hidden):
     path = resolve_model(name)
@@ -98,4 +99,4 @@ def test_the_previous_defaults_stay_installable_by_name(name, hidden):
     model, meta = load_model(path)
     assert meta["name"] == name and meta["config"]["hidden"] == hidden
     default = read_checkpoint(resolve_model(DEFAULT_MODEL))
-    assert default["config"]["refine_layers"] == 2 and "RUN=s6" in default["recipe"]  # the default is v2 run s6
+    assert default["config"]["refine_layers"] == 2 and "RUN=s7" in default["recipe"]  # the default is v2 run s7

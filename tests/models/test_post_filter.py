@@ -64,8 +64,9 @@ def test_the_shipped_model_loses_more_noise_than_speech_with_it(speech_corpus):
     noise = 0.03 * rng.standard_normal(lead + len(speech)).astype(np.float32)
     noisy = noise + np.concatenate([np.zeros(lead, np.float32), speech / np.abs(speech).max() * 0.3])
     plain = enhance_array(load_enhancer("cmkt-base-16k", post_filter=0), noisy, rate)
-    # each shipped model runs with the strength chosen for it on open-valid: s6 and s5 none, s3 0.1
-    assert load_enhancer("cmkt-base-16k").post_filter == 0.0 == load_enhancer("cmkt-base-16k-s5").post_filter
+    # each shipped model runs with the strength chosen for it on open-valid: s7, s6 and s5 none, s3 0.1
+    assert load_enhancer("cmkt-base-16k").post_filter == 0.0 == load_enhancer("cmkt-base-16k-s6").post_filter
+    assert load_enhancer("cmkt-base-16k-s5").post_filter == 0.0
     assert load_enhancer("cmkt-base-16k-s3").post_filter == 0.1
     filtered = enhance_array(load_enhancer("cmkt-base-16k", post_filter=0.1), noisy, rate)
 
