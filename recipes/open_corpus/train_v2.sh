@@ -3,7 +3,7 @@
 # open corpus: CMKT and its no-teacher twin with the same everything. Each stage runs at most about
 # 2 hours on the 2-core CPU machine and is resumed by running this script again (--resume continues
 # exactly; each run's cosine schedule spans all its --steps). First shipped as cmkt-base-16k on 2026-12-01
-# (recipes/open_corpus/install_v2.py RUNS/cmkt_s2); s3, then s5, then s6 replaced it; see README.md beside this file.
+# (recipes/open_corpus/install_v2.py RUNS/cmkt_s2); s3, s5, s6, then s7 replaced it; see README.md beside this file.
 #
 #   python recipes/open_corpus/build.py --git-dir DIR        # the corpus (4.4 min from nothing) and its training rooms
 #   RUN=s1 bash recipes/open_corpus/train_v2.sh              # prep once, then a stage of run s1
@@ -18,9 +18,9 @@
 #   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s6 bash recipes/open_corpus/train_v2.sh  # s6 as trained: from the
 #                                                            # shipped s5; shipped 2026-12-02 (evening)
 #   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s7 bash recipes/open_corpus/train_v2.sh  # s7 as trained: from the
-#                                                            # shipped s6 (2026-12-07)
+#                                                            # shipped s6; shipped 2026-12-07
 #   INIT=cmkt-base-16k SYSTEMS=baseline RUN=s8 bash recipes/open_corpus/train_v2.sh  # s8 as trained: from the
-#                                                            # shipped s6 (2026-12-07)
+#                                                            # shipped s6 (2026-12-07; did not pass valid)
 #
 # Run s1 (1,500 steps were trained, 2026-12-01): plain dynamic mixing with noise augmentation.
 # Run s2 starts from each twin's s1 model.pt (its best on valid by --select) and adds the real
@@ -45,8 +45,10 @@
 # Run s7 (docs/default_model/2026-12-07_v2_s7_decision.md) goes on from s6 with a residual_noise term (the overshoot
 # half of spectral_mae, weight 1: residual noise costs twice what suppressed speech does) at 2e-4 for 750 steps:
 # s6 trails RNNoise on DNSMOS by 0.40 OVRL, mostly BAK (-1.27), and its refiner had 750 useful steps.
+# Trained 2026-12-07 from the shipped s6, baseline twin only; ships as cmkt-base-16k since (open-test PESQ +0.007,
+# ESTOI +0.0004, DNSMOS BAK +0.04 over s6).
 # Run s8 (the same decision doc) is s6 trained on with s6's own loss at 2e-4 for 500 steps: the refiner's next stage
-# without the new term, the second candidate beside s7.
+# without the new term, the second candidate beside s7. Trained 2026-12-07: below s6 on valid, scored nowhere else.
 # Teacher (issue 30; docs/ablation/2026-12-02_english_pilot.md, _arms.md): in the English ablation no CMKT set-up
 # gained PESQ-WB over its baseline, so by the pre-registered rule the twin to ship from the next run is the
 # baseline (--teacher none); the CMKT twin is trained beside it for the model card. SYSTEMS=baseline skips it.
