@@ -5,6 +5,7 @@ Usage: python bench/open_test.py [--corpus ~/.cache/cmkt/open_corpus] [--out run
            [--model v1=cmkt-base-16k --model cmkt_v2=RUN/model.pt --model baseline_v2=RUN/model.pt]
            [--post-filter cmkt_pf=0.02] [--new cmkt_v2] [--conditions plain,reverb,telephone] [--limit N]
            [--no-dnsmos | --dnsmos-every K --dnsmos-systems noisy,RNNoise,...] [--split valid] [--peers RNNoise]
+           [--digits 4]
 
 `--split valid` runs the same on open-valid (the valid speakers and noises, built the same way):
 where inference settings such as `--post-filter` are tuned before open-test scores them.
@@ -102,7 +103,9 @@ def per_file(rows: list[dict], system: str, metric: str, band: str | None = None
     }
 
 
-def difference_cell(rows: list[dict], a: str, b: str, metric: str, band: str | None = None) -> tuple[str, bool, bool]:
+def difference_cell(
+    rows: list[dict], a: str, b: str, metric: str, band: str | None = None, digits: int = 3
+) -> tuple[str, bool, bool]:
     """'+0.123 ± 0.020 (p=...)', whether a is significantly above b, and whether significantly below."""
     result = paired_difference(per_file(rows, a, metric, band), per_file(rows, b, metric, band))
     d = result.difference
@@ -110,22 +113,22 @@ def difference_cell(rows: list[dict], a: str, b: str, metric: str, band: str | N
         return "-", False, False
     above = d.n > 1 and d.mean > 0 and result.p_value < 0.05
     below = d.n > 1 and d.mean < 0 and result.p_value < 0.05
-    return f"{d.mean:+.3f} ± {d.half_width:.3f} (p={result.p_value:.2g})", above, below
+    return f"{d.mean:+.{digits}f} ± {d.half_width:.{digits}f} (p={result.p_value:.2g})", above, below
 
 
-def versus_table(rows: list[dict], new: str, metrics: list[str]) -> list[str]:
+def versus_table(rows: list[dict], new: str, metrics: list[str], digits: int = 3) -> list[str]:
     """Markdown rows of `new` minus noisy and every other system, all SNRs; bold where significantly above."""
     lines = ["| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for other in ["noisy", *sorted({r["system"] for r in rows} - {new, "noisy"})]:
         cells = []
         for metric in metrics:
-            text, above, _ = difference_cell(rows, new, other, metric)
+            text, above, _ = difference_cell(rows, new, other, metric, digits=digits)
             cells.append(f"**{text}**" if above else text)
         lines.append(f"| {other} | " + " | ".join(cells) + " |")
     return lines
 
 
-def condition_report(condition: str, rows: list[dict], new: str, metrics: list[str]) -> list[str]:
+def condition_report(condition: str, rows: list[dict], new: str, metrics: list[str], digits: int = 3) -> list[str]:
     """The new model against the noisy input per SNR band, and against each system overall."""
     bands = sorted({r["snr_band"] for r in rows if r["snr_band"]}, key=lambda b: float(b.split("..")[0]))
     lines = [
@@ -139,15 +142,15 @@ def condition_report(condition: str, rows: list[dict], new: str, metrics: list[s
     for metric in metrics:
         cells, ok = [], True
         for band in bands:
-            text, _, below = difference_cell(rows, new, "noisy", metric, band)
+            text, _, below = difference_cell(rows, new, "noisy", metric, band, digits)
             cells.append(text)
             ok &= not below
         lines.append(f"| {metric} | " + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
-    lines += ["", f"### {new} − each system, all SNRs", "", *versus_table(rows, new, metrics)]
+    lines += ["", f"### {new} − each system, all SNRs", "", *versus_table(rows, new, metrics, digits)]
     return lines + [""]
 
 
-def overall_report(rows_by_condition: dict[str, list[dict]], new: str, dnsmos: bool) -> list[str]:
+def overall_report(rows_by_condition: dict[str, list[dict]], new: str, dnsmos: bool, digits: int = 3) -> list[str]:
     """The new model against each system over every condition's files together (the decision rule's "overall"):
     PESQ is each condition's own (WB, or NB on telephone), so a file's PESQ column depends on its condition."""
     pooled = []
@@ -160,7 +163,7 @@ def overall_report(rows_by_condition: dict[str, list[dict]], new: str, dnsmos: b
         "",
         "PESQ is PESQ-WB on plain and reverb, PESQ-NB on telephone. **Bold**: significantly above (p < 0.05).",
         "",
-        *versus_table(pooled, new, ["pesq", "stoi", "estoi", "si_sdr", *(DNSMOS[::-1] if dnsmos else ())]),
+        *versus_table(pooled, new, ["pesq", "stoi", "estoi", "si_sdr", *(DNSMOS[::-1] if dnsmos else ())], digits),
         "",
     ]
 
@@ -191,6 +194,9 @@ def main() -> None:
     parser.add_argument("--no-dnsmos", action="store_true", help="leave DNSMOS out (most of the scoring time)")
     parser.add_argument("--dnsmos-every", type=int, default=1, help="DNSMOS on every K-th utterance only")
     parser.add_argument("--dnsmos-systems", default="", help="DNSMOS for these systems only (comma list; noisy too)")
+    parser.add_argument(
+        "--digits", type=int, default=3, help="decimals of the differences (4 to compare a model with its next stage)"
+    )
     args = parser.parse_args()
     args.out = args.out or REPO / "runs" / f"open_{args.split}"
     torch.set_num_threads(1)
@@ -241,7 +247,7 @@ def main() -> None:
             dnsmos_rows = score(subset, dnsmos_estimates, list(DNSMOS), work / "scores_dnsmos", "noisy" in chosen)
             rows = join_columns(rows, dnsmos_rows, DNSMOS)
         rows_by_condition[condition] = rows
-        report += condition_report(condition, rows, new, metrics)
+        report += condition_report(condition, rows, new, metrics, args.digits)
         results, _ = read_scores_csv(work / "scores" / "scores.csv")
         plot_score_bars(work / "by_snr_band.png", results, tuple(metrics[:3]), "snr_band")
         rate = sf.info(str(noisy_files[0])).samplerate
@@ -250,7 +256,7 @@ def main() -> None:
             flush=True,
         )
     if len(rows_by_condition) > 1:
-        report += overall_report(rows_by_condition, new, not args.no_dnsmos)
+        report += overall_report(rows_by_condition, new, not args.no_dnsmos, args.digits)
     if rtf:
         report += [
             "## Real-time factor (1 thread; this run's conditions)",
