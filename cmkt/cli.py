@@ -361,7 +361,7 @@ def train(
     augment: str = typer.Option(
         default_of("augment"),
         help="With --dynamic-mixing: train-split augmentations, each NAME or NAME=probability, from "
-        "speech_eq, reverb, reverb_dry, noise, noise_envelope, level, band_limit (e.g. "
+        "speech_eq, pause, reverb, reverb_dry, noise, noise_envelope, level, band_limit (e.g. "
         "'noise,reverb=0.3,band_limit,level'; docs/AUGMENTATION.md).",
     ),
     rirs: Optional[Path] = typer.Option(

@@ -8,6 +8,7 @@ from cmkt.data.augment.band_limit import BandLimit
 from cmkt.data.augment.base import Augmentation
 from cmkt.data.augment.level import Level
 from cmkt.data.augment.noise import NoiseEnvelope, NoiseVariety
+from cmkt.data.augment.pause import Pause
 from cmkt.data.augment.reverb import DryReverb, Reverb
 from cmkt.data.augment.speech_colour import SpeechColour
 from cmkt.errors import CmktError
@@ -15,7 +16,7 @@ from cmkt.errors import CmktError
 # The order they run in, whatever order the list names them in (within the Mixer's stages), so a
 # list means one thing and adding a step never changes the draws of the steps before it.
 AUGMENTATIONS: dict[str, type[Augmentation]] = {
-    cls.name: cls for cls in (SpeechColour, Reverb, DryReverb, NoiseVariety, NoiseEnvelope, Level, BandLimit)
+    cls.name: cls for cls in (SpeechColour, Pause, Reverb, DryReverb, NoiseVariety, NoiseEnvelope, Level, BandLimit)
 }
 EXAMPLE = "noise,reverb=0.3,band_limit,level"
 
