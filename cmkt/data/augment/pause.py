@@ -1,10 +1,11 @@
 """Pauses: silence before and after the speech, with the noise going on through it.
 
-Most train speech is short prompts cut close to the words (the quietest 16 ms frame of a tuxpaint clip
-is a median 36 dB below its peak, of a ktuberling clip 38 dB), so a model sees little noise with no
+Most train speech is short prompts cut close to the words (the quietest 16 ms frame of a ktuberling clip
+is a median 38 dB below its loudest, of a tuxpaint clip 41 dB), so a model sees little noise with no
 speech under it and learns little about removing it there. Real recordings start and end in noise
 and pause between phrases, and that is where listeners (and DNSMOS BAK) hear residual noise first:
-on open-valid the s7 model took the noise 18 dB down in speech pauses, RNNoise 55 dB. Silence is
+on open-valid the s7 model took the noise 16 dB down in speech pauses, RNNoise and DeepFilterNet3
+42 dB (bench/pauses.py). Silence is
 added to the target before the room and the noise stages, so the mixture has noise alone there and
 the target is silent; the SNR is still set on active speech (cmkt.data.mixing.active_rms)."""
 

@@ -1,0 +1,143 @@
+"""How much noise each system leaves where no one speaks: the residual that DNSMOS BAK and listeners
+hear first, measured in the frames where the clean speech is more than 45 dB below its loudest frame.
+
+For each system: the output's level in those pause frames relative to the noisy input's (dB; lower
+is more noise removed), split into the low bins (0-4 kHz, where stft-mask-gru's deep filter acts)
+and the high bins, and the level in speech frames (within 25 dB of the peak) relative to the clean
+speech. Models come from an open_test.py run's enhanced outputs; peers are run here. With
+`--train-manifest`, also how much pause the train speech has: per corpus (the speaker's prefix),
+the quietest 16 ms frame of each clean file relative to its loudest.
+
+Usage: python bench/pauses.py [--split valid] [--condition plain] [--every 7] [--files 60]
+           [--system baseline_v2_s7 ...] [--peers RNNoise,DeepFilterNet3] [--train-manifest RUNS/data/train.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cmkt.audio import read_audio
+
+REPO = Path(__file__).resolve().parents[1]
+PAUSE_DB, SPEECH_DB = 45.0, 25.0  # below the loudest clean frame: a pause; within: speech
+N_FFT, HOP, LOW_BINS = 512, 128, 129
+
+
+def power_frames(x: np.ndarray) -> np.ndarray:
+    """(frames, bins) power spectrogram (torch.stft, Hann window)."""
+    spec = torch.stft(
+        torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+        N_FFT,
+        HOP,
+        window=torch.hann_window(N_FFT),
+        return_complex=True,
+    )
+    return spec.abs().pow(2).T.numpy().astype(np.float64)
+
+
+def db(power: np.ndarray) -> float:
+    return float(10 * np.log10(power.sum() + 1e-20))
+
+
+def file_levels(clean: np.ndarray, noisy: np.ndarray, output: np.ndarray) -> dict[str, float] | None:
+    """Pause attenuation (all, low, high bins) re noisy and speech level re clean for one file."""
+    length = min(len(clean), len(noisy), len(output))
+    c, n, y = (power_frames(x[:length]) for x in (clean, noisy, output))
+    frame_db = 10 * np.log10(c.sum(1) + 1e-20)
+    pause, speech = frame_db < frame_db.max() - PAUSE_DB, frame_db > frame_db.max() - SPEECH_DB
+    if not pause.any():
+        return None
+    low, high = slice(0, LOW_BINS), slice(LOW_BINS, None)
+    return {
+        "pause": db(y[pause]) - db(n[pause]),
+        "pause_low": db(y[pause][:, low]) - db(n[pause][:, low]),
+        "pause_high": db(y[pause][:, high]) - db(n[pause][:, high]),
+        "speech": db(y[speech]) - db(c[speech]),
+    }
+
+
+def output_table(args) -> None:
+    from peers import all_peers  # bench/peers.py
+
+    root = Path.home() / ".cache" / "cmkt" / "open_corpus" / f"open_{args.split}" / args.condition
+    items = [json.loads(line) for line in (root / f"{args.split}.jsonl").read_text().splitlines() if line.strip()]
+    items = items[:: args.every][: args.files]
+    wanted = set(filter(None, args.peers.split(",")))
+    peers = [peer for peer in all_peers() if peer.name in wanted]
+    enhanced = REPO / "runs" / f"open_{args.split}" / args.condition / "enhanced"
+    rows: dict[str, list[dict]] = {name: [] for name in ["noisy", *args.system, *(p.name for p in peers)]}
+    for item in items:
+        clean = read_audio(root / item["clean"], sample_rate=16000, mono=True).samples[0]
+        noisy = read_audio(root / item["noisy"], sample_rate=16000, mono=True).samples[0]
+        outputs = {"noisy": noisy}
+        for name in args.system:
+            outputs[name] = read_audio(
+                enhanced / name / Path(item["noisy"]).name, sample_rate=16000, mono=True
+            ).samples[0]
+        for peer in peers:
+            import torchaudio
+
+            x = torchaudio.functional.resample(torch.from_numpy(noisy), 16000, peer.sample_rate).numpy()
+            y = torch.from_numpy(np.ascontiguousarray(peer.run(x)))
+            outputs[peer.name] = torchaudio.functional.resample(y, peer.sample_rate, 16000).numpy()
+        for name, output in outputs.items():
+            levels = file_levels(clean, noisy, output)
+            if levels:
+                rows[name].append(levels)
+    files = len(rows["noisy"])
+    print(
+        f"open-{args.split} {args.condition}: {files} of {len(items)} files have pauses "
+        f"(clean frames {PAUSE_DB:g} dB below the peak)\n"
+    )
+    print("| system | pause re noisy, dB | 0-4 kHz | 4-8 kHz | speech re clean, dB |\n|---|---|---|---|---|")
+    for name, values in rows.items():
+        mean = {key: np.mean([v[key] for v in values]) for key in values[0]}
+        print(
+            f"| {name} | {mean['pause']:.1f} | {mean['pause_low']:.1f} | {mean['pause_high']:.1f} | "
+            f"{mean['speech']:+.2f} |"
+        )
+
+
+def train_table(manifest: Path, per_corpus: int) -> None:
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    corpora: dict[str, list[dict]] = {}
+    for row in rows:
+        corpora.setdefault(row["speaker"].split("-")[0], []).append(row)
+    rng = random.Random(0)
+    print(f"\n{manifest}: the quietest 16 ms frame of each clean file re its loudest ({per_corpus} files a corpus)\n")
+    print("| corpus | utterances | median dB | 75th percentile dB |\n|---|---|---|---|")
+    for corpus, items in sorted(corpora.items()):
+        quietest = []
+        for row in rng.sample(items, min(per_corpus, len(items))):
+            x = read_audio(manifest.parent / row["clean"], sample_rate=16000, mono=True).samples[0]
+            frames = x[: len(x) // 256 * 256].reshape(-1, 256).astype(np.float64)
+            energy = 10 * np.log10((frames**2).mean(1) + 1e-12)
+            quietest.append(energy.min() - energy.max())
+        print(f"| {corpus} | {len(items)} | {np.median(quietest):.1f} | {np.percentile(quietest, 75):.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("test", "valid"), default="valid")
+    parser.add_argument("--condition", default="plain")
+    parser.add_argument("--every", type=int, default=7, help="every K-th utterance (ordered by speaker)")
+    parser.add_argument("--files", type=int, default=60)
+    parser.add_argument("--system", action="append", default=[], help="an enhanced/ folder of an open_test.py run")
+    parser.add_argument("--peers", default="RNNoise,DeepFilterNet3", help="peers to run (comma list; '' for none)")
+    parser.add_argument("--train-manifest", type=Path, help="also measure the pauses of this train manifest's speech")
+    parser.add_argument("--train-files", type=int, default=60, help="clean files a corpus for --train-manifest")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    output_table(args)
+    if args.train_manifest:
+        train_table(args.train_manifest, args.train_files)
+
+
+if __name__ == "__main__":
+    main()
