@@ -4,12 +4,14 @@ hear first, measured in the frames where the clean speech is more than 45 dB bel
 For each system: the output's level in those pause frames relative to the noisy input's (dB; lower
 is more noise removed), split into the low bins (0-4 kHz, where stft-mask-gru's deep filter acts)
 and the high bins, and the level in speech frames (within 25 dB of the peak) relative to the clean
-speech. Models come from an open_test.py run's enhanced outputs; peers are run here. With
+speech. Systems come from an open_test.py run's enhanced outputs (`--system`) or are run here on the
+chosen files only (`--model NAME=PATH`, and the peers), so a diagnosis scores nothing else. With
 `--train-manifest`, also how much pause the train speech has: per corpus (the speaker's prefix),
 the quietest 16 ms frame of each clean file relative to its loudest.
 
 Usage: python bench/pauses.py [--split valid] [--condition plain] [--every 7] [--files 60]
-           [--system baseline_v2_s7 ...] [--peers RNNoise,DeepFilterNet3] [--train-manifest RUNS/data/train.jsonl]
+           [--system baseline_v2_s7 ...] [--model s11=RUN/model.pt ...] [--peers RNNoise,DeepFilterNet3]
+           [--train-manifest RUNS/data/train.jsonl]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +66,7 @@ def file_levels(clean: np.ndarray, noisy: np.ndarray, output: np.ndarray) -> dic
 
 
 def output_table(args) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from peers import all_peers  # bench/peers.py
 
     root = Path.home() / ".cache" / "cmkt" / "open_corpus" / f"open_{args.split}" / args.condition
@@ -71,7 +75,11 @@ def output_table(args) -> None:
     wanted = set(filter(None, args.peers.split(",")))
     peers = [peer for peer in all_peers() if peer.name in wanted]
     enhanced = REPO / "runs" / f"open_{args.split}" / args.condition / "enhanced"
-    rows: dict[str, list[dict]] = {name: [] for name in ["noisy", *args.system, *(p.name for p in peers)]}
+    from cmkt.inference.enhancer import enhance_array, load_enhancer
+
+    models = {name: load_enhancer(path, threads=1) for name, path in (spec.split("=", 1) for spec in args.model)}
+    names = ["noisy", *args.system, *models, *(p.name for p in peers)]
+    rows: dict[str, list[dict]] = {name: [] for name in names}
     for item in items:
         clean = read_audio(root / item["clean"], sample_rate=16000, mono=True).samples[0]
         noisy = read_audio(root / item["noisy"], sample_rate=16000, mono=True).samples[0]
@@ -80,6 +88,8 @@ def output_table(args) -> None:
             outputs[name] = read_audio(
                 enhanced / name / Path(item["noisy"]).name, sample_rate=16000, mono=True
             ).samples[0]
+        for name, enhancer in models.items():
+            outputs[name] = enhance_array(enhancer, noisy, 16000)
         for peer in peers:
             import torchaudio
 
@@ -129,6 +139,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=7, help="every K-th utterance (ordered by speaker)")
     parser.add_argument("--files", type=int, default=60)
     parser.add_argument("--system", action="append", default=[], help="an enhanced/ folder of an open_test.py run")
+    parser.add_argument("--model", action="append", default=[], help="NAME=PATH (or installed name): run it here")
     parser.add_argument("--peers", default="RNNoise,DeepFilterNet3", help="peers to run (comma list; '' for none)")
     parser.add_argument("--train-manifest", type=Path, help="also measure the pauses of this train manifest's speech")
     parser.add_argument("--train-files", type=int, default=60, help="clean files a corpus for --train-manifest")
