@@ -7,7 +7,8 @@ and the high bins, and the level in speech frames (within 25 dB of the peak) rel
 speech. Systems come from an open_test.py run's enhanced outputs (`--system`) or are run here on the
 chosen files only (`--model NAME=PATH`, and the peers), so a diagnosis scores nothing else. With
 `--train-manifest`, also how much pause the train speech has: per corpus (the speaker's prefix),
-the quietest 16 ms frame of each clean file relative to its loudest.
+the quietest 16 ms frame of each clean file relative to its loudest, and the gain the loss asks for
+in the quietest fifth of the frames of a train mixture (clean power re mixture power).
 
 Usage: python bench/pauses.py [--split valid] [--condition plain] [--every 7] [--files 60]
            [--system baseline_v2_s7 ...] [--model s11=RUN/model.pt ...] [--peers RNNoise,DeepFilterNet3]
@@ -115,21 +116,41 @@ def output_table(args) -> None:
 
 
 def train_table(manifest: Path, per_corpus: int) -> None:
+    """Per corpus: the quietest 16 ms frame of each clean file re its loudest, and what the loss asks of the
+    model in the quietest fifth of a train mixture's frames (target power re mixture power: the ideal gain)."""
+    from cmkt.data.mixing import load_mixer
+
     rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     corpora: dict[str, list[dict]] = {}
     for row in rows:
         corpora.setdefault(row["speaker"].split("-")[0], []).append(row)
+    mixer = load_mixer(manifest.parent, "noise,level")
     rng = random.Random(0)
-    print(f"\n{manifest}: the quietest 16 ms frame of each clean file re its loudest ({per_corpus} files a corpus)\n")
-    print("| corpus | utterances | median dB | 75th percentile dB |\n|---|---|---|---|")
+    print(f"\n{manifest}: {per_corpus} clean files a corpus, each mixed once (noise,level)\n")
+    print(
+        "| corpus | utterances | quietest frame re loudest, median dB | 75th percentile | "
+        "ideal gain in the quietest fifth, median dB |\n|---|---|---|---|---|"
+    )
     for corpus, items in sorted(corpora.items()):
-        quietest = []
-        for row in rng.sample(items, min(per_corpus, len(items))):
+        quietest, gains = [], []
+        for index, row in enumerate(rng.sample(items, min(per_corpus, len(items)))):
             x = read_audio(manifest.parent / row["clean"], sample_rate=16000, mono=True).samples[0]
-            frames = x[: len(x) // 256 * 256].reshape(-1, 256).astype(np.float64)
-            energy = 10 * np.log10((frames**2).mean(1) + 1e-12)
-            quietest.append(energy.min() - energy.max())
-        print(f"| {corpus} | {len(items)} | {np.median(quietest):.1f} | {np.percentile(quietest, 75):.1f} |")
+            energy = frame_power(x)
+            quietest.append(10 * np.log10((energy.min() + 1e-12) / energy.max()))
+            target, noisy, _ = mixer.mix(x, "train", np.random.default_rng(index))
+            clean_power, noisy_power = frame_power(target), frame_power(noisy)
+            quiet = clean_power <= np.percentile(clean_power, 20)
+            gains.append(10 * np.log10((clean_power[quiet].sum() + 1e-20) / noisy_power[quiet].sum()))
+        print(
+            f"| {corpus} | {len(items)} | {np.median(quietest):.1f} | {np.percentile(quietest, 75):.1f} | "
+            f"{np.median(gains):.1f} |"
+        )
+
+
+def frame_power(x: np.ndarray, size: int = 256) -> np.ndarray:
+    """Mean power of consecutive 16 ms frames (at 16 kHz)."""
+    frames = np.asarray(x[: len(x) // size * size], dtype=np.float64).reshape(-1, size)
+    return (frames**2).mean(1)
 
 
 def main() -> None:
