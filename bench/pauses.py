@@ -8,11 +8,13 @@ speech. Systems come from an open_test.py run's enhanced outputs (`--system`) or
 chosen files only (`--model NAME=PATH`, and the peers), so a diagnosis scores nothing else. With
 `--train-manifest`, also how much pause the train speech has: per corpus (the speaker's prefix),
 the quietest 16 ms frame of each clean file relative to its loudest, and the gain the loss asks for
-in the quietest fifth of the frames of a train mixture (clean power re mixture power).
+in the quietest fifth of the frames of a train mixture (clean power re mixture power); with `--loss-model`,
+what pauses do to each loss term on that model's output (the same train utterances with and without
+`pause=1`).
 
 Usage: python bench/pauses.py [--split valid] [--condition plain] [--every 7] [--files 60]
            [--system baseline_v2_s7 ...] [--model s11=RUN/model.pt ...] [--peers RNNoise,DeepFilterNet3]
-           [--train-manifest RUNS/data/train.jsonl]
+           [--train-manifest RUNS/data/train.jsonl [--loss-model cmkt-base-16k]]
 """
 
 from __future__ import annotations
@@ -147,6 +149,44 @@ def train_table(manifest: Path, per_corpus: int) -> None:
         )
 
 
+def loss_terms_table(manifest: Path, model_name: str, count: int = 16, seconds: float = 4.0) -> None:
+    """Each enhancement loss term on `model_name`'s output for `count` train utterances (evenly spread), mixed
+    with `noise,level` and with `noise,pause=1,level` (the same draws otherwise): how much silent targets weigh."""
+    from cmkt.data.dataset import collate
+    from cmkt.data.mixing import load_mixer
+    from cmkt.distill.losses import ENHANCEMENT_LOSSES
+    from cmkt.registry import load_model, resolve_model
+
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    rows = rows[:: max(1, len(rows) // count)][:count]
+    model, _ = load_model(resolve_model(model_name))
+    model.eval()
+    print(
+        f"\n{model_name}: loss terms on {len(rows)} train utterances (at most {seconds:g} s), without and with pauses\n"
+    )
+    names = [name for name in ENHANCEMENT_LOSSES if name != "si_sdr"]
+    print("| augment | " + " | ".join(names) + " |\n" + "|---" * (len(names) + 1) + "|")
+    limit = int(seconds * 16000)
+    for spec in ("noise,level", "noise,pause=1,level"):
+        mixer, items = load_mixer(manifest.parent, spec), []
+        for index, row in enumerate(rows):
+            clean = read_audio(manifest.parent / row["clean"], sample_rate=16000, mono=True).samples[0]
+            target, noisy, _ = mixer.mix(clean, "train", np.random.default_rng(index))
+            items.append(
+                {
+                    "clean": torch.from_numpy(target[:limit].copy()),
+                    "noisy": torch.from_numpy(noisy[:limit].copy()),
+                    "tokens": None,
+                    "id": str(index),
+                }
+            )
+        batch = collate(items)
+        with torch.no_grad():
+            output, _ = model(batch["noisy"])
+            terms = [float(ENHANCEMENT_LOSSES[name](output, batch["clean"], batch["lengths"])) for name in names]
+        print(f"| {spec} | " + " | ".join(f"{value:.4f}" for value in terms) + " |")
+
+
 def frame_power(x: np.ndarray, size: int = 256) -> np.ndarray:
     """Mean power of consecutive 16 ms frames (at 16 kHz)."""
     frames = np.asarray(x[: len(x) // size * size], dtype=np.float64).reshape(-1, size)
@@ -164,11 +204,16 @@ def main() -> None:
     parser.add_argument("--peers", default="RNNoise,DeepFilterNet3", help="peers to run (comma list; '' for none)")
     parser.add_argument("--train-manifest", type=Path, help="also measure the pauses of this train manifest's speech")
     parser.add_argument("--train-files", type=int, default=60, help="clean files a corpus for --train-manifest")
+    parser.add_argument(
+        "--loss-model", help="with --train-manifest: the loss terms on this model's output, with and without pauses"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     output_table(args)
     if args.train_manifest:
         train_table(args.train_manifest, args.train_files)
+        if args.loss_model:
+            loss_terms_table(args.train_manifest, args.loss_model)
 
 
 if __name__ == "__main__":
