@@ -337,8 +337,9 @@ def train(
     loss: str = typer.Option(
         default_of("loss"),
         help="Enhancement loss terms with weights, from spectral_mae, residual_noise, wave_mae, si_sdr, mrstft, "
-        "stoi, estoi (negative (E)STOI via torch_stoi; residual_noise: spectral_mae's overshoot half, against "
-        "residual noise).",
+        "mrstft_relative, stoi, estoi (negative (E)STOI via torch_stoi; residual_noise: spectral_mae's overshoot "
+        "half, against residual noise; mrstft_relative: mrstft level-normalised, its log part floored 60 dB "
+        "below the speech).",
     ),
     align: str = typer.Option(
         default_of("align"), help="Frame-to-token alignment: attention, uot, tot or uniform (docs/METHOD.md)."

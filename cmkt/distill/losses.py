@@ -84,15 +84,36 @@ def si_sdr_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tens
     return -(10 * torch.log10(ratio + eps)).mean()
 
 
-def mrstft_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Multi-resolution STFT loss (spectral convergence + log magnitude at 3 resolutions), from auraloss."""
+MRSTFT_FLOOR_DB = 60.0  # mrstft_relative's floor, below the clean speech's mean bin power
+
+
+def mrstft_loss(
+    enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor, floor_db: float | None = None
+) -> torch.Tensor:
+    """Multi-resolution STFT loss (spectral convergence + log magnitude at 3 resolutions), from auraloss.
+
+    Its log-magnitude part compares bins down to auraloss's fixed power floor (1e-8), a depth that moves
+    with the speech level, and a silent target bin (a pause, digital silence) weighs a great deal there.
+    `floor_db` scales each item to unit clean RMS and floors every bin's power that many dB below a
+    unit-RMS signal's mean bin power (at the 512-point resolution): level-invariant, and residual noise
+    in a silent bin costs at most about `floor_db` of log error."""
     import auraloss
 
-    enhanced, clean, _ = _masked(enhanced, clean, lengths)
+    enhanced, clean, mask = _masked(enhanced, clean, lengths)
+    eps = 1e-8
+    if floor_db is not None:
+        rms = (clean.pow(2).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1)).sqrt().clamp_min(1e-8)
+        enhanced, clean = enhanced / rms, clean / rms
+        eps = 0.375 * 512 * 10 ** (-floor_db / 10)  # a Hann window's power sum over 512 points: 0.375 * 512
     loss = auraloss.freq.MultiResolutionSTFTLoss(
-        fft_sizes=[1024, 512, 256], hop_sizes=[256, 128, 64], win_lengths=[1024, 512, 256]
+        fft_sizes=[1024, 512, 256], hop_sizes=[256, 128, 64], win_lengths=[1024, 512, 256], eps=eps
     )
     return loss(enhanced[:, None], clean[:, None])
+
+
+def mrstft_relative_loss(enhanced: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """mrstft on level-normalised items with a floor MRSTFT_FLOOR_DB below the speech (see mrstft_loss)."""
+    return mrstft_loss(enhanced, clean, lengths, floor_db=MRSTFT_FLOOR_DB)
 
 
 @functools.lru_cache(maxsize=8)
@@ -128,6 +149,7 @@ ENHANCEMENT_LOSSES = {
     "wave_mae": wave_mae_loss,
     "si_sdr": si_sdr_loss,
     "mrstft": mrstft_loss,
+    "mrstft_relative": mrstft_relative_loss,
     "stoi": stoi_loss,
     "estoi": estoi_loss,
 }

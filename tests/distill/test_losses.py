@@ -8,6 +8,8 @@ from cmkt.distill.losses import (
     ENHANCEMENT_LOSSES,
     cosine_distill_loss,
     enhancement_loss,
+    mrstft_loss,
+    mrstft_relative_loss,
     parse_loss,
     residual_noise_loss,
     spectral_mae_loss,
@@ -85,6 +87,38 @@ def test_residual_noise_weight_moves_the_best_gain_towards_suppression():
     assert 0.5 < alone < 1.0
     leaning = best_gain({"spectral_mae": 1, "residual_noise": 1})
     assert best_gain({"spectral_mae": 1, "residual_noise": 2}) < leaning < alone
+
+
+def speech_then_pause(residual_db: float, seconds: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A clean item whose second half is digital silence, and an output that is the clean speech plus white
+    noise `residual_db` below the speech's RMS in that silent half only."""
+    generator = torch.Generator().manual_seed(2)
+    n = int(16000 * seconds)
+    t = torch.arange(n) / 16000
+    clean = 0.1 * torch.sin(2 * torch.pi * 200 * t) * (t < seconds / 2)
+    residual = 0.1 / 2**0.5 * 10 ** (residual_db / 20) * torch.randn(n, generator=generator) * (t >= seconds / 2)
+    return (clean + residual)[None], clean[None]
+
+
+def test_mrstft_relative_is_level_invariant_where_mrstft_is_not():
+    output, clean = speech_then_pause(-30.0)
+    lengths = torch.tensor([output.shape[1]])
+    for scale in (1e-3, 10.0):
+        assert mrstft_relative_loss(output * scale, clean * scale, lengths).item() == pytest.approx(
+            mrstft_relative_loss(output, clean, lengths).item(), rel=1e-3
+        )
+    assert mrstft_loss(output * 1e-3, clean * 1e-3, lengths).item() < 0.8 * mrstft_loss(output, clean, lengths).item()
+
+
+def test_mrstft_relative_caps_what_a_silent_target_bin_costs():
+    """In a silent target half, residual noise 70 dB below the speech costs next to nothing under
+    mrstft_relative (its floor is 60 dB down) but a great deal under mrstft (1e-8 floor), and audible
+    residuals cost more the louder they are under both."""
+    lengths = torch.tensor([16000])
+    relative = {db: mrstft_relative_loss(*speech_then_pause(db), lengths).item() for db in (-70.0, -40.0, -20.0)}
+    plain = {db: mrstft_loss(*speech_then_pause(db), lengths).item() for db in (-70.0, -40.0, -20.0)}
+    assert relative[-70.0] < 0.01 * relative[-20.0] and plain[-70.0] > 0.1 * plain[-20.0]
+    assert relative[-70.0] < relative[-40.0] < relative[-20.0] and plain[-70.0] < plain[-40.0] < plain[-20.0]
 
 
 def test_stoi_terms_follow_pystoi_and_ignore_padding():
