@@ -28,7 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cmkt.audio import read_audio
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import all_peers  # noqa: E402
+
+from cmkt.audio import read_audio, resample  # noqa: E402
+from cmkt.inference.enhancer import enhance_array, load_enhancer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PAUSE_DB, SPEECH_DB = 45.0, 25.0  # below the loudest clean frame: a pause; within: speech
@@ -69,20 +73,17 @@ def file_levels(clean: np.ndarray, noisy: np.ndarray, output: np.ndarray) -> dic
 
 
 def output_table(args) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from peers import all_peers  # bench/peers.py
-
     root = Path.home() / ".cache" / "cmkt" / "open_corpus" / f"open_{args.split}" / args.condition
     items = [json.loads(line) for line in (root / f"{args.split}.jsonl").read_text().splitlines() if line.strip()]
     items = items[:: args.every][: args.files]
-    wanted = set(filter(None, args.peers.split(",")))
-    peers = [peer for peer in all_peers() if peer.name in wanted]
     enhanced = REPO / "runs" / f"open_{args.split}" / args.condition / "enhanced"
-    from cmkt.inference.enhancer import enhance_array, load_enhancer
-
-    models = {name: load_enhancer(path, threads=1) for name, path in (spec.split("=", 1) for spec in args.model)}
-    names = ["noisy", *args.system, *models, *(p.name for p in peers)]
-    rows: dict[str, list[dict]] = {name: [] for name in names}
+    processes = []  # (name, mono float32 at rate -> same, rate): the models, then the peers, run here
+    for name, path in (spec.split("=", 1) for spec in args.model):
+        enhancer = load_enhancer(path, threads=1)
+        processes.append((name, lambda x, e=enhancer: enhance_array(e, x, e.sample_rate), enhancer.sample_rate))
+    wanted = set(filter(None, args.peers.split(",")))
+    processes += [(peer.name, peer.run, peer.sample_rate) for peer in all_peers() if peer.name in wanted]
+    rows: dict[str, list[dict]] = {name: [] for name in ["noisy", *args.system, *(p[0] for p in processes)]}
     for item in items:
         clean = read_audio(root / item["clean"], sample_rate=16000, mono=True).samples[0]
         noisy = read_audio(root / item["noisy"], sample_rate=16000, mono=True).samples[0]
@@ -91,14 +92,9 @@ def output_table(args) -> None:
             outputs[name] = read_audio(
                 enhanced / name / Path(item["noisy"]).name, sample_rate=16000, mono=True
             ).samples[0]
-        for name, enhancer in models.items():
-            outputs[name] = enhance_array(enhancer, noisy, 16000)
-        for peer in peers:
-            import torchaudio
-
-            x = torchaudio.functional.resample(torch.from_numpy(noisy), 16000, peer.sample_rate).numpy()
-            y = torch.from_numpy(np.ascontiguousarray(peer.run(x)))
-            outputs[peer.name] = torchaudio.functional.resample(y, peer.sample_rate, 16000).numpy()
+        for name, process, rate in processes:
+            output = np.asarray(process(resample(noisy[None], 16000, rate)[0]), dtype=np.float32)
+            outputs[name] = resample(output[None], rate, 16000)[0]
         for name, output in outputs.items():
             levels = file_levels(clean, noisy, output)
             if levels:
